@@ -1,0 +1,92 @@
+// Descent rules: how the model server folds a gradient into a row.
+//
+// A Descent is applied where the rows live (the ParamStore). It is given one
+// row, that row's optimizer state (state_per_value() floats per value, owned
+// by the store) and a gradient, and it changes the row in place. Rules carry a
+// learning-rate schedule; Sgd's default is word2vec's linear decay from alpha
+// to alpha * 1e-4 over the run. ApplyRow is const and thread-safe for distinct
+// rows; set_progress is atomic. Calling a Descent as descent(model, update)
+// applies a whole sparse Update to a Model (the form DeepDist::train takes);
+// that form keeps its own state per table and is not thread-safe.
+#ifndef DEEPDIST_DESCENT_H_
+#define DEEPDIST_DESCENT_H_
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deepdist/model.h"
+
+namespace deepdist {
+
+// alpha * max(min_fraction, 1 - progress) when decaying, else alpha.
+struct LearningRate {
+  float alpha = 0.025f;
+  bool linear_decay = true;
+  float min_fraction = 1e-4f;
+  float At(double progress) const;
+};
+
+class Descent {
+ public:
+  explicit Descent(LearningRate lr) : lr_(lr) {}
+  virtual ~Descent() = default;
+  Descent(const Descent&) = delete;
+  Descent& operator=(const Descent&) = delete;
+
+  virtual std::string name() const = 0;
+  // Floats of optimizer state per model value (0 for SGD, 1 for AdaGrad).
+  virtual size_t state_per_value() const = 0;
+  // True when the rule is plain SGD, so workers may add `-lr * gradient` to
+  // master rows themselves (Hogwild) instead of pushing gradients.
+  virtual bool allows_hogwild() const { return false; }
+  // row -= step(gradient); n values; state has n * state_per_value() floats.
+  virtual void ApplyRow(float* row, float* state, const float* gradient, size_t n,
+                        float lr) const = 0;
+
+  // Fraction of the planned work done, 0..1, drives the schedule.
+  void set_progress(double fraction) { progress_.store(fraction, std::memory_order_relaxed); }
+  double progress() const { return progress_.load(std::memory_order_relaxed); }
+  float learning_rate() const { return lr_.At(progress()); }
+  const LearningRate& schedule() const { return lr_; }
+
+  // Applies a sparse update of gradients to `model` at the current rate.
+  void operator()(Model& model, const Update& update);
+
+ private:
+  LearningRate lr_;
+  std::atomic<double> progress_{0.0};
+  std::vector<std::vector<float>> state_;  // Per table, for operator().
+};
+
+// Plain stochastic gradient descent: row -= lr * g.
+class Sgd : public Descent {
+ public:
+  explicit Sgd(LearningRate lr = {}) : Descent(lr) {}
+  std::string name() const override { return "sgd"; }
+  size_t state_per_value() const override { return 0; }
+  bool allows_hogwild() const override { return true; }
+  void ApplyRow(float* row, float* state, const float* gradient, size_t n,
+                float lr) const override;
+};
+
+// AdaGrad (Duchi et al. 2011): G += g^2; row -= lr * g / (sqrt(G) + eps),
+// per value. The schedule defaults to a constant rate.
+class AdaGrad : public Descent {
+ public:
+  static constexpr float kEpsilon = 1e-8f;
+  explicit AdaGrad(LearningRate lr = {0.025f, false, 1e-4f}) : Descent(lr) {}
+  std::string name() const override { return "adagrad"; }
+  size_t state_per_value() const override { return 1; }
+  void ApplyRow(float* row, float* state, const float* gradient, size_t n,
+                float lr) const override;
+};
+
+// "sgd" or "adagrad"; nullptr for any other name.
+std::unique_ptr<Descent> MakeDescent(const std::string& name, LearningRate lr);
+
+}  // namespace deepdist
+
+#endif  // DEEPDIST_DESCENT_H_

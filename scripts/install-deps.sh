@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what deepdist needs to build, test and benchmark, from Debian's
+# packages only. Idempotent and non-interactive; run as root (or with sudo).
+#
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --peers  also the peers of the benchmarks (gensim, fastText)
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config
+  libhwy-dev           # Google Highway: portable SIMD with runtime dispatch
+  libcli11-dev         # CLI11: command-line parsing
+  nlohmann-json3-dev   # JSON output (--json)
+  zlib1g-dev           # .gz input partitions
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3-gensim       # tests load our vectors files in gensim
+  libopenblas0-pthread # the BLAS that gensim's scipy uses
+  time
+)
+peer_pkgs=(fasttext)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--peers" ]]; then want+=("${peer_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

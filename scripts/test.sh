@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the test dependencies, builds every test configuration and runs
+# its tests. Each configuration is a separate build folder:
+#   build-release  Release (-O3): all tests, the end-to-end training test included
+#   build-asan     Debug with AddressSanitizer and UBSan: the unit tests
+# Usage: scripts/test.sh [release|asan]...   (default: all)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+scripts/install-deps.sh
+scripts/get-data.sh
+
+configs=("$@")
+[[ ${#configs[@]} -gt 0 ]] || configs=(release asan)
+jobs=$(nproc)
+
+for config in "${configs[@]}"; do
+  case "$config" in
+    release)
+      cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEEPDIST_BUILD_TESTS=ON >/dev/null
+      cmake --build build-release -j "$jobs"
+      (cd build-release && ctest --output-on-failure -j "$jobs" --timeout 600)
+      ;;
+    asan)
+      cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPDIST_BUILD_TESTS=ON \
+        -DCMAKE_CXX_FLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" >/dev/null
+      cmake --build build-asan -j "$jobs"
+      (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 600 -LE slow)
+      ;;
+    *)
+      echo "test.sh: unknown configuration '$config' (release, asan)" >&2
+      exit 2
+      ;;
+  esac
+done

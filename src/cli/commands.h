@@ -1,0 +1,29 @@
+// The commands of the deepdist binary. Each Register function adds its
+// subcommand to the parser and, when that subcommand is chosen, sets `run` to
+// the action main() calls after parsing. An action returns the exit code:
+// 0 success, 1 a failure of the world (files, data), 2 a usage error.
+#ifndef DEEPDIST_SRC_CLI_COMMANDS_H_
+#define DEEPDIST_SRC_CLI_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "deepdist/status.h"
+
+namespace deepdist::cli {
+
+using Action = std::function<int()>;
+
+void RegisterWord2VecTrain(CLI::App& word2vec, Action& run);
+void RegisterWord2VecEval(CLI::App& word2vec, Action& run);
+
+// Prints "deepdist: <message>" on stderr; returns 2 for invalid arguments
+// and 1 otherwise.
+int ReportError(const Status& status);
+// Prints "deepdist: <message>" on stderr and returns 2.
+int UsageError(const std::string& message);
+
+}  // namespace deepdist::cli
+
+#endif  // DEEPDIST_SRC_CLI_COMMANDS_H_

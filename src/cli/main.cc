@@ -1,0 +1,68 @@
+// deepdist: the command line. Parses the command and its flags and hands over
+// to the command's action; all the work lives in the library.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "src/cli/commands.h"
+
+namespace deepdist::cli {
+
+int ReportError(const Status& status) {
+  std::fprintf(stderr, "deepdist: %s\n", status.message().c_str());
+  return status.code() == Status::Code::kInvalidArgument ? 2 : 1;
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "deepdist: %s\n", message.c_str());
+  return 2;
+}
+
+namespace {
+
+// CLI11 words its errors as sentences; keep one line, flag first where known.
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"deepdist: asynchronous SGD against a model server; word2vec on top of it."};
+  app.set_version_flag("--version", "deepdist 0.1.0");
+  app.require_subcommand(1);
+  CLI::App* word2vec = app.add_subcommand("word2vec", "Train and evaluate word2vec embeddings.");
+  word2vec->require_subcommand(1);
+  Action run;
+  RegisterWord2VecTrain(*word2vec, run);
+  RegisterWord2VecEval(*word2vec, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return UsageError(OneLine(e.what()));
+  }
+  if (!run) return UsageError("no command given (try --help)");
+  try {
+    return run();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "deepdist: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "deepdist: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace deepdist::cli
+
+int main(int argc, char** argv) { return deepdist::cli::Main(argc, argv); }

@@ -1,0 +1,58 @@
+#include "deepdist/descent.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace deepdist {
+
+float LearningRate::At(double progress) const {
+  if (!linear_decay) return alpha;
+  double f = std::max<double>(min_fraction, 1.0 - progress);
+  return static_cast<float>(alpha * f);
+}
+
+void Descent::operator()(Model& model, const Update& update) {
+  const float lr = learning_rate();
+  if (state_.size() < model.num_tables()) state_.resize(model.num_tables());
+  for (size_t ti = 0; ti < update.num_tables(); ++ti) {
+    const Update::TableRows* rows = update.rows_of(ti);
+    if (rows == nullptr || rows->rows.empty()) continue;
+    Table& table = model.table(ti);
+    const size_t dim = table.dim();
+    std::vector<float>& state = state_[ti];
+    const size_t per_row = dim * state_per_value();
+    if (per_row > 0 && state.size() < table.rows() * per_row) {
+      state.resize(table.rows() * per_row, 0.0f);
+    }
+    for (size_t i = 0; i < rows->rows.size(); ++i) {
+      const RowId r = rows->rows[i];
+      ApplyRow(table.row(r), per_row > 0 ? state.data() + r * per_row : nullptr,
+               rows->values.data() + i * dim, dim, lr);
+    }
+  }
+}
+
+void Sgd::ApplyRow(float* row, float* /*state*/, const float* gradient, size_t n,
+                   float lr) const {
+  for (size_t i = 0; i < n; ++i) row[i] -= lr * gradient[i];
+}
+
+void AdaGrad::ApplyRow(float* row, float* state, const float* gradient, size_t n,
+                       float lr) const {
+  for (size_t i = 0; i < n; ++i) {
+    const float g = gradient[i];
+    state[i] += g * g;
+    row[i] -= lr * g / (std::sqrt(state[i]) + kEpsilon);
+  }
+}
+
+std::unique_ptr<Descent> MakeDescent(const std::string& name, LearningRate lr) {
+  if (name == "sgd") return std::make_unique<Sgd>(lr);
+  if (name == "adagrad") {
+    lr.linear_decay = false;
+    return std::make_unique<AdaGrad>(lr);
+  }
+  return nullptr;
+}
+
+}  // namespace deepdist

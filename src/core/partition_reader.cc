@@ -1,0 +1,153 @@
+// Readers for the two kinds of partition: a byte range of a plain file (read
+// through mmap) and a whole .gz file (streamed through zlib).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "deepdist/partition.h"
+
+namespace deepdist {
+
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;
+
+bool IsBoundary(char c, SplitOn split_on) {
+  return split_on == SplitOn::kLines ? c == '\n' : IsSpace(c);
+}
+
+// The offset just past the last boundary character in text[0, n), or 0.
+size_t LastBoundary(const char* text, size_t n, SplitOn split_on) {
+  for (size_t i = n; i > 0; --i) {
+    if (IsBoundary(text[i - 1], split_on)) return i;
+  }
+  return 0;
+}
+
+class MappedFileReader : public PartitionReader {
+ public:
+  MappedFileReader(PartitionSpec spec, SplitOn split_on) : spec_(std::move(spec)), split_on_(split_on) {}
+  ~MappedFileReader() override {
+    if (map_ != nullptr) munmap(map_, map_size_);
+    if (fd_ >= 0) close(fd_);
+  }
+
+  Status Open() {
+    fd_ = ::open(spec_.path.c_str(), O_RDONLY);
+    if (fd_ < 0) return Status::IOError(spec_.path + ": cannot open: " + std::strerror(errno));
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return Status::IOError(spec_.path + ": cannot stat");
+    map_size_ = static_cast<size_t>(st.st_size);
+    if (map_size_ == 0) return Status::OK();
+    void* p = mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (p == MAP_FAILED) return Status::IOError(spec_.path + ": cannot map: " + std::strerror(errno));
+    map_ = p;
+    madvise(map_, map_size_, MADV_SEQUENTIAL);
+    return Status::OK();
+  }
+
+  Status ForEachChunk(const std::function<void(std::string_view)>& fn) override {
+    const char* data = static_cast<const char*>(map_);
+    const size_t size = map_size_;
+    size_t begin = std::min<uint64_t>(spec_.begin, size);
+    size_t end = std::min<uint64_t>(spec_.end, size);
+    // The unit (word or line) that crosses `begin` belongs to the previous range.
+    if (begin > 0 && !IsBoundary(data[begin - 1], split_on_)) {
+      while (begin < size && !IsBoundary(data[begin], split_on_)) ++begin;
+    }
+    // The unit that crosses `end` belongs to this range: finish it.
+    if (end < size && end > 0 && !IsBoundary(data[end - 1], split_on_)) {
+      while (end < size && !IsBoundary(data[end], split_on_)) ++end;
+    }
+    size_t pos = begin;
+    while (pos < end) {
+      size_t stop = std::min(end, pos + kChunkBytes);
+      if (stop < end) {
+        size_t cut = LastBoundary(data + pos, stop - pos, split_on_);
+        if (cut > 0) stop = pos + cut;  // Else one unit longer than a chunk: extend.
+        while (stop < end && !IsBoundary(data[stop - 1], split_on_)) ++stop;
+      }
+      fn(std::string_view(data + pos, stop - pos));
+      pos = stop;
+    }
+    return Status::OK();
+  }
+
+ private:
+  PartitionSpec spec_;
+  SplitOn split_on_;
+  int fd_ = -1;
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+};
+
+class GzipReader : public PartitionReader {
+ public:
+  GzipReader(PartitionSpec spec, SplitOn split_on) : spec_(std::move(spec)), split_on_(split_on) {}
+  ~GzipReader() override {
+    if (file_ != nullptr) gzclose(file_);
+  }
+
+  Status Open() {
+    file_ = gzopen(spec_.path.c_str(), "rb");
+    if (file_ == nullptr) return Status::IOError(spec_.path + ": cannot open");
+    gzbuffer(file_, 1 << 18);
+    return Status::OK();
+  }
+
+  Status ForEachChunk(const std::function<void(std::string_view)>& fn) override {
+    std::string buf;
+    size_t carry = 0;  // Bytes at the front of buf left from the last read.
+    for (;;) {
+      buf.resize(carry + kChunkBytes);
+      int n = gzread(file_, buf.data() + carry, static_cast<unsigned>(kChunkBytes));
+      if (n < 0) {
+        int err = 0;
+        return Status::Corruption(spec_.path + ": " + gzerror(file_, &err));
+      }
+      const size_t have = carry + static_cast<size_t>(n);
+      if (n == 0) {
+        int err = 0;
+        const char* msg = gzerror(file_, &err);
+        if (err != Z_OK) return Status::Corruption(spec_.path + ": truncated or corrupt gzip (" + msg + ")");
+        if (have > 0) fn(std::string_view(buf.data(), have));
+        return Status::OK();
+      }
+      size_t cut = LastBoundary(buf.data(), have, split_on_);
+      if (cut == 0) {  // One unit longer than all we have: keep reading.
+        carry = have;
+        continue;
+      }
+      fn(std::string_view(buf.data(), cut));
+      std::memmove(buf.data(), buf.data() + cut, have - cut);
+      carry = have - cut;
+    }
+  }
+
+ private:
+  PartitionSpec spec_;
+  SplitOn split_on_;
+  gzFile file_ = nullptr;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PartitionReader>> PartitionReader::Open(const PartitionSpec& spec,
+                                                               SplitOn split_on) {
+  if (spec.gzip) {
+    auto r = std::make_unique<GzipReader>(spec, split_on);
+    DD_RETURN_IF_ERROR(r->Open());
+    return std::unique_ptr<PartitionReader>(std::move(r));
+  }
+  auto r = std::make_unique<MappedFileReader>(spec, split_on);
+  DD_RETURN_IF_ERROR(r->Open());
+  return std::unique_ptr<PartitionReader>(std::move(r));
+}
+
+}  // namespace deepdist

@@ -1,0 +1,58 @@
+// The word2vec training kernel: skip-gram and CBOW with negative sampling,
+// one sentence at a time, in the manner of word2vec.c (reduced random
+// windows, per-pair updates, the input vector updated after its targets).
+//
+// The arithmetic is vectorised with Google Highway and dispatched at run time
+// (SSE4, AVX2 or AVX-512, whichever the CPU has), once per sentence. Rows are
+// padded to a multiple of 16 floats, so every loop runs over whole vectors.
+//
+// Rows come from a RowSource: either the master tables themselves (Hogwild:
+// remap is null, and concurrent workers race on shared rows by design) or a
+// worker's replica of pulled rows, with remap[word] its row in the replica.
+// TrainSentence is thread-safe for distinct rng states and scratch buffers.
+#ifndef DEEPDIST_SRC_WORD2VEC_SGNS_KERNEL_H_
+#define DEEPDIST_SRC_WORD2VEC_SGNS_KERNEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "src/word2vec/negative_table.h"
+
+namespace deepdist::word2vec {
+
+struct KernelConfig {
+  bool cbow = false;
+  int window = 5;
+  int negative = 5;
+  size_t stride = 0;  // Floats per row, a multiple of 16.
+  const NegativeTable* negatives = nullptr;
+};
+
+struct RowSource {
+  float* in = nullptr;    // Input (syn0) rows.
+  float* out = nullptr;   // Output (syn1neg) rows.
+  const int32_t* remap = nullptr;  // Word id -> row, or null for identity.
+};
+
+struct KernelStats {
+  double loss = 0;     // Sum of the negative log-likelihood over pairs.
+  uint64_t pairs = 0;  // (input, target) pairs trained, negatives included.
+};
+
+// Trains on words[0, n) (subsampled word ids) with learning rate alpha.
+// scratch holds 2 * stride floats.
+void TrainSentence(const KernelConfig& config, const int32_t* words, size_t n, float alpha,
+                   uint64_t* rng, const RowSource& rows, float* scratch, KernelStats* stats);
+
+// Makes the same random choices as TrainSentence from the same rng state and
+// appends every word id whose rows it would touch (duplicates included).
+void PlanSentence(const KernelConfig& config, const int32_t* words, size_t n, uint64_t* rng,
+                  std::vector<int32_t>* touched);
+
+// The name of the SIMD target TrainSentence runs on this CPU ("AVX3", ...).
+const char* KernelTarget();
+
+}  // namespace deepdist::word2vec
+
+#endif  // DEEPDIST_SRC_WORD2VEC_SGNS_KERNEL_H_
