@@ -88,7 +88,8 @@ TEST_P(SgnsKernelTest, MatchesScalarReference) {
   for (size_t r = 0; r < vocab; ++r) {
     for (size_t k = 0; k < dim; ++k) {
       ref_in[r][k] = in.row(r)[k] = (static_cast<float>(NextRandom(&init) % 1000) / 1000.0f - 0.5f);
-      ref_out[r][k] = out.row(r)[k] = (static_cast<float>(NextRandom(&init) % 1000) / 1000.0f - 0.5f) * 0.1f;
+      ref_out[r][k] = out.row(r)[k] =
+          (static_cast<float>(NextRandom(&init) % 1000) / 1000.0f - 0.5f) * 0.1f;
     }
   }
   std::vector<int32_t> words;

@@ -68,8 +68,7 @@ class Sgd : public Descent {
   std::string name() const override { return "sgd"; }
   size_t state_per_value() const override { return 0; }
   bool allows_hogwild() const override { return true; }
-  void ApplyRow(float* row, float* state, const float* gradient, size_t n,
-                float lr) const override;
+  void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
 };
 
 // AdaGrad (Duchi et al. 2011): G += g^2; row -= lr * g / (sqrt(G) + eps),
@@ -80,8 +79,7 @@ class AdaGrad : public Descent {
   explicit AdaGrad(LearningRate lr = {0.025f, false, 1e-4f}) : Descent(lr) {}
   std::string name() const override { return "adagrad"; }
   size_t state_per_value() const override { return 1; }
-  void ApplyRow(float* row, float* state, const float* gradient, size_t n,
-                float lr) const override;
+  void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
 };
 
 // "sgd" or "adagrad"; nullptr for any other name.

@@ -3,6 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <sstream>
+#include <string>
 
 #include "src/cli/commands.h"
 
@@ -20,12 +23,45 @@ int UsageError(const std::string& message) {
 
 namespace {
 
-// CLI11 words its errors as sentences; keep one line, flag first where known.
-std::string OneLine(std::string text) {
+// CLI11 words its errors as sentences; rewrite the common ones in the
+// "<flag>: <problem>" form, on one line.
+std::string Describe(const CLI::ParseError& e) {
+  std::string text = e.what();
   for (char& c : text) {
     if (c == '\n') c = ' ';
   }
   while (!text.empty() && text.back() == ' ') text.pop_back();
+  auto after = [&](const std::string& prefix) -> std::optional<std::string> {
+    if (text.rfind(prefix, 0) != 0) return std::nullopt;
+    return text.substr(prefix.size());
+  };
+  if (auto rest = after("Could not convert: ")) {  // "--epochs = abc"
+    const size_t eq = rest->find(" = ");
+    if (eq != std::string::npos) {
+      return rest->substr(0, eq) + ": \"" + rest->substr(eq + 3) + "\" is not a valid value";
+    }
+  }
+  if (auto rest = after("The following arguments were not expected: ")) {
+    std::istringstream words(*rest);
+    std::string w, first;
+    while (words >> w) {
+      if (first.empty()) first = w;
+      if (w.size() > 1 && w[0] == '-') return w + ": unknown flag";
+    }
+    return first + ": unexpected argument";
+  }
+  if (text.rfind("A subcommand is required", 0) == 0) {
+    return "command: missing (see --help)";
+  }
+  // "--output is required", "--dim: At Most 1 required ...": flag first.
+  if (!text.empty() && text[0] == '-') {
+    const size_t end = text.find_first_of(": ");
+    if (end != std::string::npos) {
+      size_t rest = end;
+      while (rest < text.size() && (text[rest] == ':' || text[rest] == ' ')) ++rest;
+      return text.substr(0, end) + ": " + text.substr(rest);
+    }
+  }
   return text;
 }
 
@@ -49,7 +85,7 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return UsageError(OneLine(e.what()));
+    return UsageError(Describe(e));
   }
   if (!run) return UsageError("no command given (try --help)");
   try {

@@ -83,8 +83,8 @@ int RunAnalogy(const EvalFlags& f) {
   if (!questions.ok()) return ReportError(questions.status());
   Result<Vectors> v = LoadUnit(f.vectors);
   if (!v.ok()) return ReportError(v.status());
-  const size_t threads =
-      f.threads > 0 ? static_cast<size_t>(f.threads) : std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = f.threads > 0 ? static_cast<size_t>(f.threads)
+                                       : std::max(1u, std::thread::hardware_concurrency());
   word2vec::AnalogyResult r =
       word2vec::EvaluateAnalogies(*v, *questions, static_cast<size_t>(f.restrict), threads);
   if (f.json) {
@@ -92,8 +92,11 @@ int RunAnalogy(const EvalFlags& f) {
     for (const auto& s : r.sections) {
       sections.push_back({{"section", s.name}, {"correct", s.correct}, {"total", s.total}});
     }
-    nlohmann::json j{{"accuracy", r.accuracy()}, {"correct", r.correct}, {"total", r.total},
-                     {"skipped", r.skipped}, {"sections", sections}};
+    nlohmann::json j{{"accuracy", r.accuracy()},
+                     {"correct", r.correct},
+                     {"total", r.total},
+                     {"skipped", r.skipped},
+                     {"sections", sections}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     for (const auto& s : r.sections) {
@@ -141,10 +144,13 @@ void RegisterWord2VecEval(CLI::App& word2vec, Action& run) {
 
   CLI::App* analogy = word2vec.add_subcommand(
       "analogy", "Word-analogy accuracy (3CosAdd, as gensim's evaluate_word_analogies).");
-  analogy->add_option("--vectors", flags->vectors, "Vectors file (word2vec bin or text)")->required();
-  analogy->add_option("--questions", flags->questions, "Questions file (questions-words.txt format)")
+  analogy->add_option("--vectors", flags->vectors, "Vectors file (word2vec bin or text)")
       ->required();
-  analogy->add_option("--restrict", flags->restrict, "Search only the most frequent N words (0: all)")
+  analogy
+      ->add_option("--questions", flags->questions, "Questions file (questions-words.txt format)")
+      ->required();
+  analogy
+      ->add_option("--restrict", flags->restrict, "Search only the most frequent N words (0: all)")
       ->capture_default_str();
   analogy->add_option("--threads", flags->threads, "Threads (default: hardware threads)");
   analogy->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
@@ -162,9 +168,8 @@ void RegisterWord2VecEval(CLI::App& word2vec, Action& run) {
   similar->add_option("words", flags->words, "Word(s): their mean is the query")->required();
   similar->add_option("--topn", flags->topn, "How many neighbours")->capture_default_str();
   similar->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
-  similar->callback([flags, &run] {
-    run = [flags] { return RunNeighbors(*flags, flags->words, {}); };
-  });
+  similar->callback(
+      [flags, &run] { run = [flags] { return RunNeighbors(*flags, flags->words, {}); }; });
 
   CLI::App* query = word2vec.add_subcommand(
       "query", "Words nearest to positive minus negative words (king,woman - man).");
@@ -174,7 +179,9 @@ void RegisterWord2VecEval(CLI::App& word2vec, Action& run) {
   query->add_option("--topn", flags->topn, "How many answers")->capture_default_str();
   query->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
   query->callback([flags, &run] {
-    run = [flags] { return RunNeighbors(*flags, SplitCommas(flags->positive), SplitCommas(flags->negative)); };
+    run = [flags] {
+      return RunNeighbors(*flags, SplitCommas(flags->positive), SplitCommas(flags->negative));
+    };
   });
 }
 

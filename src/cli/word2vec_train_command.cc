@@ -46,22 +46,27 @@ struct TrainFlags {
 
 // Checks values CLI11 parsed as numbers but cannot range-check in one line.
 std::string Validate(const TrainFlags& f) {
-  if (f.model != "sg" && f.model != "cbow") return "--model: must be sg or cbow, not \"" + f.model + "\"";
+  if (f.model != "sg" && f.model != "cbow")
+    return "--model: must be sg or cbow, not \"" + f.model + "\"";
   if (!f.format.empty() && f.format != "bin" && f.format != "text")
     return "--format: must be bin or text, not \"" + f.format + "\"";
-  if (f.dim < 1 || f.dim > 10000) return "--dim: must be between 1 and 10000, not " + std::to_string(f.dim);
-  if (f.window < 1 || f.window > 1000) return "--window: must be between 1 and 1000, not " + std::to_string(f.window);
+  if (f.dim < 1 || f.dim > 10000)
+    return "--dim: must be between 1 and 10000, not " + std::to_string(f.dim);
+  if (f.window < 1 || f.window > 1000)
+    return "--window: must be between 1 and 1000, not " + std::to_string(f.window);
   if (f.negative < 1 || f.negative > 1000)
     return "--negative: must be between 1 and 1000, not " + std::to_string(f.negative);
   if (!(f.sample >= 0 && f.sample < 1)) return "--sample: must be in [0, 1)";
   if (f.min_count < 1) return "--min-count: must be at least 1, not " + std::to_string(f.min_count);
   if (f.max_vocab < 0) return "--max-vocab: must not be negative";
-  if (f.epochs < 1 || f.epochs > 100000) return "--epochs: must be at least 1, not " + std::to_string(f.epochs);
+  if (f.epochs < 1 || f.epochs > 100000)
+    return "--epochs: must be at least 1, not " + std::to_string(f.epochs);
   if (f.threads < 0 || f.threads > 4096) return "--threads: must be between 1 and 4096";
   if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 10)) return "--alpha: must be in (0, 10)";
   if (f.optimizer != "sgd" && f.optimizer != "adagrad")
     return "--optimizer: must be sgd or adagrad, not \"" + f.optimizer + "\"";
-  if (f.mode != "async" && f.mode != "sync") return "--mode: must be async or sync, not \"" + f.mode + "\"";
+  if (f.mode != "async" && f.mode != "sync")
+    return "--mode: must be async or sync, not \"" + f.mode + "\"";
   if (f.mode == "sync") return "--mode: sync is not built for word2vec yet; use async";
   if (f.inputs.empty()) return "--input: is required";
   return "";
@@ -72,7 +77,8 @@ int RunTrain(const TrainFlags& f) {
   if (std::string why = Validate(f); !why.empty()) return UsageError(why);
 
   word2vec::TrainerOptions options;
-  options.model = f.model == "cbow" ? word2vec::Architecture::kCbow : word2vec::Architecture::kSkipGram;
+  options.model =
+      f.model == "cbow" ? word2vec::Architecture::kCbow : word2vec::Architecture::kSkipGram;
   options.dim = static_cast<size_t>(f.dim);
   options.window = static_cast<int>(f.window);
   options.negative = static_cast<int>(f.negative);
@@ -104,15 +110,15 @@ int RunTrain(const TrainFlags& f) {
     if (!words.ok()) return ReportError(words.status());
     vopts.keep_only = std::move(words.value());
   }
-  Result<word2vec::Vocabulary> vocab =
-      f.read_vocab.empty() ? word2vec::Vocabulary::Count(*parts, vopts)
-                           : word2vec::Vocabulary::Load(f.read_vocab, vopts);
+  Result<word2vec::Vocabulary> vocab = f.read_vocab.empty()
+                                           ? word2vec::Vocabulary::Count(*parts, vopts)
+                                           : word2vec::Vocabulary::Load(f.read_vocab, vopts);
   if (!vocab.ok()) return ReportError(vocab.status());
   if (vocab->size() == 0) {
     const std::string source = f.read_vocab.empty() ? f.inputs.front() : f.read_vocab;
-    return ReportError(Status::Corruption(source + ": no word occurs at least " +
-                                          std::to_string(f.min_count) + " times (--min-count)" +
-                                          (f.vocab_words.empty() ? "" : " among the --vocab-words")));
+    return ReportError(Status::Corruption(
+        source + ": no word occurs at least " + std::to_string(f.min_count) +
+        " times (--min-count)" + (f.vocab_words.empty() ? "" : " among the --vocab-words")));
   }
   if (!f.save_vocab.empty()) {
     if (Status s = vocab->Save(f.save_vocab); !s.ok()) return ReportError(s);
@@ -130,8 +136,9 @@ int RunTrain(const TrainFlags& f) {
   if (!stats.ok()) return ReportError(stats.status());
 
   const word2vec::VectorFormat format =
-      f.format.empty() ? word2vec::FormatForPath(f.output)
-                       : (f.format == "text" ? word2vec::VectorFormat::kText : word2vec::VectorFormat::kBinary);
+      f.format.empty()
+          ? word2vec::FormatForPath(f.output)
+          : (f.format == "text" ? word2vec::VectorFormat::kText : word2vec::VectorFormat::kBinary);
   if (Status s = word2vec::SaveVectors(f.output, format, *vocab, store.model().table(0)); !s.ok()) {
     return ReportError(s);
   }
@@ -151,10 +158,11 @@ int RunTrain(const TrainFlags& f) {
     j["output"] = f.output;
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("trained %s on %llu words in %.1f s (%.0f words/s), %zu words in the vocabulary, "
-                "final loss %.4f; vectors in %s\n",
-                f.model.c_str(), static_cast<unsigned long long>(stats->words), seconds, wps,
-                vocab->size(), stats->loss, f.output.c_str());
+    std::printf(
+        "trained %s on %llu words in %.1f s (%.0f words/s), %zu words in the vocabulary, "
+        "final loss %.4f; vectors in %s\n",
+        f.model.c_str(), static_cast<unsigned long long>(stats->words), seconds, wps, vocab->size(),
+        stats->loss, f.output.c_str());
   }
   return 0;
 }
@@ -172,10 +180,12 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--model", flags->model, "sg (skip-gram) or cbow")->capture_default_str();
   cmd->add_option("--dim", flags->dim, "Vector dimensions")->capture_default_str();
   cmd->add_option("--window", flags->window, "Maximum context window")->capture_default_str();
-  cmd->add_option("--negative", flags->negative, "Negative samples per target")->capture_default_str();
+  cmd->add_option("--negative", flags->negative, "Negative samples per target")
+      ->capture_default_str();
   cmd->add_option("--sample", flags->sample, "Subsampling threshold for frequent words (0: off)")
       ->capture_default_str();
-  cmd->add_option("--min-count", flags->min_count, "Drop words seen fewer times")->capture_default_str();
+  cmd->add_option("--min-count", flags->min_count, "Drop words seen fewer times")
+      ->capture_default_str();
   cmd->add_option("--max-vocab", flags->max_vocab, "Keep at most this many words (0: all)")
       ->capture_default_str();
   cmd->add_option("--vocab-words", flags->vocab_words,
@@ -183,12 +193,15 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--epochs", flags->epochs, "Passes over the input")->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Worker threads (default: hardware threads)");
   cmd->add_option("--alpha", flags->alpha, "Starting learning rate (default 0.025 sg, 0.05 cbow)");
-  cmd->add_option("--optimizer", flags->optimizer, "Descent rule on the model server: sgd or adagrad")
+  cmd->add_option("--optimizer", flags->optimizer,
+                  "Descent rule on the model server: sgd or adagrad")
       ->capture_default_str();
   cmd->add_option("--mode", flags->mode, "async (Downpour-like) or sync")->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--save-vocab", flags->save_vocab, "Write the vocabulary (word count lines) to FILE");
-  cmd->add_option("--read-vocab", flags->read_vocab, "Read the vocabulary from FILE instead of counting");
+  cmd->add_option("--save-vocab", flags->save_vocab,
+                  "Write the vocabulary (word count lines) to FILE");
+  cmd->add_option("--read-vocab", flags->read_vocab,
+                  "Read the vocabulary from FILE instead of counting");
   cmd->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet", flags->quiet, "No progress line");
   cmd->callback([flags, &run] { run = [flags] { return RunTrain(*flags); }; });

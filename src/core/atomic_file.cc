@@ -58,7 +58,7 @@ Status AtomicFile::Commit() {
 }
 
 Status AtomicFile::CheckWritable(const std::string& path) {
-  if (path.empty()) return Status::InvalidArgument("output path is empty");
+  if (path.empty()) return Status::InvalidArgument("--output: is empty");
   AtomicFile probe(path);
   return probe.Open();  // The destructor removes the probe file.
 }

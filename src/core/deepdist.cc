@@ -120,8 +120,8 @@ Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const Gradi
                        Descent& descent) {
   // Updates the server will apply: one per task when asynchronous, one per
   // epoch when synchronous.
-  const size_t expected = options_.mode == Mode::kAsync ? partitions.size() * options_.epochs
-                                                        : options_.epochs;
+  const size_t expected =
+      options_.mode == Mode::kAsync ? partitions.size() * options_.epochs : options_.epochs;
   size_t applied = 0;  // Only the server thread calls the function below.
   return train(partitions, gradient, [&](Model& model, const Update& update) {
     descent.set_progress(static_cast<double>(applied++) / static_cast<double>(expected));
@@ -148,6 +148,8 @@ Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const Gradi
       return true;
     } catch (const std::exception& e) {
       record(Status::Internal(part.spec().path + ": gradient failed: " + e.what()));
+    } catch (...) {
+      record(Status::Internal(part.spec().path + ": gradient failed with an unknown exception"));
     }
     return false;
   };

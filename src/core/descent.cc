@@ -32,13 +32,11 @@ void Descent::operator()(Model& model, const Update& update) {
   }
 }
 
-void Sgd::ApplyRow(float* row, float* /*state*/, const float* gradient, size_t n,
-                   float lr) const {
+void Sgd::ApplyRow(float* row, float* /*state*/, const float* gradient, size_t n, float lr) const {
   for (size_t i = 0; i < n; ++i) row[i] -= lr * gradient[i];
 }
 
-void AdaGrad::ApplyRow(float* row, float* state, const float* gradient, size_t n,
-                       float lr) const {
+void AdaGrad::ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const {
   for (size_t i = 0; i < n; ++i) {
     const float g = gradient[i];
     state[i] += g * g;

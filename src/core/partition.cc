@@ -28,10 +28,10 @@ Result<std::string> Sniff(const std::string& path, bool gzip) {
     if (f == nullptr) return Status::IOError(path + ": cannot open");
     int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
     int err = 0;
-    const char* msg = gzerror(f, &err);
-    std::string why = (n < 0 || (err != Z_OK && err != Z_BUF_ERROR)) ? msg : "";
+    gzerror(f, &err);
     gzclose(f);
-    if (!why.empty()) return Status::Corruption(path + ": not a valid gzip file (" + why + ")");
+    if (n < 0 || err != Z_OK)
+      return Status::Corruption(path + ": truncated or corrupt gzip stream");
     buf.resize(n < 0 ? 0 : static_cast<size_t>(n));
     return buf;
   }
@@ -90,6 +90,7 @@ Result<std::vector<PartitionSpec>> ListPartitions(const std::vector<std::string>
     std::string path;
     uint64_t size;
     bool gzip;
+    bool in_directory;  // Spark writes empty part files; those are skipped.
   };
   std::vector<FileEntry> files;
   for (const std::string& input : inputs) {
@@ -103,7 +104,7 @@ Result<std::vector<PartitionSpec>> ListPartitions(const std::vector<std::string>
       }
       if (ec) return Status::IOError(input + ": cannot list directory: " + ec.message());
       std::sort(candidates.begin(), candidates.end());
-      if (candidates.empty()) return Status::InvalidArgument(input + ": directory has no input files");
+      if (candidates.empty()) return Status::Corruption(input + ": directory has no input files");
     } else {
       candidates.emplace_back(input);
     }
@@ -111,20 +112,27 @@ Result<std::vector<PartitionSpec>> ListPartitions(const std::vector<std::string>
       const std::string path = p.string();
       const uint64_t size = fs::file_size(p, ec);
       if (ec) return Status::IOError(path + ": cannot read size: " + ec.message());
-      files.push_back({path, size, EndsWith(path, ".gz")});
+      files.push_back({path, size, EndsWith(path, ".gz"), candidates.size() > 1 || p != input});
     }
   }
 
   uint64_t total = 0;
+  std::vector<FileEntry> nonempty;
   for (const FileEntry& f : files) {
     Result<std::string> head = Sniff(f.path, f.gzip);
     if (!head.ok()) return head.status();
-    if (head->empty()) return Status::InvalidArgument(f.path + ": is empty");
+    if (head->empty()) {
+      if (f.in_directory) continue;
+      return Status::Corruption(f.path + ": is empty");
+    }
     if (options.reject_binary && LooksBinary(*head)) {
-      return Status::InvalidArgument(f.path + ": is a binary file, not text");
+      return Status::Corruption(f.path + ": is a binary file, not text");
     }
     total += f.size;
+    nonempty.push_back(f);
   }
+  if (nonempty.empty()) return Status::Corruption(inputs.front() + ": input is empty");
+  files.swap(nonempty);
 
   const size_t target = std::max<size_t>(1, options.target_partitions);
   const uint64_t split = std::max<uint64_t>(1, (total + target - 1) / target);

@@ -32,7 +32,8 @@ size_t LastBoundary(const char* text, size_t n, SplitOn split_on) {
 
 class MappedFileReader : public PartitionReader {
  public:
-  MappedFileReader(PartitionSpec spec, SplitOn split_on) : spec_(std::move(spec)), split_on_(split_on) {}
+  MappedFileReader(PartitionSpec spec, SplitOn split_on)
+      : spec_(std::move(spec)), split_on_(split_on) {}
   ~MappedFileReader() override {
     if (map_ != nullptr) munmap(map_, map_size_);
     if (fd_ >= 0) close(fd_);
@@ -46,7 +47,8 @@ class MappedFileReader : public PartitionReader {
     map_size_ = static_cast<size_t>(st.st_size);
     if (map_size_ == 0) return Status::OK();
     void* p = mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-    if (p == MAP_FAILED) return Status::IOError(spec_.path + ": cannot map: " + std::strerror(errno));
+    if (p == MAP_FAILED)
+      return Status::IOError(spec_.path + ": cannot map: " + std::strerror(errno));
     map_ = p;
     madvise(map_, map_size_, MADV_SEQUENTIAL);
     return Status::OK();
@@ -60,10 +62,12 @@ class MappedFileReader : public PartitionReader {
     // The unit (word or line) that crosses `begin` belongs to the previous range.
     if (begin > 0 && !IsBoundary(data[begin - 1], split_on_)) {
       while (begin < size && !IsBoundary(data[begin], split_on_)) ++begin;
+      if (begin < size) ++begin;  // Past the boundary: it ends the other range's unit.
     }
     // The unit that crosses `end` belongs to this range: finish it.
     if (end < size && end > 0 && !IsBoundary(data[end - 1], split_on_)) {
       while (end < size && !IsBoundary(data[end], split_on_)) ++end;
+      if (end < size) ++end;  // With the boundary that ends the unit.
     }
     size_t pos = begin;
     while (pos < end) {
@@ -107,15 +111,13 @@ class GzipReader : public PartitionReader {
     for (;;) {
       buf.resize(carry + kChunkBytes);
       int n = gzread(file_, buf.data() + carry, static_cast<unsigned>(kChunkBytes));
-      if (n < 0) {
-        int err = 0;
-        return Status::Corruption(spec_.path + ": " + gzerror(file_, &err));
+      int err = 0;
+      gzerror(file_, &err);
+      if (n < 0 || (n == 0 && err != Z_OK)) {
+        return Status::Corruption(spec_.path + ": truncated or corrupt gzip stream");
       }
       const size_t have = carry + static_cast<size_t>(n);
       if (n == 0) {
-        int err = 0;
-        const char* msg = gzerror(file_, &err);
-        if (err != Z_OK) return Status::Corruption(spec_.path + ": truncated or corrupt gzip (" + msg + ")");
         if (have > 0) fn(std::string_view(buf.data(), have));
         return Status::OK();
       }

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "src/core/input_file.h"
+
 namespace deepdist::word2vec {
 
 namespace {
@@ -27,6 +29,7 @@ constexpr size_t kBlock = 32;
 }  // namespace
 
 Result<QuestionSet> ReadQuestions(const std::string& path) {
+  DD_RETURN_IF_ERROR(CheckInputFile(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError(path + ": cannot open for reading");
   QuestionSet set;
@@ -34,7 +37,8 @@ Result<QuestionSet> ReadQuestions(const std::string& path) {
   size_t line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
-    if (line.find('\0') != std::string::npos) return Status::Corruption(path + ": is a binary file");
+    if (line.find('\0') != std::string::npos)
+      return Status::Corruption(path + ": is a binary file");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::istringstream fields(line);
     std::string first;
@@ -59,7 +63,7 @@ Result<QuestionSet> ReadQuestions(const std::string& path) {
     q.section = set.sections.size() - 1;
     set.questions.push_back(std::move(q));
   }
-  if (set.questions.empty()) return Status::InvalidArgument(path + ": has no questions");
+  if (set.questions.empty()) return Status::Corruption(path + ": has no questions");
   return set;
 }
 
@@ -213,6 +217,7 @@ double Spearman(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 Result<SimilarityResult> EvaluateSimilarity(const Vectors& unit, const std::string& pairs_path) {
+  DD_RETURN_IF_ERROR(CheckInputFile(pairs_path));
   std::ifstream in(pairs_path, std::ios::binary);
   if (!in) return Status::IOError(pairs_path + ": cannot open for reading");
   const auto index = unit.LowercaseIndex(unit.size());
@@ -223,7 +228,8 @@ Result<SimilarityResult> EvaluateSimilarity(const Vectors& unit, const std::stri
   bool any = false;
   while (std::getline(in, line)) {
     ++line_no;
-    if (line.find('\0') != std::string::npos) return Status::Corruption(pairs_path + ": is a binary file");
+    if (line.find('\0') != std::string::npos)
+      return Status::Corruption(pairs_path + ": is a binary file");
     for (char& c : line) {
       if (c == ',' || c == '\t' || c == '\r') c = ' ';
     }
@@ -238,8 +244,8 @@ Result<SimilarityResult> EvaluateSimilarity(const Vectors& unit, const std::stri
     const double score = std::strtod(score_text.c_str(), &end);
     if (end == score_text.c_str() || *end != '\0' || !std::isfinite(score)) {
       if (!any) continue;  // A header line.
-      return Status::Corruption(pairs_path + ": line " + std::to_string(line_no) +
-                                ": score \"" + score_text + "\" is not a number");
+      return Status::Corruption(pairs_path + ": line " + std::to_string(line_no) + ": score \"" +
+                                score_text + "\" is not a number");
     }
     any = true;
     auto i1 = index.find(Lower(w1)), i2 = index.find(Lower(w2));
@@ -254,7 +260,7 @@ Result<SimilarityResult> EvaluateSimilarity(const Vectors& unit, const std::stri
     gold.push_back(score);
     model.push_back(cos);
   }
-  if (!any) return Status::InvalidArgument(pairs_path + ": has no word pairs");
+  if (!any) return Status::Corruption(pairs_path + ": has no word pairs");
   result.pairs = gold.size();
   result.spearman = Spearman(gold, model);
   return result;

@@ -30,7 +30,7 @@ class NegativeTable {
     const uint32_t slot = static_cast<uint32_t>(((random & 0xFFFFFFFFull) * size_) >> 32);
     const Cell& cell = cells_[slot];
     return static_cast<uint32_t>(random >> 32) < cell.threshold ? static_cast<int32_t>(slot)
-                                                               : cell.alias;
+                                                                : cell.alias;
   }
   // The exact probability Sample aims for (up to 2^-32 per draw).
   double Probability(int32_t id) const { return probability_[id]; }

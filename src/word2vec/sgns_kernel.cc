@@ -197,9 +197,7 @@ void PlanSentence(const KernelConfig& c, const int32_t* words, size_t n, uint64_
   }
 }
 
-const char* KernelTarget() {
-  return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]);
-}
+const char* KernelTarget() { return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]); }
 
 }  // namespace deepdist::word2vec
 #endif  // HWY_ONCE

@@ -30,8 +30,8 @@ struct KernelConfig {
 };
 
 struct RowSource {
-  float* in = nullptr;    // Input (syn0) rows.
-  float* out = nullptr;   // Output (syn1neg) rows.
+  float* in = nullptr;             // Input (syn0) rows.
+  float* out = nullptr;            // Output (syn1neg) rows.
   const int32_t* remap = nullptr;  // Word id -> row, or null for identity.
 };
 

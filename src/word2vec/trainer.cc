@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "src/word2vec/negative_table.h"
@@ -14,7 +15,7 @@ namespace deepdist::word2vec {
 
 namespace {
 
-constexpr size_t kMaxSentence = 10000;  // Words; longer lines are cut (as gensim does).
+constexpr size_t kMaxSentence = 10000;        // Words; longer lines are cut (as gensim does).
 constexpr uint64_t kCheckpointWords = 10000;  // Rate and progress refresh (as word2vec.c).
 constexpr size_t kTableIn = 0;
 constexpr size_t kTableOut = 1;
@@ -95,7 +96,8 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
   Table* direct_in = store.DirectTable(kTableIn);
   Table* direct_out = store.DirectTable(kTableOut);
   const bool hogwild = direct_in != nullptr && direct_out != nullptr && !o.force_store_path;
-  const double planned = static_cast<double>(o.epochs) * static_cast<double>(vocab_.train_words()) + 1.0;
+  const double planned =
+      static_cast<double>(o.epochs) * static_cast<double>(vocab_.train_words()) + 1.0;
   const uint64_t total_tasks = o.epochs * partitions.size();
   LearningRate schedule{o.alpha, true, 1e-4f};
 
@@ -124,43 +126,51 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
       uint64_t replay = *rng;
       replica.touched.clear();
       PlanSentence(config, words, n, rng, &replica.touched);
+      // The batch's own words come first in `touched` (their "in" rows are
+      // the only ones the kernel changes); negatives follow ("out" rows only).
       replica.ids.clear();
-      for (int32_t w : replica.touched) {
+      size_t in_rows = 0;
+      for (size_t i = 0; i < replica.touched.size(); ++i) {
+        const int32_t w = replica.touched[i];
         if (replica.remap[w] < 0) {
           replica.remap[w] = static_cast<int32_t>(replica.ids.size());
           replica.ids.push_back(static_cast<RowId>(w));
         }
+        if (i + 1 == n) in_rows = replica.ids.size();
       }
       const size_t rows = replica.ids.size();
+      const std::span<const RowId> in_ids(replica.ids.data(), in_rows);
       if (replica.in.rows() < rows) {
         replica.in = Table("in", rows * 2, dim);
         replica.out = Table("out", rows * 2, dim);
       }
       replica.dense_in.resize(rows * dim);
       replica.dense_out.resize(rows * dim);
-      Status s = store.Pull(kTableIn, replica.ids, replica.dense_in.data());
+      Status s = store.Pull(kTableIn, in_ids, replica.dense_in.data());
       if (s.ok()) s = store.Pull(kTableOut, replica.ids, replica.dense_out.data());
       if (!s.ok()) return s;
-      for (size_t r = 0; r < rows; ++r) {
+      for (size_t r = 0; r < in_rows; ++r) {
         std::memcpy(replica.in.row(r), &replica.dense_in[r * dim], dim * sizeof(float));
+      }
+      for (size_t r = 0; r < rows; ++r) {
         std::memcpy(replica.out.row(r), &replica.dense_out[r * dim], dim * sizeof(float));
       }
-      TrainSentence(config, words, n, alpha, &replay, {replica.in.data(), replica.out.data(), replica.remap.data()},
-                    scratch, stats);
+      TrainSentence(config, words, n, alpha, &replay,
+                    {replica.in.data(), replica.out.data(), replica.remap.data()}, scratch, stats);
       // The gradient that SGD at rate alpha would turn into the same change.
       const float inv_alpha = 1.0f / alpha;
-      for (size_t r = 0; r < rows; ++r) {
+      for (size_t r = 0; r < in_rows; ++r) {
         float* gi = &replica.dense_in[r * dim];
-        float* go = &replica.dense_out[r * dim];
         const float* ai = replica.in.row(r);
+        for (size_t k = 0; k < dim; ++k) gi[k] = (gi[k] - ai[k]) * inv_alpha;
+      }
+      for (size_t r = 0; r < rows; ++r) {
+        float* go = &replica.dense_out[r * dim];
         const float* ao = replica.out.row(r);
-        for (size_t k = 0; k < dim; ++k) {
-          gi[k] = (gi[k] - ai[k]) * inv_alpha;
-          go[k] = (go[k] - ao[k]) * inv_alpha;
-        }
+        for (size_t k = 0; k < dim; ++k) go[k] = (go[k] - ao[k]) * inv_alpha;
       }
       for (RowId w : replica.ids) replica.remap[w] = -1;
-      s = store.Push(kTableIn, replica.ids, replica.dense_in.data());
+      s = store.Push(kTableIn, in_ids, replica.dense_in.data());
       if (s.ok()) s = store.Push(kTableOut, replica.ids, replica.dense_out.data());
       return s;
     };
@@ -170,7 +180,8 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
       if (task >= total_tasks || shared.stop) break;
       const size_t epoch = task / partitions.size();
       const PartitionSpec& part = partitions[task % partitions.size()];
-      uint64_t rng = o.seed ^ (0x9E3779B97F4A7C15ull * (epoch + 1)) ^ (0xC2B2AE3D27D4EB4Full * (task % partitions.size() + 1));
+      uint64_t rng = o.seed ^ (0x9E3779B97F4A7C15ull * (epoch + 1)) ^
+                     (0xC2B2AE3D27D4EB4Full * (task % partitions.size() + 1));
       NextRandom(&rng);
       KernelStats stats;
       KernelStats checkpoint_stats;
@@ -194,7 +205,8 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
         sentence.clear();
       };
       auto checkpoint = [&]() {
-        const uint64_t done = shared.vocab_words_done.fetch_add(since_checkpoint) + since_checkpoint;
+        const uint64_t done =
+            shared.vocab_words_done.fetch_add(since_checkpoint) + since_checkpoint;
         shared.tokens_read.fetch_add(tokens);
         tokens = 0;
         since_checkpoint = 0;
@@ -269,7 +281,8 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
   stats.seconds = SecondsSince(start);
   for (size_t e = 0; e < o.epochs; ++e) {
     stats.epoch_loss.push_back(shared.epoch_pairs[e] > 0
-                                   ? shared.epoch_loss[e] / static_cast<double>(shared.epoch_pairs[e])
+                                   ? shared.epoch_loss[e] /
+                                         static_cast<double>(shared.epoch_pairs[e])
                                    : 0.0);
   }
   stats.loss = stats.epoch_loss.back();

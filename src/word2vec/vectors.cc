@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <vector>
 
 #include "deepdist/word2vec/vocabulary.h"
 #include "src/core/atomic_file.h"
@@ -39,7 +40,7 @@ struct FileCloser {
 
 VectorFormat FormatForPath(const std::string& path) {
   return EndsWith(path, ".txt") || EndsWith(path, ".vec") ? VectorFormat::kText
-                                                           : VectorFormat::kBinary;
+                                                          : VectorFormat::kBinary;
 }
 
 Status SaveVectors(const std::string& path, VectorFormat format, const Vocabulary& vocab,
@@ -68,7 +69,7 @@ Status SaveVectors(const std::string& path, VectorFormat format, const Vocabular
 Result<Vectors> Vectors::Load(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Status::NotFound(path + ": no such file");
-  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + ": is a directory");
+  if (S_ISDIR(st.st_mode)) return Status::IOError(path + ": is a directory");
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
   if (!file) return Status::IOError(path + ": cannot open for reading");
   std::FILE* f = file.get();
@@ -91,16 +92,19 @@ Result<Vectors> Vectors::Load(const std::string& path) {
   }
   const uint64_t body = file_size - static_cast<uint64_t>(std::ftell(f));
 
-  // The first record tells the format: text has D numbers after the word on
-  // one line; binary has raw bytes.
+  // The first record tells the format. Text: its line is the word and D
+  // numbers. Binary: the byte after the word and its 4 * D bytes of floats is
+  // the record's '\n'. Anything else is read as text, whose reader then
+  // names the fault.
   const long record_start = std::ftell(f);
-  bool text = false;
+  bool text = true;
   {
     std::string line;
     int c;
     while ((c = std::fgetc(f)) != EOF && c != '\n' && line.size() < 64 * (dim + 2)) {
       line.push_back(static_cast<char>(c));
     }
+    bool text_line = false;
     if (c == '\n') {
       const char* p = line.c_str();
       while (*p != 0 && *p != ' ') ++p;
@@ -114,7 +118,17 @@ Result<Vectors> Vectors::Load(const std::string& path) {
         ++numbers;
         p = end;
       }
-      text = numbers == dim && *p == 0;
+      text_line = numbers == dim && *p == 0;
+    }
+    if (!text_line) {
+      std::fseek(f, record_start, SEEK_SET);
+      while ((c = std::fgetc(f)) != EOF && c != ' ' && c != '\n') {
+      }
+      std::vector<char> bytes(4 * dim + 1);
+      if (c == ' ' && std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size() &&
+          bytes.back() == '\n') {
+        text = false;
+      }
     }
     std::fseek(f, record_start, SEEK_SET);
   }
@@ -136,8 +150,12 @@ Result<Vectors> Vectors::Load(const std::string& path) {
     while ((c = std::fgetc(f)) == '\n' || c == '\r') {
     }
     while (c != EOF && c != ' ' && c != '\t') {
+      if (c == '\n') {
+        return Status::Corruption(path + ": word " + std::to_string(i + 1) + " has no vector");
+      }
       word.push_back(static_cast<char>(c));
-      if (word.size() > 10000) return Status::Corruption(path + ": word " + std::to_string(i + 1) + " is too long");
+      if (word.size() > 10000)
+        return Status::Corruption(path + ": word " + std::to_string(i + 1) + " is too long");
       c = std::fgetc(f);
     }
     if (c == EOF || word.empty()) {

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "src/core/atomic_file.h"
+#include "src/core/input_file.h"
 #include "src/word2vec/word_table.h"
 
 namespace deepdist::word2vec {
@@ -110,6 +111,7 @@ Result<Vocabulary> Vocabulary::Count(const std::vector<PartitionSpec>& partition
 }
 
 Result<Vocabulary> Vocabulary::Load(const std::string& path, const VocabularyOptions& options) {
+  DD_RETURN_IF_ERROR(CheckInputFile(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError(path + ": cannot open for reading");
   std::vector<std::pair<std::string, uint64_t>> counts;
@@ -119,7 +121,8 @@ Result<Vocabulary> Vocabulary::Load(const std::string& path, const VocabularyOpt
   uint64_t total = 0;
   while (std::getline(in, line)) {
     ++line_no;
-    if (line.find('\0') != std::string::npos) return Status::Corruption(path + ": is a binary file");
+    if (line.find('\0') != std::string::npos)
+      return Status::Corruption(path + ": is a binary file");
     std::istringstream fields(line);
     std::string word, count_text, extra;
     if (!(fields >> word)) continue;  // Blank line.
@@ -141,7 +144,7 @@ Result<Vocabulary> Vocabulary::Load(const std::string& path, const VocabularyOpt
     total += count;
     counts.emplace_back(std::move(word), count);
   }
-  if (counts.empty()) return Status::InvalidArgument(path + ": vocabulary file has no words");
+  if (counts.empty()) return Status::Corruption(path + ": vocabulary file has no words");
   Vocabulary v = FromCounts(counts, 0, options);
   v.corpus_words_ = total;
   return v;
@@ -158,12 +161,14 @@ Status Vocabulary::Save(const std::string& path) const {
 }
 
 Result<std::vector<std::string>> ReadWordList(const std::string& path) {
+  DD_RETURN_IF_ERROR(CheckInputFile(path));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError(path + ": cannot open for reading");
   std::vector<std::string> words;
   std::string line;
   while (std::getline(in, line)) {
-    if (line.find('\0') != std::string::npos) return Status::Corruption(path + ": is a binary file");
+    if (line.find('\0') != std::string::npos)
+      return Status::Corruption(path + ": is a binary file");
     if (!line.empty() && line[0] == ':') continue;
     std::istringstream fields(line);
     std::string w;
@@ -174,7 +179,7 @@ Result<std::vector<std::string>> ReadWordList(const std::string& path) {
       if (lower != w) words.push_back(lower);
     }
   }
-  if (words.empty()) return Status::InvalidArgument(path + ": word list is empty");
+  if (words.empty()) return Status::Corruption(path + ": word list is empty");
   return words;
 }
 

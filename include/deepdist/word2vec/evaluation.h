@@ -44,8 +44,8 @@ struct QuestionSet {
 // Reads the word2vec questions format (": section" lines, then "a b c d").
 [[nodiscard]] Result<QuestionSet> ReadQuestions(const std::string& path);
 
-AnalogyResult EvaluateAnalogies(const Vectors& unit, const QuestionSet& questions,
-                                size_t restrict, size_t threads);
+AnalogyResult EvaluateAnalogies(const Vectors& unit, const QuestionSet& questions, size_t restrict,
+                                size_t threads);
 
 struct Neighbor {
   std::string word;

@@ -40,23 +40,23 @@ struct TrainerOptions {
   float alpha = 0.025f;  // Starting rate of the linear decay.
   uint64_t seed = 1;
   // Words per pull/train/push round on the store path.
-  size_t batch_words = 1024;
+  size_t batch_words = 10000;
   // Take the store path even where the Hogwild path is allowed.
   bool force_store_path = false;
 };
 
 struct TrainProgress {
-  double fraction = 0;        // 0..1 of the planned words.
-  uint64_t words = 0;         // Corpus tokens read so far.
-  double seconds = 0;         // Since training started.
+  double fraction = 0;  // 0..1 of the planned words.
+  uint64_t words = 0;   // Corpus tokens read so far.
+  double seconds = 0;   // Since training started.
   float learning_rate = 0;
-  double loss = 0;            // Mean loss per pair, recent.
+  double loss = 0;  // Mean loss per pair, recent.
 };
 
 struct TrainStats {
   uint64_t words = 0;  // Corpus tokens read over all epochs (before min-count).
   double seconds = 0;
-  double loss = 0;     // Mean loss per pair over the last epoch's tasks.
+  double loss = 0;  // Mean loss per pair over the last epoch's tasks.
   double first_epoch_loss = 0;
   std::vector<double> epoch_loss;  // Mean loss per pair, per epoch.
 };
@@ -70,9 +70,9 @@ class Trainer {
 
   // Trains the store's model on `partitions` (listed with SplitOn::kWords).
   // `on_progress`, when given, is called from this thread about every 100 ms.
-  [[nodiscard]] Result<TrainStats> Train(const std::vector<PartitionSpec>& partitions,
-                                         ParamStore& store,
-                                         const std::function<void(const TrainProgress&)>& on_progress = {});
+  [[nodiscard]] Result<TrainStats> Train(
+      const std::vector<PartitionSpec>& partitions, ParamStore& store,
+      const std::function<void(const TrainProgress&)>& on_progress = {});
 
  private:
   const Vocabulary& vocab_;

@@ -57,7 +57,8 @@ class Vocabulary {
   const std::vector<uint64_t>& counts() const { return counts_; }
   // The id of `w`, or -1.
   int32_t Find(std::string_view w) const;
-  // Tokens counted in one pass over the corpus, kept or not (0 when loaded).
+  // Tokens counted in one pass over the corpus, kept or not (when loaded:
+  // the sum of the file's counts, before filtering).
   uint64_t corpus_words() const { return corpus_words_; }
   // Sum of the counts of the kept words.
   uint64_t train_words() const { return train_words_; }

@@ -1,0 +1,54 @@
+// A custom model on the DeepDist API: linear regression by asynchronous SGD.
+// Each line of the data is "y x1 x2 ... xn"; the model is one table "w" of one
+// row, the weights followed by the bias.   linear_regression DATA N
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
+#include "deepdist/deepdist.h"
+
+int main(int argc, char** argv) {
+  if (argc != 3) return std::fprintf(stderr, "usage: linear_regression DATA N\n"), 2;
+  using namespace deepdist;
+  const size_t n = static_cast<size_t>(std::atoi(argv[2]));
+  auto parts = ListPartitions({argv[1]}, {.target_partitions = 16, .split_on = SplitOn::kLines});
+  if (!parts.ok()) return std::fprintf(stderr, "%s\n", parts.status().message().c_str()), 1;
+
+  Model model;
+  const size_t w = model.AddTable("w", 1, n + 1);
+  DeepDist dd(std::move(model), {.threads = 4, .mode = Mode::kAsync, .epochs = 20});
+  Sgd sgd(LearningRate{0.05f, false});
+  Status status = dd.train(
+      *parts,
+      [&](const Model& replica, Partition& data) {  // Runs on the workers.
+        std::vector<double> grad(n + 1, 0.0);
+        size_t rows = 0;
+        const float* weights = replica.table(w).row(0);
+        Status read = data.ForEachLine([&](std::string_view line) {
+          std::istringstream in{std::string(line)};
+          double y, x, prediction = weights[n];
+          std::vector<double> xs;
+          if (!(in >> y)) return;
+          while (in >> x) xs.push_back(x);
+          if (xs.size() != n) return;
+          for (size_t i = 0; i < n; ++i) prediction += weights[i] * xs[i];
+          const double error = prediction - y;
+          for (size_t i = 0; i < n; ++i) grad[i] += error * xs[i];
+          grad[n] += error;
+          ++rows;
+        });
+        Update update;
+        if (!read.ok() || rows == 0) return update;
+        std::vector<float> mean(n + 1);
+        for (size_t i = 0; i <= n; ++i) mean[i] = static_cast<float>(grad[i] / rows);
+        update.Add(w, n + 1, 0, mean.data());
+        return update;
+      },
+      sgd);  // Runs on the model server.
+  if (!status.ok()) return std::fprintf(stderr, "%s\n", status.message().c_str()), 1;
+  const float* learned = dd.model().table(w).row(0);
+  for (size_t i = 0; i <= n; ++i)
+    std::printf(i < n ? "w%zu = %.4f\n" : "bias = %.4f\n", i, learned[i]);
+  return 0;
+}

@@ -1,0 +1,618 @@
+// The DeepDist scope with a custom model: linear regression trained by
+// asynchronous and synchronous SGD, plus the guarantees train() makes about
+// errors, update counts and the replicas gradient functions see.
+#include "deepdist/deepdist.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "deepdist/descent.h"
+#include "deepdist/model.h"
+#include "deepdist/partition.h"
+#include "deepdist/status.h"
+
+namespace deepdist {
+namespace {
+
+namespace fs = std::filesystem;
+
+// y = 2 x1 - 3 x2 + 0.5 x3 + 1.
+constexpr double kTrueW[4] = {2.0, -3.0, 0.5, 1.0};  // The last is the bias.
+
+// The gradient of the mean squared error of y = w . x + b over the
+// partition's lines "y x1 x2 x3", for table "w" (row 0 = [w1, w2, w3, b]).
+Update LinearRegressionGradient(const Model& replica, Partition& data) {
+  const float* w = replica["w"].row(0);
+  double g[4] = {0, 0, 0, 0};
+  size_t n = 0;
+  Status s = data.ForEachLine([&](std::string_view line) {
+    const std::string text(line);
+    double y = 0;
+    double x[3] = {0, 0, 0};
+    if (std::sscanf(text.c_str(), "%lf %lf %lf %lf", &y, &x[0], &x[1], &x[2]) != 4) return;
+    const double err = w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] - y;
+    for (int k = 0; k < 3; ++k) g[k] += 2 * err * x[k];
+    g[3] += 2 * err;
+    ++n;
+  });
+  if (!s.ok()) throw std::runtime_error(s.ToString());
+  float gf[4] = {0, 0, 0, 0};
+  for (int k = 0; k < 4 && n > 0; ++k) gf[k] = static_cast<float>(g[k] / static_cast<double>(n));
+  Update u;
+  u.Add(0, 4, 0, gf);
+  return u;
+}
+
+Model RegressionModel() {
+  Model m;
+  m.AddTable("w", 1, 4);
+  return m;
+}
+
+// A hash of every value of every table.
+uint64_t HashModel(const Model& m) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t t = 0; t < m.num_tables(); ++t) {
+    const Table& table = m.table(t);
+    for (RowId r = 0; r < table.rows(); ++r) {
+      for (float v : table.row_span(r)) {
+        uint32_t bits;
+        std::memcpy(&bits, &v, sizeof(bits));
+        h = (h ^ bits) * 1099511628211ull;
+      }
+    }
+  }
+  return h;
+}
+
+// Partitions no gradient reads: for tests whose gradients ignore the data.
+std::vector<PartitionSpec> FakePartitions(size_t n) {
+  std::vector<PartitionSpec> parts;
+  for (size_t i = 0; i < n; ++i) {
+    PartitionSpec spec;
+    spec.path = "/nonexistent/part-" + std::to_string(i);
+    spec.end = 1;
+    spec.size_hint = 1;
+    parts.push_back(spec);
+  }
+  return parts;
+}
+
+// A one-row, one-value table "s".
+Model ScalarModel() {
+  Model m;
+  m.AddTable("s", 1, 1);
+  return m;
+}
+
+Update ScalarUpdate(float value) {
+  Update u;
+  u.Add(0, 1, 0, &value);
+  return u;
+}
+
+// Adds the update to the model (the update is a delta, not a gradient).
+void AddDelta(Model& model, const Update& update) {
+  const Update::TableRows* rows = update.rows_of(0);
+  if (rows == nullptr) return;
+  for (size_t i = 0; i < rows->rows.size(); ++i) {
+    model.table(0).row(rows->rows[i])[0] += rows->values[i];
+  }
+}
+
+class DeepDistTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = "/tmp/deepdist_deepdist_test_XXXXXX";
+    char* made = mkdtemp(tmpl.data());
+    ASSERT_NE(made, nullptr);
+    dir_ = made;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    out.close();
+    EXPECT_TRUE(out.good());
+    return path;
+  }
+
+  // `n` lines "y x1 x2 x3" with x in [-1, 1] (three decimals) and y exact.
+  std::string WriteRegressionData(size_t n) {
+    std::mt19937 rng(7);
+    std::string text;
+    char line[128];
+    for (size_t i = 0; i < n; ++i) {
+      double x[3];
+      for (double& v : x) v = static_cast<double>(static_cast<int>(rng() % 2001) - 1000) / 1000.0;
+      const double y = kTrueW[0] * x[0] + kTrueW[1] * x[1] + kTrueW[2] * x[2] + kTrueW[3];
+      std::snprintf(line, sizeof(line), "%.6f %.3f %.3f %.3f\n", y, x[0], x[1], x[2]);
+      text += line;
+    }
+    return Write("regression.txt", text);
+  }
+
+  std::vector<PartitionSpec> ListLines(const std::string& path, size_t target) {
+    PartitionOptions options;
+    options.target_partitions = target;
+    options.split_on = SplitOn::kLines;
+    Result<std::vector<PartitionSpec>> parts = ListPartitions({path}, options);
+    EXPECT_TRUE(parts.ok()) << parts.status().ToString();
+    return parts.ok() ? *parts : std::vector<PartitionSpec>{};
+  }
+
+  void ExpectLearned(const Model& model) {
+    const float* w = model["w"].row(0);
+    for (int k = 0; k < 4; ++k) EXPECT_NEAR(w[k], kTrueW[k], 1e-2) << "weight " << k;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(DeepDistTest, LinearRegressionAsync) {
+  // Partitions of 1000 lines: each gradient costs far more than applying it,
+  // so the server keeps up and replicas stay at most a few updates old.
+  const std::vector<PartitionSpec> parts = ListLines(WriteRegressionData(8000), 8);
+  ASSERT_GE(parts.size(), 4u);
+  Options options;
+  options.threads = 2;
+  options.mode = Mode::kAsync;
+  options.epochs = 40;
+  DeepDist dd(RegressionModel(), options);
+  Sgd sgd(LearningRate{0.1f, false});
+  Status s = dd.train(parts, LinearRegressionGradient, sgd);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ExpectLearned(dd.model());
+  EXPECT_EQ(dd.updates_applied(), parts.size() * 40);
+}
+
+TEST_F(DeepDistTest, LinearRegressionSync) {
+  const std::vector<PartitionSpec> parts = ListLines(WriteRegressionData(2000), 8);
+  ASSERT_GE(parts.size(), 4u);
+  Options options;
+  options.threads = 4;
+  options.mode = Mode::kSync;
+  // One step per epoch; each shrinks the weights' error by 1 - 0.1 * 2 / 3.
+  options.epochs = 250;
+  DeepDist dd(RegressionModel(), options);
+  Sgd sgd(LearningRate{0.1f, false});
+  Status s = dd.train(parts, LinearRegressionGradient, sgd);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ExpectLearned(dd.model());
+  EXPECT_EQ(dd.updates_applied(), 250u);
+}
+
+TEST_F(DeepDistTest, LinearRegressionWithADescentFunction) {
+  const std::vector<PartitionSpec> parts = ListLines(WriteRegressionData(8000), 8);
+  Options options;
+  options.threads = 2;
+  options.epochs = 40;
+  DeepDist dd(RegressionModel(), options);
+  Sgd sgd(LearningRate{0.1f, false});
+  size_t calls = 0;
+  Status s = dd.train(parts, LinearRegressionGradient, [&](Model& model, const Update& update) {
+    ++calls;
+    sgd(model, update);
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ExpectLearned(dd.model());
+  EXPECT_EQ(calls, parts.size() * 40);
+}
+
+TEST_F(DeepDistTest, ForEachLineYieldsEveryLineOnceAcrossPartitions) {
+  std::string text;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 300; ++i) {
+    text += "line" + std::to_string(i) + std::string(rng() % 40, ' ') + "end\n";
+    if (i % 37 == 0) text += "\n";  // Some empty lines, which are lines too.
+  }
+  const std::string path = Write("lines.txt", text);
+  std::vector<std::string> expected;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t nl = text.find('\n', pos);
+    expected.push_back(text.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  for (size_t target : {1u, 3u, 8u, 17u}) {
+    const std::vector<PartitionSpec> parts = ListLines(path, target);
+    std::vector<std::string> lines;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      Partition part(parts[i], i, 0);
+      Status s = part.ForEachLine([&](std::string_view line) { lines.emplace_back(line); });
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    size_t i = 0;
+    while (i < lines.size() && i < expected.size() && lines[i] == expected[i]) ++i;
+    EXPECT_EQ(lines.size(), expected.size()) << "target " << target;
+    EXPECT_TRUE(lines == expected)
+        << "target " << target << ": first difference at line " << i << ": got \""
+        << (i < lines.size() ? lines[i] : "(none)") << "\", want \""
+        << (i < expected.size() ? expected[i] : "(none)") << "\"";
+  }
+}
+
+TEST_F(DeepDistTest, ForEachLineGivesALastLineWithoutNewline) {
+  const std::string path = Write("tail.txt", "a b\n\nc");
+  const std::vector<PartitionSpec> parts = ListLines(path, 1);
+  ASSERT_EQ(parts.size(), 1u);
+  Partition part(parts[0], 0, 0);
+  std::vector<std::string> lines;
+  ASSERT_TRUE(part.ForEachLine([&](std::string_view l) { lines.emplace_back(l); }).ok());
+  EXPECT_EQ(lines, (std::vector<std::string>{"a b", "", "c"}));
+}
+
+TEST_F(DeepDistTest, ForEachLineOfAMissingFileIsAnError) {
+  PartitionSpec spec;
+  spec.path = dir_ + "/gone.txt";
+  spec.end = 10;
+  Partition part(spec, 0, 0);
+  EXPECT_FALSE(part.ForEachLine([](std::string_view) {}).ok());
+}
+
+TEST(DeepDistScopeTest, ModelBeforeTrainingIsTheGivenModel) {
+  Model m = ScalarModel();
+  m["s"].row(0)[0] = 3.5f;
+  DeepDist dd(m);
+  EXPECT_EQ(dd.model()["s"].row(0)[0], 3.5f);
+  EXPECT_EQ(dd.updates_applied(), 0u);
+  const DeepDist& c = dd;
+  EXPECT_EQ(c.model().num_tables(), 1u);
+}
+
+TEST(DeepDistScopeTest, AsyncSumsUpdatesSyncAveragesThem) {
+  const std::vector<PartitionSpec> parts = FakePartitions(8);
+  auto gradient = [](const Model&, Partition& p) {
+    return ScalarUpdate(static_cast<float>(p.index() + 1));
+  };
+  {
+    Options options;
+    options.threads = 3;
+    options.mode = Mode::kAsync;
+    DeepDist dd(ScalarModel(), options);
+    ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
+    EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 36.0f);  // 1 + 2 + ... + 8
+  }
+  {
+    Options options;
+    options.threads = 3;
+    options.mode = Mode::kSync;
+    DeepDist dd(ScalarModel(), options);
+    ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
+    EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 4.5f);  // (1 + 2 + ... + 8) / 8
+  }
+  {
+    Options options;
+    options.threads = 3;
+    options.mode = Mode::kSync;
+    options.epochs = 2;
+    DeepDist dd(ScalarModel(), options);
+    ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
+    EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 9.0f);  // 4.5 per epoch
+  }
+}
+
+TEST(DeepDistScopeTest, EveryPartitionOncePerEpoch) {
+  const std::vector<PartitionSpec> parts = FakePartitions(5);
+  for (Mode mode : {Mode::kAsync, Mode::kSync}) {
+    Options options;
+    options.threads = 3;
+    options.mode = mode;
+    options.epochs = 4;
+    DeepDist dd(ScalarModel(), options);
+    std::mutex mu;
+    std::multiset<std::pair<size_t, size_t>> seen;
+    bool paths_match = true;
+    Status s = dd.train(
+        parts,
+        [&](const Model&, Partition& p) {
+          std::lock_guard<std::mutex> lock(mu);
+          seen.insert({p.index(), p.epoch()});
+          if (p.index() >= parts.size() || p.spec().path != parts[p.index()].path) {
+            paths_match = false;
+          }
+          return ScalarUpdate(1.0f);
+        },
+        AddDelta);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(paths_match);
+    std::multiset<std::pair<size_t, size_t>> expected;
+    for (size_t e = 0; e < 4; ++e) {
+      for (size_t i = 0; i < parts.size(); ++i) expected.insert({i, e});
+    }
+    EXPECT_EQ(seen, expected) << (mode == Mode::kAsync ? "async" : "sync");
+  }
+}
+
+TEST(DeepDistScopeTest, UpdatesAppliedCountsTasksInAsyncEpochsInSync) {
+  const std::vector<PartitionSpec> parts = FakePartitions(8);
+  auto gradient = [](const Model&, Partition&) { return ScalarUpdate(1.0f); };
+  {
+    Options options;
+    options.threads = 4;
+    options.mode = Mode::kAsync;
+    options.epochs = 3;
+    DeepDist dd(ScalarModel(), options);
+    ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
+    EXPECT_EQ(dd.updates_applied(), 8u * 3u);
+    // A second run adds to the count.
+    Sgd sgd(LearningRate{0.1f, false});
+    ASSERT_TRUE(dd.train(parts, gradient, sgd).ok());
+    EXPECT_EQ(dd.updates_applied(), 2u * 8u * 3u);
+  }
+  {
+    Options options;
+    options.threads = 4;
+    options.mode = Mode::kSync;
+    options.epochs = 3;
+    DeepDist dd(ScalarModel(), options);
+    ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
+    EXPECT_EQ(dd.updates_applied(), 3u);
+    Sgd sgd(LearningRate{0.1f, false});
+    ASSERT_TRUE(dd.train(parts, gradient, sgd).ok());
+    EXPECT_EQ(dd.updates_applied(), 6u);
+  }
+}
+
+TEST(DeepDistScopeTest, SyncReplicasAreIdenticalWithinAnEpoch) {
+  const std::vector<PartitionSpec> parts = FakePartitions(6);
+  Model m;
+  m.AddTable("w", 3, 5);
+  for (RowId r = 0; r < 3; ++r) {
+    for (size_t i = 0; i < 5; ++i) m["w"].row(r)[i] = static_cast<float>(r * 5 + i);
+  }
+  const uint64_t initial = HashModel(m);
+  Options options;
+  options.threads = 3;
+  options.mode = Mode::kSync;
+  options.epochs = 4;
+  DeepDist dd(m, options);
+  std::mutex mu;
+  std::map<size_t, std::vector<uint64_t>> hashes;  // Per epoch.
+  Sgd sgd(LearningRate{0.5f, false});
+  Status s = dd.train(
+      parts,
+      [&](const Model& replica, Partition& p) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          hashes[p.epoch()].push_back(HashModel(replica));
+        }
+        // Every partition changes a different part of the model.
+        Update u;
+        std::vector<float> g(5, static_cast<float>(p.index() + 1));
+        u.Add(0, 5, p.index() % 3, g.data());
+        return u;
+      },
+      sgd);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(hashes.size(), 4u);
+  std::set<uint64_t> per_epoch;
+  for (const auto& [epoch, hs] : hashes) {
+    ASSERT_EQ(hs.size(), parts.size()) << "epoch " << epoch;
+    for (uint64_t h : hs) EXPECT_EQ(h, hs[0]) << "epoch " << epoch;
+    per_epoch.insert(hs[0]);
+  }
+  EXPECT_EQ(hashes[0][0], initial);  // The first epoch sees the initial model.
+  EXPECT_EQ(per_epoch.size(), 4u);   // Each epoch sees the model after the last.
+  EXPECT_NE(HashModel(dd.model()), initial);
+}
+
+TEST(DeepDistScopeTest, SyncReplicaIsTheMasterAfterEachEpoch) {
+  const std::vector<PartitionSpec> parts = FakePartitions(5);
+  Options options;
+  options.threads = 2;
+  options.mode = Mode::kSync;
+  options.epochs = 6;
+  DeepDist dd(ScalarModel(), options);
+  std::mutex mu;
+  bool all_match = true;
+  Status s = dd.train(
+      parts,
+      [&](const Model& replica, Partition& p) {
+        // The master gains 1 per epoch (the average of five 1s), so epoch e
+        // must see exactly e, however many partitions already returned.
+        std::lock_guard<std::mutex> lock(mu);
+        if (replica["s"].row(0)[0] != static_cast<float>(p.epoch())) all_match = false;
+        return ScalarUpdate(1.0f);
+      },
+      AddDelta);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(all_match);
+  EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 6.0f);
+}
+
+TEST(DeepDistScopeTest, AsyncReplicaDoesNotChangeUnderTheGradient) {
+  const std::vector<PartitionSpec> parts = FakePartitions(6);
+  Options options;
+  options.threads = 3;
+  options.mode = Mode::kAsync;
+  options.epochs = 3;
+  DeepDist dd(ScalarModel(), options);
+  std::atomic<int> changed{0};
+  std::atomic<int> calls{0};
+  Status s = dd.train(
+      parts,
+      [&](const Model& replica, Partition&) {
+        const uint64_t before = HashModel(replica);
+        // Others' updates are applied to the master meanwhile.
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (HashModel(replica) != before) ++changed;
+        ++calls;
+        return ScalarUpdate(1.0f);
+      },
+      AddDelta);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(calls.load(), 18);
+  EXPECT_EQ(changed.load(), 0);
+  EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 18.0f);
+}
+
+TEST(DeepDistScopeTest, DescentScheduleAdvancesWithWork) {
+  // Records the learning rate of each update it applies.
+  class RecordingSgd : public Sgd {
+   public:
+    using Sgd::Sgd;
+    void ApplyRow(float* row, float* state, const float* gradient, size_t n,
+                  float lr) const override {
+      rates.push_back(lr);
+      Sgd::ApplyRow(row, state, gradient, n, lr);
+    }
+    mutable std::vector<float> rates;  // Written by the server thread only.
+  };
+  const std::vector<PartitionSpec> parts = FakePartitions(4);
+  auto gradient = [](const Model&, Partition&) { return ScalarUpdate(1.0f); };
+  for (Mode mode : {Mode::kAsync, Mode::kSync}) {
+    SCOPED_TRACE(mode == Mode::kAsync ? "async" : "sync");
+    Options options;
+    options.threads = 2;
+    options.mode = mode;
+    options.epochs = 4;
+    DeepDist dd(ScalarModel(), options);
+    RecordingSgd sgd(LearningRate{1.0f, true});
+    ASSERT_TRUE(dd.train(parts, gradient, sgd).ok());
+    const size_t updates = mode == Mode::kAsync ? 16 : 4;
+    ASSERT_EQ(sgd.rates.size(), updates);
+    EXPECT_FLOAT_EQ(sgd.rates.front(), 1.0f);
+    for (size_t i = 1; i < sgd.rates.size(); ++i) EXPECT_LT(sgd.rates[i], sgd.rates[i - 1]);
+    EXPECT_GT(sgd.rates.back(), 0.0f);
+    EXPECT_LE(sgd.rates.back(), 0.3f);
+  }
+}
+
+TEST(DeepDistScopeTest, ThrowingGradientFailsTrainAsync) {
+  const std::vector<PartitionSpec> parts = FakePartitions(8);
+  Options options;
+  options.threads = 4;
+  options.mode = Mode::kAsync;
+  options.epochs = 2;
+  DeepDist dd(ScalarModel(), options);
+  Status s = dd.train(
+      parts,
+      [](const Model&, Partition& p) -> Update {
+        if (p.index() == 3) throw std::runtime_error("boom in partition 3");
+        return ScalarUpdate(1.0f);
+      },
+      AddDelta);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("boom in partition 3"), std::string::npos) << s.message();
+  EXPECT_LT(dd.updates_applied(), 16u);
+}
+
+TEST(DeepDistScopeTest, ThrowingGradientStopsTrainingWithOneWorker) {
+  const std::vector<PartitionSpec> parts = FakePartitions(4);
+  Options options;
+  options.threads = 1;
+  options.mode = Mode::kAsync;
+  options.epochs = 3;
+  DeepDist dd(ScalarModel(), options);
+  int calls = 0;
+  Status s = dd.train(
+      parts,
+      [&](const Model&, Partition&) -> Update {
+        ++calls;
+        throw std::runtime_error("boom");
+      },
+      AddDelta);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(dd.updates_applied(), 0u);
+  EXPECT_EQ(dd.model()["s"].row(0)[0], 0.0f);
+}
+
+TEST(DeepDistScopeTest, ThrowingGradientFailsTrainSync) {
+  const std::vector<PartitionSpec> parts = FakePartitions(8);
+  Options options;
+  options.threads = 4;
+  options.mode = Mode::kSync;
+  options.epochs = 5;
+  DeepDist dd(ScalarModel(), options);
+  Status s = dd.train(
+      parts,
+      [](const Model&, Partition& p) -> Update {
+        if (p.index() == 0) throw std::runtime_error("boom in sync");
+        return ScalarUpdate(1.0f);
+      },
+      AddDelta);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("boom in sync"), std::string::npos) << s.message();
+  // Every epoch holds the failing partition, so no epoch's average is whole.
+  EXPECT_EQ(dd.updates_applied(), 0u);
+  EXPECT_EQ(dd.model()["s"].row(0)[0], 0.0f);
+}
+
+TEST(DeepDistScopeTest, ThrowingGradientWithTheDescentOverload) {
+  const std::vector<PartitionSpec> parts = FakePartitions(3);
+  Options options;
+  options.threads = 2;
+  DeepDist dd(ScalarModel(), options);
+  Sgd sgd(LearningRate{0.1f, false});
+  Status s = dd.train(
+      parts, [](const Model&, Partition&) -> Update { throw std::runtime_error("boom"); }, sgd);
+  EXPECT_FALSE(s.ok());
+}
+
+// A gradient may throw something that is not a std::exception; train() must
+// still return an error rather than end the process.
+TEST(DeepDistScopeDeathTest, GradientThrowingANonStandardExceptionFailsTrain) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  for (Mode mode : {Mode::kAsync, Mode::kSync}) {
+    EXPECT_EXIT(
+        {
+          Options options;
+          options.threads = 2;
+          options.mode = mode;
+          DeepDist dd(ScalarModel(), options);
+          Status s = dd.train(
+              FakePartitions(4), [](const Model&, Partition&) -> Update { throw 42; }, AddDelta);
+          std::fprintf(stderr, "train returned: %s\n", s.ToString().c_str());
+          std::_Exit(s.ok() ? 1 : 0);
+        },
+        ::testing::ExitedWithCode(0), "train returned")
+        << (mode == Mode::kAsync ? "async" : "sync");
+  }
+}
+
+TEST(DeepDistScopeTest, NoPartitionsInAsyncModeIsANoOp) {
+  Options options;
+  options.mode = Mode::kAsync;
+  options.epochs = 3;
+  DeepDist dd(ScalarModel(), options);
+  int calls = 0;
+  Status s = dd.train(
+      {},
+      [&](const Model&, Partition&) {
+        ++calls;
+        return ScalarUpdate(1.0f);
+      },
+      AddDelta);
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(dd.updates_applied(), 0u);
+}
+
+}  // namespace
+}  // namespace deepdist

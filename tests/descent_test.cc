@@ -1,0 +1,312 @@
+// Descent rules against values worked out by hand, the learning-rate
+// schedule, and the whole-update form that DeepDist::train uses.
+#include "deepdist/descent.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "deepdist/model.h"
+
+namespace deepdist {
+namespace {
+
+TEST(SgdTest, ApplyRowSubtractsLearningRateTimesGradient) {
+  Sgd sgd;
+  // row = [1, 2, 3], g = [0.5, -1, 2], lr = 0.1:
+  // row - 0.1 * g = [1 - 0.05, 2 + 0.1, 3 - 0.2] = [0.95, 2.1, 2.8].
+  std::vector<float> row = {1.0f, 2.0f, 3.0f};
+  const std::vector<float> g = {0.5f, -1.0f, 2.0f};
+  sgd.ApplyRow(row.data(), nullptr, g.data(), 3, 0.1f);
+  EXPECT_FLOAT_EQ(row[0], 0.95f);
+  EXPECT_FLOAT_EQ(row[1], 2.1f);
+  EXPECT_FLOAT_EQ(row[2], 2.8f);
+  // Same gradient again: [0.95 - 0.05, 2.1 + 0.1, 2.8 - 0.2] = [0.9, 2.2, 2.6].
+  sgd.ApplyRow(row.data(), nullptr, g.data(), 3, 0.1f);
+  EXPECT_FLOAT_EQ(row[0], 0.9f);
+  EXPECT_FLOAT_EQ(row[1], 2.2f);
+  EXPECT_FLOAT_EQ(row[2], 2.6f);
+}
+
+TEST(SgdTest, ApplyRowTouchesOnlyNValues) {
+  Sgd sgd;
+  std::vector<float> row = {1.0f, 1.0f, 1.0f, 1.0f};
+  const std::vector<float> g = {1.0f, 1.0f, 1.0f, 1.0f};
+  sgd.ApplyRow(row.data(), nullptr, g.data(), 2, 0.5f);
+  EXPECT_EQ(row, (std::vector<float>{0.5f, 0.5f, 1.0f, 1.0f}));
+}
+
+TEST(SgdTest, Properties) {
+  Sgd sgd;
+  EXPECT_EQ(sgd.name(), "sgd");
+  EXPECT_EQ(sgd.state_per_value(), 0u);
+  EXPECT_TRUE(sgd.allows_hogwild());
+  // Default schedule: word2vec's linear decay from 0.025.
+  EXPECT_FLOAT_EQ(sgd.schedule().alpha, 0.025f);
+  EXPECT_TRUE(sgd.schedule().linear_decay);
+  EXPECT_FLOAT_EQ(sgd.schedule().min_fraction, 1e-4f);
+}
+
+TEST(AdaGradTest, ApplyRowTwiceMatchesHandComputedValues) {
+  AdaGrad adagrad;
+  // lr = 0.1, row = [0, 0], state = [0, 0], g = [1, 2].
+  // Step 1: state = [1, 4]; row -= 0.1 * [1/sqrt(1), 2/sqrt(4)] = 0.1 * [1, 1]
+  //         row = [-0.1, -0.1].
+  // Step 2: state = [2, 8]; row -= 0.1 * [1/sqrt(2), 2/sqrt(8)]
+  //         = 0.1 * [0.70710678, 0.70710678]
+  //         row = [-0.17071068, -0.17071068].
+  // (eps = 1e-8 changes these only beyond float precision.)
+  std::vector<float> row = {0.0f, 0.0f};
+  std::vector<float> state = {0.0f, 0.0f};
+  const std::vector<float> g = {1.0f, 2.0f};
+  adagrad.ApplyRow(row.data(), state.data(), g.data(), 2, 0.1f);
+  EXPECT_FLOAT_EQ(state[0], 1.0f);
+  EXPECT_FLOAT_EQ(state[1], 4.0f);
+  EXPECT_NEAR(row[0], -0.1f, 1e-7);
+  EXPECT_NEAR(row[1], -0.1f, 1e-7);
+  adagrad.ApplyRow(row.data(), state.data(), g.data(), 2, 0.1f);
+  EXPECT_FLOAT_EQ(state[0], 2.0f);
+  EXPECT_FLOAT_EQ(state[1], 8.0f);
+  EXPECT_NEAR(row[0], -0.17071068f, 1e-6);
+  EXPECT_NEAR(row[1], -0.17071068f, 1e-6);
+}
+
+TEST(AdaGradTest, FirstStepIsLearningRateTimesSign) {
+  AdaGrad adagrad;
+  // row = [1, 1, 5], g = [0.5, -3, 4], lr = 0.2:
+  // state = [0.25, 9, 16]; step = 0.2 * [0.5/0.5, -3/3, 4/4] = [0.2, -0.2, 0.2]
+  // row = [0.8, 1.2, 4.8].
+  std::vector<float> row = {1.0f, 1.0f, 5.0f};
+  std::vector<float> state = {0.0f, 0.0f, 0.0f};
+  const std::vector<float> g = {0.5f, -3.0f, 4.0f};
+  adagrad.ApplyRow(row.data(), state.data(), g.data(), 3, 0.2f);
+  EXPECT_FLOAT_EQ(state[0], 0.25f);
+  EXPECT_FLOAT_EQ(state[1], 9.0f);
+  EXPECT_FLOAT_EQ(state[2], 16.0f);
+  EXPECT_NEAR(row[0], 0.8f, 1e-6);
+  EXPECT_NEAR(row[1], 1.2f, 1e-6);
+  EXPECT_NEAR(row[2], 4.8f, 1e-6);
+}
+
+TEST(AdaGradTest, UsesExistingState) {
+  AdaGrad adagrad;
+  // state = [3], g = [1], lr = 1: state = 4; row -= 1 / sqrt(4) = 0.5: row = 1.5.
+  float row = 2.0f;
+  float state = 3.0f;
+  const float g = 1.0f;
+  adagrad.ApplyRow(&row, &state, &g, 1, 1.0f);
+  EXPECT_FLOAT_EQ(state, 4.0f);
+  EXPECT_NEAR(row, 1.5f, 1e-6);
+}
+
+TEST(AdaGradTest, ZeroGradientOnFreshStateLeavesRowFinite) {
+  AdaGrad adagrad;
+  // g = 0, state = 0: 0 / (sqrt(0) + eps) = 0, so the row does not move.
+  float row = 3.0f;
+  float state = 0.0f;
+  const float g = 0.0f;
+  adagrad.ApplyRow(&row, &state, &g, 1, 0.5f);
+  EXPECT_EQ(row, 3.0f);
+  EXPECT_EQ(state, 0.0f);
+}
+
+TEST(AdaGradTest, Properties) {
+  AdaGrad adagrad;
+  EXPECT_EQ(adagrad.name(), "adagrad");
+  EXPECT_EQ(adagrad.state_per_value(), 1u);
+  EXPECT_FALSE(adagrad.allows_hogwild());
+  // Default schedule: constant 0.025.
+  EXPECT_FLOAT_EQ(adagrad.schedule().alpha, 0.025f);
+  EXPECT_FALSE(adagrad.schedule().linear_decay);
+  adagrad.set_progress(0.9);
+  EXPECT_FLOAT_EQ(adagrad.learning_rate(), 0.025f);
+}
+
+TEST(LearningRateTest, LinearDecay) {
+  const LearningRate lr{0.025f, true, 1e-4f};
+  // 0.025 * max(1e-4, 1 - p):
+  EXPECT_FLOAT_EQ(lr.At(0.0), 0.025f);       // 0.025 * 1
+  EXPECT_FLOAT_EQ(lr.At(0.25), 0.01875f);    // 0.025 * 0.75
+  EXPECT_FLOAT_EQ(lr.At(0.5), 0.0125f);      // 0.025 * 0.5
+  EXPECT_FLOAT_EQ(lr.At(0.9), 0.0025f);      // 0.025 * 0.1
+  EXPECT_FLOAT_EQ(lr.At(1.0), 2.5e-6f);      // 0.025 * 1e-4 (floor)
+  EXPECT_FLOAT_EQ(lr.At(0.99995), 2.5e-6f);  // 1 - p = 5e-5 < 1e-4: floor
+  EXPECT_FLOAT_EQ(lr.At(3.0), 2.5e-6f);      // past the end: floor
+}
+
+TEST(LearningRateTest, CustomFloor) {
+  const LearningRate lr{1.0f, true, 0.25f};
+  EXPECT_FLOAT_EQ(lr.At(0.5), 0.5f);
+  EXPECT_FLOAT_EQ(lr.At(0.75), 0.25f);
+  EXPECT_FLOAT_EQ(lr.At(0.8), 0.25f);
+  EXPECT_FLOAT_EQ(lr.At(1.0), 0.25f);
+}
+
+TEST(LearningRateTest, ConstantWithoutDecay) {
+  const LearningRate lr{0.1f, false};
+  EXPECT_FLOAT_EQ(lr.At(0.0), 0.1f);
+  EXPECT_FLOAT_EQ(lr.At(0.7), 0.1f);
+  EXPECT_FLOAT_EQ(lr.At(1.0), 0.1f);
+}
+
+TEST(LearningRateTest, DescentFollowsProgress) {
+  Sgd sgd(LearningRate{0.2f, true});
+  EXPECT_EQ(sgd.progress(), 0.0);
+  EXPECT_FLOAT_EQ(sgd.learning_rate(), 0.2f);
+  sgd.set_progress(0.5);
+  EXPECT_EQ(sgd.progress(), 0.5);
+  EXPECT_FLOAT_EQ(sgd.learning_rate(), 0.1f);
+  sgd.set_progress(0.75);
+  EXPECT_FLOAT_EQ(sgd.learning_rate(), 0.05f);
+}
+
+// A model with two tables: "a" (4 rows of 3, all 1) and "b" (3 rows of 2,
+// all 2).
+Model TwoTables() {
+  Model m;
+  m.AddTable("a", 4, 3);
+  m.AddTable("b", 3, 2);
+  for (RowId r = 0; r < 4; ++r) {
+    for (float& v : m["a"].row_span(r)) v = 1.0f;
+  }
+  for (RowId r = 0; r < 3; ++r) {
+    for (float& v : m["b"].row_span(r)) v = 2.0f;
+  }
+  return m;
+}
+
+std::vector<float> Row(const Model& m, const std::string& table, RowId r) {
+  auto span = m[table].row_span(r);
+  return std::vector<float>(span.begin(), span.end());
+}
+
+TEST(DescentApplyTest, SgdChangesOnlyTheNamedRows) {
+  Model m = TwoTables();
+  Sgd sgd(LearningRate{0.5f, false});
+  Update u;
+  const float a1[3] = {2, 4, 6};
+  const float a3[3] = {-2, 0, 2};
+  const float b2[2] = {1, 1};
+  u.Add(0, 3, 1, a1);
+  u.Add(0, 3, 3, a3);
+  u.Add(1, 2, 2, b2);
+  sgd(m, u);
+  // a[1] = 1 - 0.5 * [2, 4, 6] = [0, -1, -2]; a[3] = 1 - 0.5 * [-2, 0, 2] = [2, 1, 0];
+  // b[2] = 2 - 0.5 * [1, 1] = [1.5, 1.5]; every other row unchanged.
+  EXPECT_EQ(Row(m, "a", 0), (std::vector<float>{1, 1, 1}));
+  EXPECT_EQ(Row(m, "a", 1), (std::vector<float>{0, -1, -2}));
+  EXPECT_EQ(Row(m, "a", 2), (std::vector<float>{1, 1, 1}));
+  EXPECT_EQ(Row(m, "a", 3), (std::vector<float>{2, 1, 0}));
+  EXPECT_EQ(Row(m, "b", 0), (std::vector<float>{2, 2}));
+  EXPECT_EQ(Row(m, "b", 1), (std::vector<float>{2, 2}));
+  EXPECT_EQ(Row(m, "b", 2), (std::vector<float>{1.5f, 1.5f}));
+  // Padding stays zero.
+  for (size_t t = 0; t < m.num_tables(); ++t) {
+    const Table& table = m.table(t);
+    for (RowId r = 0; r < table.rows(); ++r) {
+      for (size_t i = table.dim(); i < table.stride(); ++i) EXPECT_EQ(table.row(r)[i], 0.0f);
+    }
+  }
+}
+
+TEST(DescentApplyTest, EmptyUpdateChangesNothing) {
+  Model m = TwoTables();
+  Sgd sgd(LearningRate{0.5f, false});
+  sgd(m, Update());
+  for (RowId r = 0; r < 4; ++r) EXPECT_EQ(Row(m, "a", r), (std::vector<float>{1, 1, 1}));
+  for (RowId r = 0; r < 3; ++r) EXPECT_EQ(Row(m, "b", r), (std::vector<float>{2, 2}));
+}
+
+TEST(DescentApplyTest, UsesTheScheduledRate) {
+  Model m;
+  m.AddTable("w", 1, 1);
+  m["w"].row(0)[0] = 1.0f;
+  Sgd sgd(LearningRate{0.2f, true});
+  sgd.set_progress(0.5);  // lr = 0.2 * 0.5 = 0.1
+  Update u;
+  const float g = 1.0f;
+  u.Add(0, 1, 0, &g);
+  sgd(m, u);
+  EXPECT_FLOAT_EQ(m["w"].row(0)[0], 0.9f);  // 1 - 0.1 * 1
+}
+
+TEST(DescentApplyTest, AdaGradKeepsStatePerRowAcrossCalls) {
+  Model m;
+  m.AddTable("w", 2, 2);
+  AdaGrad adagrad(LearningRate{0.1f, false});
+  Update u0;
+  const float g[2] = {1, 2};
+  u0.Add(0, 2, 0, g);
+  // As in ApplyRowTwiceMatchesHandComputedValues: [-0.1, -0.1], then
+  // [-0.17071068, -0.17071068].
+  adagrad(m, u0);
+  EXPECT_NEAR(m["w"].row(0)[0], -0.1f, 1e-7);
+  EXPECT_NEAR(m["w"].row(0)[1], -0.1f, 1e-7);
+  adagrad(m, u0);
+  EXPECT_NEAR(m["w"].row(0)[0], -0.17071068f, 1e-6);
+  EXPECT_NEAR(m["w"].row(0)[1], -0.17071068f, 1e-6);
+  EXPECT_EQ(Row(m, "w", 1), (std::vector<float>{0, 0}));
+
+  // Row 1 has its own, fresh state: its first step is lr * sign(g).
+  Update u1;
+  u1.Add(0, 2, 1, g);
+  adagrad(m, u1);
+  EXPECT_NEAR(m["w"].row(1)[0], -0.1f, 1e-7);
+  EXPECT_NEAR(m["w"].row(1)[1], -0.1f, 1e-7);
+  EXPECT_NEAR(m["w"].row(0)[0], -0.17071068f, 1e-6);
+}
+
+TEST(DescentApplyTest, AdaGradKeepsStatePerTable) {
+  Model m;
+  m.AddTable("a", 1, 1);
+  m.AddTable("b", 1, 1);
+  AdaGrad adagrad(LearningRate{1.0f, false});
+  const float g = 2.0f;
+  Update ua;
+  ua.Add(0, 1, 0, &g);
+  Update ub;
+  ub.Add(1, 1, 0, &g);
+  // a: state 4, step 2/2 = 1 -> -1; state 8, step 2/sqrt(8) = 0.70710678 -> -1.70710678.
+  adagrad(m, ua);
+  adagrad(m, ua);
+  EXPECT_NEAR(m["a"].row(0)[0], -1.70710678f, 1e-6);
+  // b's state is still 0: state 4, step 1 -> -1.
+  adagrad(m, ub);
+  EXPECT_NEAR(m["b"].row(0)[0], -1.0f, 1e-6);
+}
+
+TEST(MakeDescentTest, Sgd) {
+  std::unique_ptr<Descent> d = MakeDescent("sgd", LearningRate{0.05f, true, 1e-3f});
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->name(), "sgd");
+  EXPECT_EQ(d->state_per_value(), 0u);
+  EXPECT_TRUE(d->allows_hogwild());
+  EXPECT_FLOAT_EQ(d->schedule().alpha, 0.05f);
+  EXPECT_TRUE(d->schedule().linear_decay);
+  EXPECT_FLOAT_EQ(d->schedule().min_fraction, 1e-3f);
+  d->set_progress(0.5);
+  EXPECT_FLOAT_EQ(d->learning_rate(), 0.025f);
+}
+
+TEST(MakeDescentTest, AdaGradUsesAConstantRate) {
+  std::unique_ptr<Descent> d = MakeDescent("adagrad", LearningRate{0.3f, true});
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->name(), "adagrad");
+  EXPECT_EQ(d->state_per_value(), 1u);
+  EXPECT_FALSE(d->allows_hogwild());
+  EXPECT_FLOAT_EQ(d->schedule().alpha, 0.3f);
+  EXPECT_FALSE(d->schedule().linear_decay);
+  d->set_progress(0.9);
+  EXPECT_FLOAT_EQ(d->learning_rate(), 0.3f);
+}
+
+TEST(MakeDescentTest, UnknownNamesGiveNull) {
+  EXPECT_EQ(MakeDescent("adam", LearningRate{}), nullptr);
+  EXPECT_EQ(MakeDescent("", LearningRate{}), nullptr);
+  EXPECT_EQ(MakeDescent("SGD", LearningRate{}), nullptr);
+  EXPECT_EQ(MakeDescent("sgd ", LearningRate{}), nullptr);
+}
+
+}  // namespace
+}  // namespace deepdist

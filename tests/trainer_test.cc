@@ -1,0 +1,376 @@
+// The word2vec Trainer on a small synthetic corpus of two topics: determinism,
+// the store path against the Hogwild path, AdaGrad, what it learns, and the
+// statistics it reports.
+#include "deepdist/word2vec/trainer.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "deepdist/descent.h"
+#include "deepdist/model.h"
+#include "deepdist/partition.h"
+#include "deepdist/store.h"
+#include "deepdist/word2vec/vocabulary.h"
+
+namespace deepdist::word2vec {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kAnimals = {"cat",   "dog",  "mouse", "horse", "cow",
+                                           "sheep", "goat", "pig",   "duck",  "lion"};
+const std::vector<std::string> kVehicles = {"car",   "bus",  "train", "plane", "boat",
+                                            "truck", "bike", "tram",  "ship",  "taxi"};
+
+// A ParamStore that forwards to a LocalStore and counts the rows pulled and
+// pushed, so a test can tell which path training took.
+class CountingStore : public ParamStore {
+ public:
+  explicit CountingStore(LocalStore* inner) : inner_(inner) {}
+  size_t num_tables() const override { return inner_->num_tables(); }
+  size_t rows(size_t table) const override { return inner_->rows(table); }
+  size_t dim(size_t table) const override { return inner_->dim(table); }
+  Descent& descent() override { return inner_->descent(); }
+  Status Pull(size_t table, std::span<const RowId> ids, float* out) override {
+    pulled += ids.size();
+    return inner_->Pull(table, ids, out);
+  }
+  Status Push(size_t table, std::span<const RowId> ids, const float* gradients) override {
+    pushed += ids.size();
+    return inner_->Push(table, ids, gradients);
+  }
+  Model Snapshot() override { return inner_->Snapshot(); }
+  Table* DirectTable(size_t table) override { return inner_->DirectTable(table); }
+
+  std::atomic<uint64_t> pulled{0};
+  std::atomic<uint64_t> pushed{0};
+
+ private:
+  LocalStore* inner_;
+};
+
+double Cosine(const Table& t, size_t a, size_t b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t k = 0; k < t.dim(); ++k) {
+    ab += static_cast<double>(t.row(a)[k]) * t.row(b)[k];
+    aa += static_cast<double>(t.row(a)[k]) * t.row(a)[k];
+    bb += static_cast<double>(t.row(b)[k]) * t.row(b)[k];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+bool SameTable(const Table& a, const Table& b) {
+  return a.rows() == b.rows() && a.stride() == b.stride() &&
+         std::memcmp(a.data(), b.data(), a.rows() * a.stride() * sizeof(float)) == 0;
+}
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char pattern[] = "/tmp/deepdist_trainer_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = new std::string(pattern);
+    // 5000 lines of 10 words, animals and vehicles alternating by line, and
+    // 10 words that occur once (below min_count).
+    std::mt19937_64 rng(2718);
+    std::string text;
+    tokens_ = 0;
+    for (int line = 0; line < 5000; ++line) {
+      const std::vector<std::string>& topic = line % 2 == 0 ? kAnimals : kVehicles;
+      for (int k = 0; k < 10; ++k) {
+        if (k > 0) text += ' ';
+        text += topic[rng() % topic.size()];
+        ++tokens_;
+      }
+      if (line % 500 == 499) {
+        text += " rare" + std::to_string(line);
+        ++tokens_;
+      }
+      text += '\n';
+    }
+    *corpus_path() = *dir_ + "/corpus.txt";
+    std::ofstream out(*corpus_path(), std::ios::binary);
+    out << text;
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(*dir_, ec);
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static std::string* corpus_path() {
+    static std::string path;
+    return &path;
+  }
+
+  void SetUp() override {
+    PartitionOptions popts;
+    popts.target_partitions = 3;
+    Result<std::vector<PartitionSpec>> parts = ListPartitions({*corpus_path()}, popts);
+    ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+    partitions_ = *parts;
+    ASSERT_GE(partitions_.size(), 2u);
+    VocabularyOptions vopts;
+    vopts.min_count = 5;
+    Result<Vocabulary> v = Vocabulary::Count(partitions_, vopts);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    vocab_ = std::move(v).value();
+    ASSERT_EQ(vocab_.size(), 20u);
+    ASSERT_EQ(vocab_.corpus_words(), tokens_);
+  }
+
+  static TrainerOptions Options() {
+    TrainerOptions o;
+    o.dim = 16;
+    o.window = 3;
+    o.negative = 5;
+    o.sample = 0;
+    o.epochs = 3;
+    o.threads = 1;
+    o.alpha = 0.025f;
+    o.seed = 7;
+    return o;
+  }
+
+  struct Run {
+    TrainStats stats;
+    Model model;
+    uint64_t pulled = 0, pushed = 0;
+  };
+
+  Run Train(const TrainerOptions& o, std::unique_ptr<Descent> descent) {
+    Trainer trainer(vocab_, o);
+    LocalStore local(trainer.NewModel(), std::move(descent));
+    CountingStore store(&local);
+    Result<TrainStats> stats = trainer.Train(partitions_, store);
+    EXPECT_TRUE(stats.ok()) << stats.status().ToString();
+    Run run;
+    if (stats.ok()) run.stats = *stats;
+    run.model = local.model();
+    run.pulled = store.pulled;
+    run.pushed = store.pushed;
+    return run;
+  }
+
+  static std::unique_ptr<Descent> MakeSgd(float alpha = 0.025f) {
+    return std::make_unique<deepdist::Sgd>(LearningRate{alpha, true, 1e-4f});
+  }
+
+  // Mean cosine of "in" rows within a topic and across topics.
+  void TopicCosines(const Model& model, double* within, double* across) {
+    const Table& in = model.table(0);
+    double w = 0, a = 0;
+    size_t nw = 0, na = 0;
+    for (const auto* t1 : {&kAnimals, &kVehicles}) {
+      for (const auto* t2 : {&kAnimals, &kVehicles}) {
+        for (const std::string& x : *t1) {
+          for (const std::string& y : *t2) {
+            if (x == y) continue;
+            const double c = Cosine(in, static_cast<size_t>(vocab_.Find(x)),
+                                    static_cast<size_t>(vocab_.Find(y)));
+            if (t1 == t2) {
+              w += c;
+              ++nw;
+            } else {
+              a += c;
+              ++na;
+            }
+          }
+        }
+      }
+    }
+    *within = w / static_cast<double>(nw);
+    *across = a / static_cast<double>(na);
+  }
+
+  static std::string* dir_;
+  static uint64_t tokens_;
+  std::vector<PartitionSpec> partitions_;
+  Vocabulary vocab_;
+};
+
+std::string* TrainerTest::dir_ = nullptr;
+uint64_t TrainerTest::tokens_ = 0;
+
+TEST_F(TrainerTest, NewModelShapeAndInitialisation) {
+  const TrainerOptions o = Options();
+  Trainer trainer(vocab_, o);
+  const Model model = trainer.NewModel();
+  ASSERT_EQ(model.num_tables(), 2u);
+  const Table& in = model.table(0);
+  const Table& out = model.table(1);
+  EXPECT_EQ(in.name(), "in");
+  EXPECT_EQ(out.name(), "out");
+  EXPECT_EQ(in.rows(), vocab_.size());
+  EXPECT_EQ(in.dim(), o.dim);
+  EXPECT_EQ(out.rows(), vocab_.size());
+  for (size_t r = 0; r < in.rows(); ++r) {
+    for (size_t k = 0; k < o.dim; ++k) {
+      EXPECT_LE(std::fabs(in.row(r)[k]), 0.5f / static_cast<float>(o.dim));
+      EXPECT_EQ(out.row(r)[k], 0.0f);
+    }
+  }
+  // The same seed gives the same model; another seed another.
+  EXPECT_TRUE(SameTable(trainer.NewModel().table(0), in));
+  TrainerOptions other = o;
+  other.seed = 8;
+  EXPECT_FALSE(SameTable(Trainer(vocab_, other).NewModel().table(0), in));
+}
+
+TEST_F(TrainerTest, OneThreadSameSeedIsBitIdentical) {
+  const TrainerOptions o = Options();
+  const Run a = Train(o, MakeSgd());
+  const Run b = Train(o, MakeSgd());
+  const Model initial = Trainer(vocab_, o).NewModel();
+  EXPECT_FALSE(SameTable(a.model.table(0), initial.table(0))) << "training changed nothing";
+  EXPECT_TRUE(SameTable(a.model.table(0), b.model.table(0)));
+  EXPECT_TRUE(SameTable(a.model.table(1), b.model.table(1)));
+  EXPECT_EQ(a.stats.loss, b.stats.loss);
+  // The Hogwild path: no rows go through Pull/Push.
+  EXPECT_EQ(a.pulled, 0u);
+  EXPECT_EQ(a.pushed, 0u);
+
+  // The store path is deterministic too.
+  TrainerOptions s = o;
+  s.force_store_path = true;
+  const Run c = Train(s, MakeSgd());
+  const Run d = Train(s, MakeSgd());
+  EXPECT_TRUE(SameTable(c.model.table(0), d.model.table(0)));
+  EXPECT_TRUE(SameTable(c.model.table(1), d.model.table(1)));
+
+  // A different seed trains differently.
+  TrainerOptions other = o;
+  other.seed = 8;
+  const Run e = Train(other, MakeSgd());
+  EXPECT_FALSE(SameTable(a.model.table(0), e.model.table(0)));
+}
+
+TEST_F(TrainerTest, StorePathMatchesHogwildLoss) {
+  for (const Architecture arch : {Architecture::kSkipGram, Architecture::kCbow}) {
+    TrainerOptions o = Options();
+    o.model = arch;
+    const Run hogwild = Train(o, MakeSgd());
+    o.force_store_path = true;
+    const Run store = Train(o, MakeSgd());
+    EXPECT_EQ(hogwild.pushed, 0u);
+    EXPECT_GT(store.pulled, 0u) << "the store path pulled nothing";
+    EXPECT_GT(store.pushed, 0u) << "the store path pushed nothing";
+    ASSERT_GT(hogwild.stats.loss, 0.0);
+    EXPECT_NEAR(store.stats.loss, hogwild.stats.loss, 0.1 * hogwild.stats.loss)
+        << (arch == Architecture::kCbow ? "cbow" : "skip-gram");
+    EXPECT_LT(store.stats.loss, store.stats.first_epoch_loss);
+    double within = 0, across = 0;
+    TopicCosines(store.model, &within, &across);
+    EXPECT_GT(within, across + 0.2) << "store path: within " << within << ", across " << across;
+  }
+}
+
+TEST_F(TrainerTest, StorePathWithSmallBatches) {
+  // Batches shorter than a sentence still train through Pull/Push.
+  TrainerOptions o = Options();
+  const Run hogwild = Train(o, MakeSgd());
+  o.force_store_path = true;
+  o.batch_words = 3;
+  const Run store = Train(o, MakeSgd());
+  EXPECT_GT(store.pushed, 0u);
+  EXPECT_NEAR(store.stats.loss, hogwild.stats.loss, 0.1 * hogwild.stats.loss);
+}
+
+TEST_F(TrainerTest, AdaGradTrainsAndLossDecreases) {
+  TrainerOptions o = Options();
+  o.epochs = 4;
+  std::unique_ptr<Descent> adagrad = MakeDescent("adagrad", LearningRate{0.025f, false, 1e-4f});
+  ASSERT_NE(adagrad, nullptr);
+  const Run run = Train(o, std::move(adagrad));
+  // AdaGrad has no Hogwild path: everything goes through the store.
+  EXPECT_GT(run.pulled, 0u);
+  EXPECT_GT(run.pushed, 0u);
+  ASSERT_EQ(run.stats.epoch_loss.size(), 4u);
+  for (double l : run.stats.epoch_loss) {
+    EXPECT_TRUE(std::isfinite(l));
+    EXPECT_GT(l, 0.0);
+  }
+  EXPECT_LT(run.stats.epoch_loss.back(), run.stats.epoch_loss.front())
+      << "first " << run.stats.epoch_loss.front() << ", last " << run.stats.epoch_loss.back();
+  const Table& in = run.model.table(0);
+  for (size_t r = 0; r < in.rows(); ++r) {
+    for (size_t k = 0; k < in.dim(); ++k) ASSERT_TRUE(std::isfinite(in.row(r)[k]));
+  }
+  double within = 0, across = 0;
+  TopicCosines(run.model, &within, &across);
+  EXPECT_GT(within, across) << "within " << within << ", across " << across;
+}
+
+TEST_F(TrainerTest, WordsOfOneTopicEndUpCloser) {
+  for (const Architecture arch : {Architecture::kSkipGram, Architecture::kCbow}) {
+    TrainerOptions o = Options();
+    o.model = arch;
+    o.threads = 2;
+    const Run run = Train(o, MakeSgd());
+    double within = 0, across = 0;
+    TopicCosines(run.model, &within, &across);
+    EXPECT_GT(within, across + 0.2) << "within " << within << ", across " << across;
+    // Every word's nearest other word is of its own topic.
+    const Table& in = run.model.table(0);
+    for (const auto* topic : {&kAnimals, &kVehicles}) {
+      for (const std::string& w : *topic) {
+        const size_t row = static_cast<size_t>(vocab_.Find(w));
+        double best = -2;
+        std::string nearest;
+        for (size_t r = 0; r < vocab_.size(); ++r) {
+          if (r == row) continue;
+          const double c = Cosine(in, row, r);
+          if (c > best) {
+            best = c;
+            nearest = vocab_.word(static_cast<int32_t>(r));
+          }
+        }
+        EXPECT_NE(std::find(topic->begin(), topic->end(), nearest), topic->end())
+            << w << "'s nearest word is " << nearest;
+      }
+    }
+  }
+}
+
+TEST_F(TrainerTest, StatsCountEveryTokenOfEveryEpoch) {
+  for (const size_t threads : {1u, 2u}) {
+    for (const size_t epochs : {1u, 3u}) {
+      TrainerOptions o = Options();
+      o.threads = threads;
+      o.epochs = epochs;
+      o.sample = 1e-3;
+      const Run run = Train(o, MakeSgd());
+      EXPECT_EQ(run.stats.words, epochs * tokens_)
+          << threads << " threads, " << epochs << " epochs";
+      ASSERT_EQ(run.stats.epoch_loss.size(), epochs);
+      EXPECT_EQ(run.stats.loss, run.stats.epoch_loss.back());
+      EXPECT_EQ(run.stats.first_epoch_loss, run.stats.epoch_loss.front());
+      EXPECT_GE(run.stats.seconds, 0.0);
+    }
+  }
+}
+
+TEST_F(TrainerTest, MissingPartitionFileIsReported) {
+  std::vector<PartitionSpec> parts = partitions_;
+  parts.back().path = *dir_ + "/gone.txt";
+  Trainer trainer(vocab_, Options());
+  LocalStore store(trainer.NewModel(), MakeSgd());
+  Result<TrainStats> stats = trainer.Train(parts, store);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_NE(stats.status().message().find("gone.txt"), std::string::npos)
+      << stats.status().message();
+}
+
+}  // namespace
+}  // namespace deepdist::word2vec
