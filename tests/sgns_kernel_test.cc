@@ -11,10 +11,10 @@
 namespace deepdist::word2vec {
 namespace {
 
-// Sigmoid as the kernel's table sees it: saturating beyond +-6.
+// The kernel's gradient: none where the score saturates (|f| >= 6), as in
+// gensim; else (label - sigmoid(f)) * alpha.
 float RefGradient(float f, float label, float alpha) {
-  if (f > 6.0f) return (label - 1.0f) * alpha;
-  if (f < -6.0f) return label * alpha;
+  if (f >= 6.0f || f <= -6.0f) return 0.0f;
   return (label - 1.0f / (1.0f + std::exp(-f))) * alpha;
 }
 
@@ -117,6 +117,39 @@ TEST_P(SgnsKernelTest, MatchesScalarReference) {
   // The kernel's sigmoid comes from a table (step 12/1024), the reference's
   // from exp: the updates agree to the table's resolution.
   EXPECT_LT(max_diff, 2e-2);
+}
+
+TEST_P(SgnsKernelTest, SaturatedScoresLeaveRowsUnchanged) {
+  // Every score is 37 (all values 1, dim 37): beyond the sigmoid table, so no
+  // pair updates anything, positive or negative.
+  const size_t vocab = 10, dim = 37;
+  std::vector<uint64_t> counts(vocab, 10);
+  NegativeTable negatives(counts);
+  KernelConfig config;
+  config.cbow = GetParam();
+  config.window = 2;
+  config.negative = 3;
+  config.negatives = &negatives;
+  Table in("in", vocab, dim), out("out", vocab, dim);
+  config.stride = in.stride();
+  for (size_t r = 0; r < vocab; ++r) {
+    for (size_t k = 0; k < dim; ++k) in.row(r)[k] = out.row(r)[k] = 1.0f;
+  }
+  const Table in_before = in, out_before = out;
+  std::vector<int32_t> words = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  uint64_t rng = 5;
+  std::vector<float> scratch(2 * config.stride);
+  KernelStats stats;
+  TrainSentence(config, words.data(), words.size(), 0.05f, &rng, {in.data(), out.data(), nullptr},
+                scratch.data(), &stats);
+  EXPECT_GT(stats.pairs, 0u);
+  EXPECT_GT(stats.loss, 0.0) << "negatives scored +37 are wrong and cost loss";
+  for (size_t r = 0; r < vocab; ++r) {
+    for (size_t k = 0; k < dim; ++k) {
+      ASSERT_EQ(in.row(r)[k], in_before.row(r)[k]);
+      ASSERT_EQ(out.row(r)[k], out_before.row(r)[k]);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(SkipGramAndCbow, SgnsKernelTest, ::testing::Values(false, true));

@@ -215,12 +215,17 @@ TEST_F(TrainerTest, NewModelShapeAndInitialisation) {
   EXPECT_EQ(in.rows(), vocab_.size());
   EXPECT_EQ(in.dim(), o.dim);
   EXPECT_EQ(out.rows(), vocab_.size());
+  // Uniform in [-1/dim, 1/dim), as gensim initialises: the values fill the
+  // whole range, not only word2vec.c's half of it.
+  float largest = 0.0f;
   for (size_t r = 0; r < in.rows(); ++r) {
     for (size_t k = 0; k < o.dim; ++k) {
-      EXPECT_LE(std::fabs(in.row(r)[k]), 0.5f / static_cast<float>(o.dim));
+      EXPECT_LE(std::fabs(in.row(r)[k]), 1.0f / static_cast<float>(o.dim));
+      largest = std::max(largest, std::fabs(in.row(r)[k]));
       EXPECT_EQ(out.row(r)[k], 0.0f);
     }
   }
+  EXPECT_GT(largest, 0.9f / static_cast<float>(o.dim));
   // The same seed gives the same model; another seed another.
   EXPECT_TRUE(SameTable(trainer.NewModel().table(0), in));
   TrainerOptions other = o;

@@ -78,6 +78,14 @@ class MappedFileReader : public PartitionReader {
         while (stop < end && !IsBoundary(data[stop - 1], split_on_)) ++stop;
       }
       fn(std::string_view(data + pos, stop - pos));
+      // Hand the pages read back to the page cache, so a pass over a large
+      // file does not grow the process's resident memory by the file's size.
+      const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      const size_t drop_from = pos / page * page;
+      const size_t drop_to = stop / page * page;
+      if (drop_to > drop_from) {
+        madvise(static_cast<char*>(map_) + drop_from, drop_to - drop_from, MADV_DONTNEED);
+      }
       pos = stop;
     }
     return Status::OK();

@@ -86,19 +86,18 @@ HWY_INLINE void TrainTarget(const float* HWY_RESTRICT input, float* HWY_RESTRICT
                             KernelStats* stats) {
   const SigmoidTables& t = Tables();
   const float f = Dot(input, out_row, n);
-  float g;
-  if (f > kMaxExp) {
-    g = (label - 1.0f) * alpha;
-    stats->loss += label > 0 ? 0.0 : -t.log_sigmoid[0];
-  } else if (f < -kMaxExp) {
-    g = label * alpha;
-    stats->loss += label > 0 ? -t.log_sigmoid[0] : 0.0;
-  } else {
-    const int idx = TableIndex(f);
-    g = (label - t.sigmoid[idx]) * alpha;
-    stats->loss -= label > 0 ? t.log_sigmoid[idx] : t.log_sigmoid[kTableSize - idx];
-  }
   ++stats->pairs;
+  // Saturated scores (|f| >= 6) are left alone, as gensim does: the sigmoid
+  // table has nothing finer to say there, and word2vec.c's full-rate push on
+  // such pairs only adds noise.
+  if (f >= kMaxExp || f <= -kMaxExp) {
+    const bool wrong = (f >= kMaxExp) != (label > 0);
+    stats->loss += wrong ? -t.log_sigmoid[0] : 0.0;
+    return;
+  }
+  const int idx = TableIndex(f);
+  const float g = (label - t.sigmoid[idx]) * alpha;
+  stats->loss -= label > 0 ? t.log_sigmoid[idx] : t.log_sigmoid[kTableSize - idx];
   Axpy(g, out_row, error, n);
   Axpy(g, input, out_row, n);
 }

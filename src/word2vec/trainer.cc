@@ -69,7 +69,7 @@ Model Trainer::NewModel() const {
     float* row = in.row(r);
     for (size_t i = 0; i < dim; ++i) {
       const float u = static_cast<float>(NextRandom(&rng) >> 40) * (1.0f / 16777216.0f);
-      row[i] = (u - 0.5f) * scale;
+      row[i] = (2.0f * u - 1.0f) * scale;
     }
   }
   return model;

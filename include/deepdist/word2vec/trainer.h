@@ -1,7 +1,7 @@
 // Trainer: word2vec (skip-gram or CBOW, negative sampling) on a ParamStore.
 //
 // The model has two tables, "in" (the word vectors, initialised uniformly in
-// +-0.5/dim as word2vec.c does) and "out" (the negative-sampling weights,
+// +-1/dim as gensim does) and "out" (the negative-sampling weights,
 // zero). Worker threads take (epoch, partition) tasks in order, stream their
 // partition, look words up, subsample, and train sentence by sentence:
 //  - Hogwild path: when the store hands out its master tables (SGD in the
