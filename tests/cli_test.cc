@@ -458,11 +458,16 @@ TEST_F(CliTest, MissingRequiredFlags) {
                    2, "--dim", output);
 }
 
-// Sync mode is refused, not silently run as async.
-TEST_F(CliTest, SyncModeIsRefused) {
-  const fs::path output = dir_ / "out.bin";
-  ExpectTrainError(Train(corpus_.string(), output.string(), {"--mode", "sync"}), 2, "--mode",
-                   output);
+// Sync mode trains (MLlib-like rounds) and an unknown mode is refused.
+TEST_F(CliTest, SyncModeTrainsAndUnknownModeIsRefused) {
+  const fs::path output = dir_ / "sync.bin";
+  const Outcome r = Train(corpus_.string(), output.string(), {"--mode", "sync", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(output));
+  EXPECT_GT(LastJson(r)["words"].get<uint64_t>(), 0u);
+  const fs::path refused = dir_ / "refused.bin";
+  ExpectTrainError(Train(corpus_.string(), refused.string(), {"--mode", "eventually"}), 2, "--mode",
+                   refused);
 }
 
 // An empty --output cannot be named by its path, so the message names the flag.

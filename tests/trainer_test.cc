@@ -317,6 +317,25 @@ TEST_F(TrainerTest, AdaGradTrainsAndLossDecreases) {
   EXPECT_GT(within, across) << "within " << within << ", across " << across;
 }
 
+TEST_F(TrainerTest, SyncModeTrainsThroughTheStoreInRounds) {
+  // Sync rounds go through Pull/Push even where Hogwild is allowed, and
+  // workers that run out of partitions early drop out without a deadlock.
+  for (const size_t threads : {2u, 5u}) {
+    TrainerOptions o = Options();
+    o.threads = threads;
+    o.sync = true;
+    o.epochs = 6;
+    const Run run = Train(o, MakeSgd(0.05f));
+    EXPECT_GT(run.pulled, 0u);
+    EXPECT_GT(run.pushed, 0u);
+    EXPECT_EQ(run.stats.words, o.epochs * tokens_);
+    double within = 0, across = 0;
+    TopicCosines(run.model, &within, &across);
+    EXPECT_GT(within, across + 0.1)
+        << threads << " threads: within " << within << ", across " << across;
+  }
+}
+
 TEST_F(TrainerTest, WordsOfOneTopicEndUpCloser) {
   for (const Architecture arch : {Architecture::kSkipGram, Architecture::kCbow}) {
     TrainerOptions o = Options();

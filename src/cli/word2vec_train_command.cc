@@ -15,6 +15,7 @@
 #include "src/cli/commands.h"
 #include "src/core/atomic_file.h"
 #include "src/monitor/progress.h"
+#include "src/word2vec/sgns_kernel.h"
 
 namespace deepdist::cli {
 
@@ -67,7 +68,6 @@ std::string Validate(const TrainFlags& f) {
     return "--optimizer: must be sgd or adagrad, not \"" + f.optimizer + "\"";
   if (f.mode != "async" && f.mode != "sync")
     return "--mode: must be async or sync, not \"" + f.mode + "\"";
-  if (f.mode == "sync") return "--mode: sync is not built for word2vec yet; use async";
   if (f.inputs.empty()) return "--input: is required";
   return "";
 }
@@ -89,6 +89,7 @@ int RunTrain(const TrainFlags& f) {
   options.alpha = f.alpha > 0 ? static_cast<float>(f.alpha)
                               : (options.model == word2vec::Architecture::kCbow ? 0.05f : 0.025f);
   options.seed = f.seed;
+  options.sync = f.mode == "sync";
 
   // Fail before any work when an output cannot be written.
   if (Status s = AtomicFile::CheckWritable(f.output); !s.ok()) return ReportError(s);
@@ -155,6 +156,7 @@ int RunTrain(const TrainFlags& f) {
     j["epoch_loss"] = stats->epoch_loss;
     j["train_seconds"] = stats->seconds;
     j["threads"] = options.threads;
+    j["simd"] = word2vec::KernelTarget();
     j["output"] = f.output;
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -196,7 +198,9 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--optimizer", flags->optimizer,
                   "Descent rule on the model server: sgd or adagrad")
       ->capture_default_str();
-  cmd->add_option("--mode", flags->mode, "async (Downpour-like) or sync")->capture_default_str();
+  cmd->add_option("--mode", flags->mode,
+                  "async (Downpour-like, no barrier) or sync (MLlib-like rounds, averaged)")
+      ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
   cmd->add_option("--save-vocab", flags->save_vocab,
                   "Write the vocabulary (word count lines) to FILE");

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 
@@ -95,7 +97,13 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
 
   Table* direct_in = store.DirectTable(kTableIn);
   Table* direct_out = store.DirectTable(kTableOut);
-  const bool hogwild = direct_in != nullptr && direct_out != nullptr && !o.force_store_path;
+  const bool hogwild =
+      direct_in != nullptr && direct_out != nullptr && !o.force_store_path && !o.sync;
+  // Sync mode: rounds of (pull, train one batch, wait for all, push the
+  // averaged gradient, wait for all). A worker that runs out of work drops out.
+  std::optional<std::barrier<>> rounds;
+  if (o.sync) rounds.emplace(static_cast<std::ptrdiff_t>(o.threads));
+  const float push_scale = o.sync ? 1.0f / static_cast<float>(o.threads) : 1.0f;
   const double planned =
       static_cast<double>(o.epochs) * static_cast<double>(vocab_.train_words()) + 1.0;
   const uint64_t total_tasks = o.epochs * partitions.size();
@@ -157,8 +165,9 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
       }
       TrainSentence(config, words, n, alpha, &replay,
                     {replica.in.data(), replica.out.data(), replica.remap.data()}, scratch, stats);
-      // The gradient that SGD at rate alpha would turn into the same change.
-      const float inv_alpha = 1.0f / alpha;
+      // The gradient that SGD at rate alpha would turn into the same change
+      // (averaged over the workers in sync mode).
+      const float inv_alpha = push_scale / alpha;
       for (size_t r = 0; r < in_rows; ++r) {
         float* gi = &replica.dense_in[r * dim];
         const float* ai = replica.in.row(r);
@@ -170,8 +179,10 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
         for (size_t k = 0; k < dim; ++k) go[k] = (go[k] - ao[k]) * inv_alpha;
       }
       for (RowId w : replica.ids) replica.remap[w] = -1;
+      if (rounds) rounds->arrive_and_wait();  // Everyone has computed on the same model.
       s = store.Push(kTableIn, in_ids, replica.dense_in.data());
       if (s.ok()) s = store.Push(kTableOut, replica.ids, replica.dense_out.data());
+      if (rounds) rounds->arrive_and_wait();  // Everyone's update is in.
       return s;
     };
 
@@ -252,6 +263,7 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
       shared.epoch_loss[epoch] += stats.loss;
       shared.epoch_pairs[epoch] += stats.pairs;
     }
+    if (rounds) rounds->arrive_and_drop();
     shared.running.fetch_sub(1);
   };
 

@@ -43,6 +43,12 @@ struct TrainerOptions {
   size_t batch_words = 10000;
   // Take the store path even where the Hogwild path is allowed.
   bool force_store_path = false;
+  // Synchronous rounds, as Spark MLlib trains: every worker pulls the same
+  // model, trains one batch on its replica, and the workers' gradients,
+  // divided by the number of workers, are all pushed before the next round
+  // starts. Implies the store path. For comparison with the default
+  // asynchronous (Downpour-like) mode.
+  bool sync = false;
 };
 
 struct TrainProgress {
