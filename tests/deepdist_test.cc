@@ -4,7 +4,6 @@
 #include "deepdist/deepdist.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -13,8 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -30,11 +27,10 @@
 #include "deepdist/model.h"
 #include "deepdist/partition.h"
 #include "deepdist/status.h"
+#include "tests/test_support.h"
 
 namespace deepdist {
 namespace {
-
-namespace fs = std::filesystem;
 
 // y = 2 x1 - 3 x2 + 0.5 x3 + 1.
 constexpr double kTrueW[4] = {2.0, -3.0, 0.5, 1.0};  // The last is the bias.
@@ -111,6 +107,15 @@ Update ScalarUpdate(float value) {
   return u;
 }
 
+// A gradient that throws std::runtime_error(message) on partition `failing`
+// and gives ScalarUpdate(1) on every other.
+GradientFn ThrowingOn(size_t failing, const std::string& message) {
+  return [failing, message](const Model&, Partition& p) -> Update {
+    if (p.index() == failing) throw std::runtime_error(message);
+    return ScalarUpdate(1.0f);
+  };
+}
+
 // Adds the update to the model (the update is a delta, not a gradient).
 void AddDelta(Model& model, const Update& update) {
   const Update::TableRows* rows = update.rows_of(0);
@@ -120,27 +125,9 @@ void AddDelta(Model& model, const Update& update) {
   }
 }
 
-class DeepDistTest : public ::testing::Test {
+class DeepDistTest : public testing_support::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = "/tmp/deepdist_deepdist_test_XXXXXX";
-    char* made = mkdtemp(tmpl.data());
-    ASSERT_NE(made, nullptr);
-    dir_ = made;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    out.close();
-    EXPECT_TRUE(out.good());
-    return path;
-  }
+  DeepDistTest() : TempDirTest("deepdist_deepdist_test_") {}
 
   // `n` lines "y x1 x2 x3" with x in [-1, 1] (three decimals) and y exact.
   std::string WriteRegressionData(size_t n) {
@@ -170,8 +157,6 @@ class DeepDistTest : public ::testing::Test {
     const float* w = model["w"].row(0);
     for (int k = 0; k < 4; ++k) EXPECT_NEAR(w[k], kTrueW[k], 1e-2) << "weight " << k;
   }
-
-  std::string dir_;
 };
 
 TEST_F(DeepDistTest, LinearRegressionAsync) {
@@ -179,11 +164,7 @@ TEST_F(DeepDistTest, LinearRegressionAsync) {
   // so the server keeps up and replicas stay at most a few updates old.
   const std::vector<PartitionSpec> parts = ListLines(WriteRegressionData(8000), 8);
   ASSERT_GE(parts.size(), 4u);
-  Options options;
-  options.threads = 2;
-  options.mode = Mode::kAsync;
-  options.epochs = 40;
-  DeepDist dd(RegressionModel(), options);
+  DeepDist dd(RegressionModel(), {.threads = 2, .mode = Mode::kAsync, .epochs = 40});
   Sgd sgd(LearningRate{0.1f, false});
   Status s = dd.train(parts, LinearRegressionGradient, sgd);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -194,12 +175,8 @@ TEST_F(DeepDistTest, LinearRegressionAsync) {
 TEST_F(DeepDistTest, LinearRegressionSync) {
   const std::vector<PartitionSpec> parts = ListLines(WriteRegressionData(2000), 8);
   ASSERT_GE(parts.size(), 4u);
-  Options options;
-  options.threads = 4;
-  options.mode = Mode::kSync;
   // One step per epoch; each shrinks the weights' error by 1 - 0.1 * 2 / 3.
-  options.epochs = 250;
-  DeepDist dd(RegressionModel(), options);
+  DeepDist dd(RegressionModel(), {.threads = 4, .mode = Mode::kSync, .epochs = 250});
   Sgd sgd(LearningRate{0.1f, false});
   Status s = dd.train(parts, LinearRegressionGradient, sgd);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -209,10 +186,7 @@ TEST_F(DeepDistTest, LinearRegressionSync) {
 
 TEST_F(DeepDistTest, LinearRegressionWithADescentFunction) {
   const std::vector<PartitionSpec> parts = ListLines(WriteRegressionData(8000), 8);
-  Options options;
-  options.threads = 2;
-  options.epochs = 40;
-  DeepDist dd(RegressionModel(), options);
+  DeepDist dd(RegressionModel(), {.threads = 2, .epochs = 40});
   Sgd sgd(LearningRate{0.1f, false});
   size_t calls = 0;
   Status s = dd.train(parts, LinearRegressionGradient, [&](Model& model, const Update& update) {
@@ -290,27 +264,17 @@ TEST(DeepDistScopeTest, AsyncSumsUpdatesSyncAveragesThem) {
     return ScalarUpdate(static_cast<float>(p.index() + 1));
   };
   {
-    Options options;
-    options.threads = 3;
-    options.mode = Mode::kAsync;
-    DeepDist dd(ScalarModel(), options);
+    DeepDist dd(ScalarModel(), {.threads = 3, .mode = Mode::kAsync});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
     EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 36.0f);  // 1 + 2 + ... + 8
   }
   {
-    Options options;
-    options.threads = 3;
-    options.mode = Mode::kSync;
-    DeepDist dd(ScalarModel(), options);
+    DeepDist dd(ScalarModel(), {.threads = 3, .mode = Mode::kSync});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
     EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 4.5f);  // (1 + 2 + ... + 8) / 8
   }
   {
-    Options options;
-    options.threads = 3;
-    options.mode = Mode::kSync;
-    options.epochs = 2;
-    DeepDist dd(ScalarModel(), options);
+    DeepDist dd(ScalarModel(), {.threads = 3, .mode = Mode::kSync, .epochs = 2});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
     EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 9.0f);  // 4.5 per epoch
   }
@@ -319,11 +283,7 @@ TEST(DeepDistScopeTest, AsyncSumsUpdatesSyncAveragesThem) {
 TEST(DeepDistScopeTest, EveryPartitionOncePerEpoch) {
   const std::vector<PartitionSpec> parts = FakePartitions(5);
   for (Mode mode : {Mode::kAsync, Mode::kSync}) {
-    Options options;
-    options.threads = 3;
-    options.mode = mode;
-    options.epochs = 4;
-    DeepDist dd(ScalarModel(), options);
+    DeepDist dd(ScalarModel(), {.threads = 3, .mode = mode, .epochs = 4});
     std::mutex mu;
     std::multiset<std::pair<size_t, size_t>> seen;
     bool paths_match = true;
@@ -352,11 +312,7 @@ TEST(DeepDistScopeTest, UpdatesAppliedCountsTasksInAsyncEpochsInSync) {
   const std::vector<PartitionSpec> parts = FakePartitions(8);
   auto gradient = [](const Model&, Partition&) { return ScalarUpdate(1.0f); };
   {
-    Options options;
-    options.threads = 4;
-    options.mode = Mode::kAsync;
-    options.epochs = 3;
-    DeepDist dd(ScalarModel(), options);
+    DeepDist dd(ScalarModel(), {.threads = 4, .mode = Mode::kAsync, .epochs = 3});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
     EXPECT_EQ(dd.updates_applied(), 8u * 3u);
     // A second run adds to the count.
@@ -365,11 +321,7 @@ TEST(DeepDistScopeTest, UpdatesAppliedCountsTasksInAsyncEpochsInSync) {
     EXPECT_EQ(dd.updates_applied(), 2u * 8u * 3u);
   }
   {
-    Options options;
-    options.threads = 4;
-    options.mode = Mode::kSync;
-    options.epochs = 3;
-    DeepDist dd(ScalarModel(), options);
+    DeepDist dd(ScalarModel(), {.threads = 4, .mode = Mode::kSync, .epochs = 3});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
     EXPECT_EQ(dd.updates_applied(), 3u);
     Sgd sgd(LearningRate{0.1f, false});
@@ -386,11 +338,7 @@ TEST(DeepDistScopeTest, SyncReplicasAreIdenticalWithinAnEpoch) {
     for (size_t i = 0; i < 5; ++i) m["w"].row(r)[i] = static_cast<float>(r * 5 + i);
   }
   const uint64_t initial = HashModel(m);
-  Options options;
-  options.threads = 3;
-  options.mode = Mode::kSync;
-  options.epochs = 4;
-  DeepDist dd(m, options);
+  DeepDist dd(m, {.threads = 3, .mode = Mode::kSync, .epochs = 4});
   std::mutex mu;
   std::map<size_t, std::vector<uint64_t>> hashes;  // Per epoch.
   Sgd sgd(LearningRate{0.5f, false});
@@ -423,11 +371,7 @@ TEST(DeepDistScopeTest, SyncReplicasAreIdenticalWithinAnEpoch) {
 
 TEST(DeepDistScopeTest, SyncReplicaIsTheMasterAfterEachEpoch) {
   const std::vector<PartitionSpec> parts = FakePartitions(5);
-  Options options;
-  options.threads = 2;
-  options.mode = Mode::kSync;
-  options.epochs = 6;
-  DeepDist dd(ScalarModel(), options);
+  DeepDist dd(ScalarModel(), {.threads = 2, .mode = Mode::kSync, .epochs = 6});
   std::mutex mu;
   bool all_match = true;
   Status s = dd.train(
@@ -447,11 +391,7 @@ TEST(DeepDistScopeTest, SyncReplicaIsTheMasterAfterEachEpoch) {
 
 TEST(DeepDistScopeTest, AsyncReplicaDoesNotChangeUnderTheGradient) {
   const std::vector<PartitionSpec> parts = FakePartitions(6);
-  Options options;
-  options.threads = 3;
-  options.mode = Mode::kAsync;
-  options.epochs = 3;
-  DeepDist dd(ScalarModel(), options);
+  DeepDist dd(ScalarModel(), {.threads = 3, .mode = Mode::kAsync, .epochs = 3});
   std::atomic<int> changed{0};
   std::atomic<int> calls{0};
   Status s = dd.train(
@@ -487,11 +427,7 @@ TEST(DeepDistScopeTest, DescentScheduleAdvancesWithWork) {
   auto gradient = [](const Model&, Partition&) { return ScalarUpdate(1.0f); };
   for (Mode mode : {Mode::kAsync, Mode::kSync}) {
     SCOPED_TRACE(mode == Mode::kAsync ? "async" : "sync");
-    Options options;
-    options.threads = 2;
-    options.mode = mode;
-    options.epochs = 4;
-    DeepDist dd(ScalarModel(), options);
+    DeepDist dd(ScalarModel(), {.threads = 2, .mode = mode, .epochs = 4});
     RecordingSgd sgd(LearningRate{1.0f, true});
     ASSERT_TRUE(dd.train(parts, gradient, sgd).ok());
     const size_t updates = mode == Mode::kAsync ? 16 : 4;
@@ -504,19 +440,8 @@ TEST(DeepDistScopeTest, DescentScheduleAdvancesWithWork) {
 }
 
 TEST(DeepDistScopeTest, ThrowingGradientFailsTrainAsync) {
-  const std::vector<PartitionSpec> parts = FakePartitions(8);
-  Options options;
-  options.threads = 4;
-  options.mode = Mode::kAsync;
-  options.epochs = 2;
-  DeepDist dd(ScalarModel(), options);
-  Status s = dd.train(
-      parts,
-      [](const Model&, Partition& p) -> Update {
-        if (p.index() == 3) throw std::runtime_error("boom in partition 3");
-        return ScalarUpdate(1.0f);
-      },
-      AddDelta);
+  DeepDist dd(ScalarModel(), {.threads = 4, .mode = Mode::kAsync, .epochs = 2});
+  Status s = dd.train(FakePartitions(8), ThrowingOn(3, "boom in partition 3"), AddDelta);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("boom in partition 3"), std::string::npos) << s.message();
   EXPECT_LT(dd.updates_applied(), 16u);
@@ -524,11 +449,7 @@ TEST(DeepDistScopeTest, ThrowingGradientFailsTrainAsync) {
 
 TEST(DeepDistScopeTest, ThrowingGradientStopsTrainingWithOneWorker) {
   const std::vector<PartitionSpec> parts = FakePartitions(4);
-  Options options;
-  options.threads = 1;
-  options.mode = Mode::kAsync;
-  options.epochs = 3;
-  DeepDist dd(ScalarModel(), options);
+  DeepDist dd(ScalarModel(), {.threads = 1, .mode = Mode::kAsync, .epochs = 3});
   int calls = 0;
   Status s = dd.train(
       parts,
@@ -544,19 +465,8 @@ TEST(DeepDistScopeTest, ThrowingGradientStopsTrainingWithOneWorker) {
 }
 
 TEST(DeepDistScopeTest, ThrowingGradientFailsTrainSync) {
-  const std::vector<PartitionSpec> parts = FakePartitions(8);
-  Options options;
-  options.threads = 4;
-  options.mode = Mode::kSync;
-  options.epochs = 5;
-  DeepDist dd(ScalarModel(), options);
-  Status s = dd.train(
-      parts,
-      [](const Model&, Partition& p) -> Update {
-        if (p.index() == 0) throw std::runtime_error("boom in sync");
-        return ScalarUpdate(1.0f);
-      },
-      AddDelta);
+  DeepDist dd(ScalarModel(), {.threads = 4, .mode = Mode::kSync, .epochs = 5});
+  Status s = dd.train(FakePartitions(8), ThrowingOn(0, "boom in sync"), AddDelta);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("boom in sync"), std::string::npos) << s.message();
   // Every epoch holds the failing partition, so no epoch's average is whole.
@@ -566,9 +476,7 @@ TEST(DeepDistScopeTest, ThrowingGradientFailsTrainSync) {
 
 TEST(DeepDistScopeTest, ThrowingGradientWithTheDescentOverload) {
   const std::vector<PartitionSpec> parts = FakePartitions(3);
-  Options options;
-  options.threads = 2;
-  DeepDist dd(ScalarModel(), options);
+  DeepDist dd(ScalarModel(), {.threads = 2});
   Sgd sgd(LearningRate{0.1f, false});
   Status s = dd.train(
       parts, [](const Model&, Partition&) -> Update { throw std::runtime_error("boom"); }, sgd);
@@ -582,10 +490,7 @@ TEST(DeepDistScopeDeathTest, GradientThrowingANonStandardExceptionFailsTrain) {
   for (Mode mode : {Mode::kAsync, Mode::kSync}) {
     EXPECT_EXIT(
         {
-          Options options;
-          options.threads = 2;
-          options.mode = mode;
-          DeepDist dd(ScalarModel(), options);
+          DeepDist dd(ScalarModel(), {.threads = 2, .mode = mode});
           Status s = dd.train(
               FakePartitions(4), [](const Model&, Partition&) -> Update { throw 42; }, AddDelta);
           std::fprintf(stderr, "train returned: %s\n", s.ToString().c_str());
@@ -597,10 +502,7 @@ TEST(DeepDistScopeDeathTest, GradientThrowingANonStandardExceptionFailsTrain) {
 }
 
 TEST(DeepDistScopeTest, NoPartitionsInAsyncModeIsANoOp) {
-  Options options;
-  options.mode = Mode::kAsync;
-  options.epochs = 3;
-  DeepDist dd(ScalarModel(), options);
+  DeepDist dd(ScalarModel(), {.mode = Mode::kAsync, .epochs = 3});
   int calls = 0;
   Status s = dd.train(
       {},

@@ -3,48 +3,27 @@
 #include "deepdist/word2vec/evaluation.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "deepdist/word2vec/vectors.h"
+#include "tests/test_support.h"
 
 namespace deepdist::word2vec {
 namespace {
 
-namespace fs = std::filesystem;
-
 constexpr double kPi = 3.14159265358979323846;
 
-class EvaluationTest : public ::testing::Test {
+class EvaluationTest : public testing_support::TempDirTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/deepdist_eval_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    out.close();
-    EXPECT_TRUE(out.good()) << path;
-    return path;
-  }
+  EvaluationTest() : TempDirTest("deepdist_eval_test_") {}
 
   // Unit vectors for `words` with the given rows (normalised after loading).
   Vectors MakeVectors(const std::vector<std::string>& words,
@@ -67,6 +46,19 @@ class EvaluationTest : public ::testing::Test {
     return std::move(v).value();
   }
 
+  // Vectors for the words "w0" ... "w<n-1>" (also put in `words`), each row
+  // `dim` normal values drawn from `rng`.
+  Vectors RandomVectors(size_t n, size_t dim, std::mt19937_64* rng,
+                        std::vector<std::string>* words) {
+    std::normal_distribution<double> normal;
+    std::vector<std::vector<double>> rows(n, std::vector<double>(dim));
+    for (size_t i = 0; i < n; ++i) {
+      words->push_back("w" + std::to_string(i));
+      for (double& x : rows[i]) x = normal(*rng);
+    }
+    return MakeVectors(*words, rows);
+  }
+
   QuestionSet Questions(const std::string& text) {
     const std::string path = Write("questions" + std::to_string(++files_) + ".txt", text);
     Result<QuestionSet> q = ReadQuestions(path);
@@ -74,7 +66,6 @@ class EvaluationTest : public ::testing::Test {
     return q.ok() ? std::move(q).value() : QuestionSet();
   }
 
-  std::string dir_;
   int files_ = 0;
 };
 
@@ -280,14 +271,8 @@ std::pair<size_t, double> BestRow(const Vectors& v, size_t a, size_t b, size_t c
 TEST_F(EvaluationTest, AnalogiesMatchBruteForceOnRandomVectors) {
   const size_t n = 20, dim = 6, sections = 3;
   std::mt19937_64 rng(77);
-  std::normal_distribution<double> normal;
   std::vector<std::string> words;
-  std::vector<std::vector<double>> rows(n, std::vector<double>(dim));
-  for (size_t i = 0; i < n; ++i) {
-    words.push_back("w" + std::to_string(i));
-    for (double& x : rows[i]) x = normal(rng);
-  }
-  const Vectors v = MakeVectors(words, rows);
+  const Vectors v = RandomVectors(n, dim, &rng, &words);
   ASSERT_EQ(v.size(), n);
 
   // 60 questions, half asking for the brute-force answer over all rows, and
@@ -402,14 +387,8 @@ TEST_F(EvaluationTest, MostSimilarOrdersByCosineAndSkipsQueryRows) {
 TEST_F(EvaluationTest, MostSimilarMatchesBruteForce) {
   const size_t n = 40, dim = 9;
   std::mt19937_64 rng(3);
-  std::normal_distribution<double> normal;
   std::vector<std::string> words;
-  std::vector<std::vector<double>> rows(n, std::vector<double>(dim));
-  for (size_t i = 0; i < n; ++i) {
-    words.push_back("w" + std::to_string(i));
-    for (double& x : rows[i]) x = normal(rng);
-  }
-  const Vectors v = MakeVectors(words, rows);
+  const Vectors v = RandomVectors(n, dim, &rng, &words);
   const std::vector<size_t> pos = {1, 7}, neg = {12};
   std::vector<double> query(dim, 0.0);
   for (size_t k = 0; k < dim; ++k) {

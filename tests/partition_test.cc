@@ -4,24 +4,25 @@
 #include "deepdist/partition.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/test_support.h"
+
 namespace deepdist {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::ReadFile;
+using testing_support::ShellQuote;
 
 // Words of `text` split on the six whitespace characters, written out
 // independently of Tokenize.
@@ -147,6 +148,16 @@ ReadAllResult ReadAll(const std::vector<std::string>& inputs, const PartitionOpt
   return all;
 }
 
+// The words of each partition, split on their own and put in order: a word
+// cut between two partitions shows as two.
+std::vector<std::string> WordsOfEachPartition(const ReadAllResult& all) {
+  std::vector<std::string> words;
+  for (const ReadResult& r : all.reads) {
+    for (std::string& w : Words(r.text)) words.push_back(std::move(w));
+  }
+  return words;
+}
+
 // `text` with its newlines written as \n, for failure messages.
 std::string Escaped(std::string_view text) {
   std::string out;
@@ -168,30 +179,21 @@ std::string FirstDifference(const std::vector<std::string>& got,
          std::to_string(want.size()) + ")";
 }
 
-class PartitionTest : public ::testing::Test {
+class PartitionTest : public testing_support::TempDirTest {
  protected:
+  PartitionTest() : TempDirTest("deepdist_partition_test_") {}
+
   void SetUp() override {
-    std::string tmpl = "/tmp/deepdist_partition_test_XXXXXX";
-    char* made = mkdtemp(tmpl.data());
-    ASSERT_NE(made, nullptr);
-    dir_ = made;
+    ASSERT_NO_FATAL_FAILURE(TempDirTest::SetUp());
     fs::create_directory(dir_ + "/scratch");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
+  // Writes `bytes` to `name`, making its folder if needed.
   std::string Write(const std::string& name, std::string_view bytes) const {
-    const std::string path = Path(name);
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    EXPECT_TRUE(out.good()) << path;
-    return path;
+    fs::create_directories(fs::path(Path(name)).parent_path());
+    return TempDirTest::Write(name, bytes);
   }
 
   // Writes `text` gzip-compressed (by the gzip tool) to `name`.
@@ -199,17 +201,11 @@ class PartitionTest : public ::testing::Test {
     const std::string plain = Write("scratch/plain" + std::to_string(scratch_++), text);
     const std::string path = Path(name);
     fs::create_directories(fs::path(path).parent_path());
-    const std::string command = "gzip -c -n '" + plain + "' > '" + path + "'";
+    const std::string command = "gzip -c -n " + ShellQuote(plain) + " > " + ShellQuote(path);
     EXPECT_EQ(std::system(command.c_str()), 0) << command;
     return path;
   }
 
-  std::string ReadBytes(const std::string& path) const {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-
-  std::string dir_;
   int scratch_ = 0;
 };
 
@@ -260,11 +256,7 @@ TEST_F(PartitionTest, EveryWordOnceForAnyNumberOfPartitions) {
     EXPECT_LE(all.parts.size(), target + 1);
     EXPECT_GE(all.parts.size() + 1, target);
 
-    std::vector<std::string> words;
-    for (const ReadResult& r : all.reads) {
-      for (std::string& w : Words(r.text)) words.push_back(std::move(w));
-    }
-    EXPECT_EQ(words, expected);
+    EXPECT_EQ(WordsOfEachPartition(all), expected);
     EXPECT_EQ(all.text, text);  // The partitions' texts tile the file.
     ExpectChunksEndOnBoundaries(all.reads, text, SplitOn::kWords);
   }
@@ -278,11 +270,7 @@ TEST_F(PartitionTest, EveryWordOnceAcrossSeeds) {
       SCOPED_TRACE("seed " + std::to_string(seed) + " target " + std::to_string(target));
       ReadAllResult all = ReadAll({path}, {target, SplitOn::kWords});
       ASSERT_TRUE(all.status.ok()) << all.status.ToString();
-      std::vector<std::string> words;
-      for (const ReadResult& r : all.reads) {
-        for (std::string& w : Words(r.text)) words.push_back(std::move(w));
-      }
-      EXPECT_EQ(words, Words(text));
+      EXPECT_EQ(WordsOfEachPartition(all), Words(text));
     }
   }
 }
@@ -294,11 +282,7 @@ TEST_F(PartitionTest, WordLongerThanAPartitionIsNotCut) {
     SCOPED_TRACE("target " + std::to_string(target));
     ReadAllResult all = ReadAll({path}, {target, SplitOn::kWords});
     ASSERT_TRUE(all.status.ok()) << all.status.ToString();
-    std::vector<std::string> words;
-    for (const ReadResult& r : all.reads) {
-      for (std::string& w : Words(r.text)) words.push_back(std::move(w));
-    }
-    EXPECT_EQ(words, Words(text));
+    EXPECT_EQ(WordsOfEachPartition(all), Words(text));
   }
 }
 
@@ -400,11 +384,7 @@ TEST_F(PartitionTest, LargeFileIsReadInChunksOnBoundaries) {
     EXPECT_GE(chunks, 3u);
     EXPECT_EQ(all.text, text);
     ExpectChunksEndOnBoundaries(all.reads, text, SplitOn::kWords);
-    std::vector<std::string> words;
-    for (const ReadResult& r : all.reads) {
-      for (std::string& w : Words(r.text)) words.push_back(std::move(w));
-    }
-    EXPECT_EQ(words, expected);
+    EXPECT_EQ(WordsOfEachPartition(all), expected);
   }
 }
 
@@ -533,8 +513,8 @@ TEST_F(PartitionTest, DirectoryMixingGzipAndPlainParts) {
 }
 
 TEST_F(PartitionTest, ConcatenatedGzipMembersAreAllRead) {
-  const std::string first = ReadBytes(WriteGzip("scratch/first.gz", "alpha beta\ngamma "));
-  const std::string second = ReadBytes(WriteGzip("scratch/second.gz", "delta\nepsilon\n"));
+  const std::string first = ReadFile(WriteGzip("scratch/first.gz", "alpha beta\ngamma "));
+  const std::string second = ReadFile(WriteGzip("scratch/second.gz", "delta\nepsilon\n"));
   const std::string path = Write("both.gz", first + second);
   ReadAllResult all = ReadAll({path}, {1, SplitOn::kWords});
   ASSERT_TRUE(all.status.ok()) << all.status.ToString();
@@ -559,7 +539,7 @@ TEST_F(PartitionTest, DirectoryWithAnEmptyPartFileIsAccepted) {
 TEST_F(PartitionTest, TruncatedGzipIsAnError) {
   for (size_t bytes : {3000u, 300000u}) {
     const std::string text = MakeWordText(11 + static_cast<uint32_t>(bytes), bytes);
-    const std::string whole = ReadBytes(WriteGzip("whole" + std::to_string(bytes) + ".gz", text));
+    const std::string whole = ReadFile(WriteGzip("whole" + std::to_string(bytes) + ".gz", text));
     ASSERT_GT(whole.size(), 100u);
     for (size_t cut : {1u, 4u, 8u, 12u, 100u}) {
       SCOPED_TRACE("text " + std::to_string(bytes) + " bytes, cut " + std::to_string(cut));
@@ -582,7 +562,7 @@ TEST_F(PartitionTest, TruncatedGzipIsAnError) {
 
 TEST_F(PartitionTest, CorruptGzipIsAnError) {
   const std::string text = MakeWordText(12, 300000);
-  std::string bytes = ReadBytes(WriteGzip("good.gz", text));
+  std::string bytes = ReadFile(WriteGzip("good.gz", text));
   ASSERT_GT(bytes.size(), 1000u);
   for (size_t i = bytes.size() / 2; i < bytes.size() / 2 + 64; ++i) bytes[i] = '\xAA';
   const std::string path = Write("bad.gz", bytes);

@@ -4,14 +4,11 @@
 #include "deepdist/word2vec/trainer.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -22,11 +19,10 @@
 #include "deepdist/partition.h"
 #include "deepdist/store.h"
 #include "deepdist/word2vec/vocabulary.h"
+#include "tests/test_support.h"
 
 namespace deepdist::word2vec {
 namespace {
-
-namespace fs = std::filesystem;
 
 const std::vector<std::string> kAnimals = {"cat",   "dog",  "mouse", "horse", "cow",
                                            "sheep", "goat", "pig",   "duck",  "lion"};
@@ -78,9 +74,8 @@ bool SameTable(const Table& a, const Table& b) {
 class TrainerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/deepdist_trainer_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = new std::string(pattern);
+    dir_ = new testing_support::TempDir("deepdist_trainer_test_");
+    ASSERT_TRUE(dir_->ok());
     // 5000 lines of 10 words, animals and vehicles alternating by line, and
     // 10 words that occur once (below min_count).
     std::mt19937_64 rng(2718);
@@ -99,13 +94,10 @@ class TrainerTest : public ::testing::Test {
       }
       text += '\n';
     }
-    *corpus_path() = *dir_ + "/corpus.txt";
-    std::ofstream out(*corpus_path(), std::ios::binary);
-    out << text;
+    *corpus_path() = (dir_->path() / "corpus.txt").string();
+    testing_support::WriteFile(*corpus_path(), text);
   }
   static void TearDownTestSuite() {
-    std::error_code ec;
-    fs::remove_all(*dir_, ec);
     delete dir_;
     dir_ = nullptr;
   }
@@ -194,13 +186,13 @@ class TrainerTest : public ::testing::Test {
     *across = a / static_cast<double>(na);
   }
 
-  static std::string* dir_;
+  static testing_support::TempDir* dir_;
   static uint64_t tokens_;
   std::vector<PartitionSpec> partitions_;
   Vocabulary vocab_;
 };
 
-std::string* TrainerTest::dir_ = nullptr;
+testing_support::TempDir* TrainerTest::dir_ = nullptr;
 uint64_t TrainerTest::tokens_ = 0;
 
 TEST_F(TrainerTest, NewModelShapeAndInitialisation) {
@@ -387,7 +379,7 @@ TEST_F(TrainerTest, StatsCountEveryTokenOfEveryEpoch) {
 
 TEST_F(TrainerTest, MissingPartitionFileIsReported) {
   std::vector<PartitionSpec> parts = partitions_;
-  parts.back().path = *dir_ + "/gone.txt";
+  parts.back().path = (dir_->path() / "gone.txt").string();
   Trainer trainer(vocab_, Options());
   LocalStore store(trainer.NewModel(), MakeSgd());
   Result<TrainStats> stats = trainer.Train(parts, store);

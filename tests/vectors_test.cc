@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -20,18 +19,21 @@
 
 #include "deepdist/model.h"
 #include "deepdist/word2vec/vocabulary.h"
+#include "tests/test_support.h"
 
 namespace deepdist::word2vec {
 namespace {
 
 namespace fs = std::filesystem;
 
-class VectorsTest : public ::testing::Test {
+using testing_support::ReadFile;
+
+class VectorsTest : public testing_support::TempDirTest {
  protected:
+  VectorsTest() : TempDirTest("deepdist_vectors_test_") {}
+
   void SetUp() override {
-    char pattern[] = "/tmp/deepdist_vectors_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    ASSERT_NO_FATAL_FAILURE(TempDirTest::SetUp());
     // Words in descending count: FromCounts keeps this order.
     words_ = {"the", "king", "queen", "caf\xc3\xa9", "Paris", "x", "a-b_c", "12"};
     std::vector<std::pair<std::string, uint64_t>> counts;
@@ -43,11 +45,6 @@ class VectorsTest : public ::testing::Test {
       EXPECT_EQ(vocab_.word(static_cast<int32_t>(i)), words_[i]);
     }
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   // Values over many magnitudes and both signs; dim 7 leaves row padding.
   Table MakeTable(size_t dim) const {
     Table t("in", words_.size(), dim);
@@ -63,22 +60,6 @@ class VectorsTest : public ::testing::Test {
     t.row(1)[1] = 3.4028235e38f;    // FLT_MAX.
     t.row(1)[2] = -1.1754944e-38f;  // -FLT_MIN.
     return t;
-  }
-
-  std::string Write(const std::string& name, const std::string& bytes) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-    out.close();
-    EXPECT_TRUE(out.good()) << path;
-    return path;
-  }
-
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
   }
 
   std::vector<std::string> ListDir() const {
@@ -101,7 +82,6 @@ class VectorsTest : public ::testing::Test {
     EXPECT_LT(seconds, 1.0) << what;
   }
 
-  std::string dir_;
   std::vector<std::string> words_;
   Vocabulary vocab_;
 };
@@ -128,7 +108,7 @@ TEST_F(VectorsTest, BinaryRoundTripIsExact) {
         std::to_string(words_.size()).size() + 1 + std::to_string(dim).size() + 1;
     for (const std::string& w : words_) expected_size += w.size() + 1 + 4 * dim + 1;
     EXPECT_EQ(fs::file_size(path), expected_size);
-    EXPECT_EQ(Read(path).substr(0, 2 + std::to_string(dim).size() + 1),
+    EXPECT_EQ(ReadFile(path).substr(0, 2 + std::to_string(dim).size() + 1),
               "8 " + std::to_string(dim) + "\n");
 
     Result<Vectors> v = Vectors::Load(path);
@@ -153,7 +133,7 @@ TEST_F(VectorsTest, TextRoundTripWithinFloatPrecision) {
     ASSERT_EQ(FormatForPath(path), VectorFormat::kText);
     ASSERT_TRUE(SaveVectors(path, FormatForPath(path), vocab_, table).ok());
     // Text: the header, then "word v1 ... vD" lines.
-    std::istringstream in(Read(path));
+    std::istringstream in(ReadFile(path));
     std::string line;
     ASSERT_TRUE(std::getline(in, line));
     EXPECT_EQ(line, "8 7");
@@ -352,7 +332,7 @@ TEST_F(VectorsTest, TruncatedBinaryBody) {
   const Table table = MakeTable(16);
   const std::string path = dir_ + "/full.bin";
   ASSERT_TRUE(SaveVectors(path, VectorFormat::kBinary, vocab_, table).ok());
-  const std::string bytes = Read(path);
+  const std::string bytes = ReadFile(path);
   // Cut inside the last row's floats, inside the last word, and mid-file.
   for (size_t cut : {size_t{5}, size_t{4 * 16 + 2}, bytes.size() / 2}) {
     const std::string p =

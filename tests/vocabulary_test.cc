@@ -3,7 +3,6 @@
 #include "deepdist/word2vec/vocabulary.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "deepdist/partition.h"
+#include "tests/test_support.h"
 
 namespace deepdist::word2vec {
 namespace {
@@ -80,26 +80,9 @@ uint64_t Sum(const WordCounts& wc) {
   return s;
 }
 
-class VocabularyTest : public ::testing::Test {
+class VocabularyTest : public testing_support::TempDirTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/deepdist_vocab_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string Write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    out.close();
-    EXPECT_TRUE(out.good()) << path;
-    return path;
-  }
+  VocabularyTest() : TempDirTest("deepdist_vocab_test_") {}
 
   // A Zipf-like corpus with mixed whitespace (spaces, tabs, CRLF, blank lines),
   // UTF-8 words and counts of 1 that min_count filters; split over two files
@@ -149,8 +132,6 @@ class VocabularyTest : public ::testing::Test {
     if (target_partitions > 2) EXPECT_GE(parts->size(), target_partitions - 1);
     return Vocabulary::Count(*parts, options);
   }
-
-  std::string dir_;
 };
 
 TEST_F(VocabularyTest, CountMatchesReference) {
@@ -284,10 +265,7 @@ TEST_P(VocabularyParallelTest, SameResultForAnyThreadsAndPartitions) {
   // A single file too, so that one file is split into byte ranges.
   std::string whole;
   for (const char* part : {"part-0", "part-1"}) {
-    std::ifstream in(corpus + "/" + part, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    whole += ss.str() + "\n";
+    whole += testing_support::ReadFile(corpus + "/" + part) + "\n";
   }
   const std::string single = Write("single.txt", whole);
   for (const std::string& input : {corpus, single}) {

@@ -23,12 +23,11 @@
 // text8 (the fallback download) is another snapshot: its figures differ a
 // little.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -36,55 +35,21 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tests/test_support.h"
+
 namespace {
 
 namespace fs = std::filesystem;
+using deepdist::testing_support::CommandResult;
+using deepdist::testing_support::RunCommand;
+using deepdist::testing_support::TempDir;
 using nlohmann::json;
 
 // Mean measured accuracy (see above) and the share of it the test demands.
 constexpr double kMeasuredAccuracy = (359 + 352 + 346 + 373 + 354 + 324) / (6.0 * 7833);
 constexpr double kRequiredShare = 0.8;
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Outcome RunDeepdist(const std::string& bin, const fs::path& logs,
-                    const std::vector<std::string>& args) {
-  std::string cmd = Quote(bin);
-  for (const std::string& a : args) cmd += " " + Quote(a);
-  cmd += " </dev/null >" + Quote((logs / "stdout").string()) + " 2>" +
-         Quote((logs / "stderr").string());
-  const int status = std::system(cmd.c_str());
-  Outcome r;
-  if (status != -1 && WIFEXITED(status)) r.code = WEXITSTATUS(status);
-  r.out = ReadFile(logs / "stdout");
-  r.err = ReadFile(logs / "stderr");
-  return r;
-}
-
-json LastJson(const Outcome& r) {
+json LastJson(const CommandResult& r) {
   std::stringstream ss(r.out);
   std::string line, last;
   while (std::getline(ss, line)) {
@@ -111,24 +76,21 @@ class Word2VecE2ETest : public ::testing::Test {
     if (!fs::exists(corpus_) || !fs::exists(questions_)) {
       GTEST_SKIP() << corpus_ << " or " << questions_ << " missing: run scripts/get-data.sh";
     }
-    std::string pattern = (fs::temp_directory_path() / "deepdist_e2e_test.XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    tmp_ = std::make_unique<TempDir>("deepdist_e2e_test.");
+    ASSERT_TRUE(tmp_->ok());
+    dir_ = tmp_->path();
   }
 
-  void TearDown() override {
-    if (!dir_.empty() && std::getenv("DEEPDIST_KEEP_TEST_FILES") == nullptr) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
+  CommandResult Deepdist(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {bin_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, dir_);
   }
-
-  Outcome Deepdist(const std::vector<std::string>& args) { return RunDeepdist(bin_, dir_, args); }
 
   // How many of the top 10 neighbours of `word` are in `family`.
   size_t Overlap(const fs::path& vectors, const std::string& word,
                  const std::set<std::string>& family, std::string* shown) {
-    const Outcome r = Deepdist(
+    const CommandResult r = Deepdist(
         {"word2vec", "similar", "--vectors", vectors.string(), word, "--topn", "10", "--json"});
     EXPECT_EQ(r.code, 0) << r.err;
     const json j = LastJson(r);
@@ -146,6 +108,7 @@ class Word2VecE2ETest : public ::testing::Test {
   std::string bin_;
   fs::path corpus_;
   fs::path questions_;
+  std::unique_ptr<TempDir> tmp_;  // Made only when the data is there.
   fs::path dir_;
 };
 
@@ -166,7 +129,7 @@ TEST_F(Word2VecE2ETest, SkipGramOnSmallCorpus) {
   ASSERT_GT(tokens, 1000000u);
 
   const fs::path vectors = dir_ / "vectors.bin";
-  const Outcome train =
+  const CommandResult train =
       Deepdist({"word2vec", "train", "--input", corpus_.string(), "--output", vectors.string(),
                 "--epochs", "5", "--threads", "2", "--quiet", "--json"});
   ASSERT_EQ(train.code, 0) << train.err;
@@ -178,8 +141,8 @@ TEST_F(Word2VecE2ETest, SkipGramOnSmallCorpus) {
   EXPECT_GT(loss, 0.0);
   EXPECT_LT(loss, 1.0) << "training did not bring the loss down";
 
-  const Outcome analogy = Deepdist({"word2vec", "analogy", "--vectors", vectors.string(),
-                                    "--questions", questions_.string(), "--json"});
+  const CommandResult analogy = Deepdist({"word2vec", "analogy", "--vectors", vectors.string(),
+                                          "--questions", questions_.string(), "--json"});
   ASSERT_EQ(analogy.code, 0) << analogy.err;
   const json a = LastJson(analogy);
   const double accuracy = a.value("accuracy", 0.0);

@@ -113,6 +113,19 @@ void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, fl
   auto out_row = [&](int32_t w) {
     return rows.out + static_cast<size_t>(rows.remap ? rows.remap[w] : w) * stride;
   };
+  // One input vector against the word (label 1) and its negatives (label 0);
+  // leaves the input's accumulated change in `error`.
+  auto train_targets = [&](const float* input, int32_t word) {
+    Zero(error, stride);
+    for (int d = 0; d <= c.negative; ++d) {
+      int32_t target = word;
+      if (d > 0) {
+        target = c.negatives->Sample(NextRandom(rng));
+        if (target == word) continue;
+      }
+      TrainTarget(input, out_row(target), error, d == 0 ? 1.0f : 0.0f, alpha, stride, stats);
+    }
+  };
   const int64_t len = static_cast<int64_t>(n);
   for (int64_t pos = 0; pos < len; ++pos) {
     const int32_t word = words[pos];
@@ -131,15 +144,7 @@ void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, fl
       if (count == 0) continue;
       const float inv = 1.0f / static_cast<float>(count);
       for (size_t i = 0; i < stride; ++i) hidden[i] *= inv;
-      Zero(error, stride);
-      for (int d = 0; d <= c.negative; ++d) {
-        int32_t target = word;
-        if (d > 0) {
-          target = c.negatives->Sample(NextRandom(rng));
-          if (target == word) continue;
-        }
-        TrainTarget(hidden, out_row(target), error, d == 0 ? 1.0f : 0.0f, alpha, stride, stats);
-      }
+      train_targets(hidden, word);
       for (int64_t p = lo; p <= hi; ++p) {
         if (p != pos) Axpy(1.0f, error, in_row(words[p]), stride);
       }
@@ -149,15 +154,7 @@ void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, fl
     for (int64_t p = lo; p <= hi; ++p) {
       if (p == pos) continue;
       float* input = in_row(words[p]);
-      Zero(error, stride);
-      for (int d = 0; d <= c.negative; ++d) {
-        int32_t target = word;
-        if (d > 0) {
-          target = c.negatives->Sample(NextRandom(rng));
-          if (target == word) continue;
-        }
-        TrainTarget(input, out_row(target), error, d == 0 ? 1.0f : 0.0f, alpha, stride, stats);
-      }
+      train_targets(input, word);
       Axpy(1.0f, error, input, stride);
     }
   }

@@ -1,0 +1,122 @@
+// Helpers the tests share: a temporary folder that removes itself, reading
+// and writing whole files, and running a command with its output captured.
+#ifndef DEEPDIST_TESTS_TEST_SUPPORT_H_
+#define DEEPDIST_TESTS_TEST_SUPPORT_H_
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace deepdist::testing_support {
+
+// A fresh folder "<temp dir>/<prefix>XXXXXX" made by mkdtemp, removed with
+// everything in it when the object goes, unless DEEPDIST_KEEP_TEST_FILES is
+// set. ok() says whether the folder was made.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TempDir() {
+    if (!path_.empty() && std::getenv("DEEPDIST_KEEP_TEST_FILES") == nullptr) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  bool ok() const { return !path_.empty(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Replaces the file at `path` with `bytes`; a failure fails the test.
+inline void WriteFile(const std::filesystem::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  ASSERT_TRUE(out.good()) << "could not write " << path;
+}
+
+// The whole file at `path`; empty when it cannot be read.
+inline std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A fixture base giving each test a fresh temporary folder, dir_.
+class TempDirTest : public ::testing::Test {
+ protected:
+  explicit TempDirTest(std::string_view prefix) : tmp_(prefix), dir_(tmp_.path().string()) {}
+
+  void SetUp() override { ASSERT_TRUE(tmp_.ok()) << "mkdtemp failed"; }
+
+  // Writes `bytes` to dir_/name and returns that path.
+  std::string Write(std::string_view name, std::string_view bytes) const {
+    const std::string path = dir_ + "/" + std::string(name);
+    WriteFile(path, bytes);
+    return path;
+  }
+
+  const TempDir tmp_;
+  const std::string dir_;
+};
+
+// `s` single-quoted for /bin/sh.
+inline std::string ShellQuote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+struct CommandResult {
+  int code = -1;  // Exit status; 128 + signal when killed.
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (argv[0] the program) through the shell with stdin from
+// /dev/null; stdout and stderr go through the files "stdout" and "stderr" in
+// the folder `logs`.
+inline CommandResult RunCommand(const std::vector<std::string>& argv,
+                                const std::filesystem::path& logs) {
+  const std::filesystem::path out = logs / "stdout";
+  const std::filesystem::path err = logs / "stderr";
+  std::string cmd;
+  for (const std::string& a : argv) cmd += (cmd.empty() ? "" : " ") + ShellQuote(a);
+  cmd += " </dev/null >" + ShellQuote(out.string()) + " 2>" + ShellQuote(err.string());
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  if (status != -1 && WIFEXITED(status)) {
+    r.code = WEXITSTATUS(status);
+  } else if (status != -1 && WIFSIGNALED(status)) {
+    r.code = 128 + WTERMSIG(status);
+  }
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
+}  // namespace deepdist::testing_support
+
+#endif  // DEEPDIST_TESTS_TEST_SUPPORT_H_
