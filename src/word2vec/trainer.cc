@@ -148,9 +148,9 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
       }
       const size_t rows = replica.ids.size();
       const std::span<const RowId> in_ids(replica.ids.data(), in_rows);
-      if (replica.in.rows() < rows) {
-        replica.in = Table("in", rows * 2, dim);
-        replica.out = Table("out", rows * 2, dim);
+      if (replica.out.rows() < rows) {  // Grow with headroom; batches vary a little.
+        replica.in = Table("in", rows + rows / 4, dim);
+        replica.out = Table("out", rows + rows / 4, dim);
       }
       replica.dense_in.resize(rows * dim);
       replica.dense_out.resize(rows * dim);
