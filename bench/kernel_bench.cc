@@ -46,15 +46,15 @@ void BM_TrainSentence(benchmark::State& state) {
   uint64_t rng = 7;
   KernelStats stats;
   for (auto _ : state) {
-    TrainSentence(config, words.data(), words.size(), 0.01f, &rng,
-                  {in.data(), out.data(), nullptr}, scratch.data(), &stats);
+    TrainSentence(config, words.data(), words.size(), 0.01f, &rng, {in.data(), out.data(), nullptr},
+                  scratch.data(), &stats);
     benchmark::ClobberMemory();
   }
   const double inputs = cbow ? static_cast<double>(state.iterations() * kSentence)
                              : static_cast<double>(stats.pairs) / (config.negative + 1);
   const double flops = static_cast<double>(stats.pairs) * 6.0 * dim + inputs * 2.0 * dim;
-  state.counters["words/s"] = benchmark::Counter(static_cast<double>(state.iterations() * kSentence),
-                                                 benchmark::Counter::kIsRate);
+  state.counters["words/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kSentence), benchmark::Counter::kIsRate);
   state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(std::string(cbow ? "cbow " : "sg ") + KernelTarget());
 }
