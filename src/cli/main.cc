@@ -101,4 +101,11 @@ int Main(int argc, char** argv) {
 
 }  // namespace deepdist::cli
 
-int main(int argc, char** argv) { return deepdist::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return deepdist::cli::Main(argc, argv);
+  } catch (...) {  // Setting up the parser failed: nothing ran yet.
+    std::fprintf(stderr, "deepdist: internal error while reading the command line\n");
+    return 1;
+  }
+}
