@@ -388,5 +388,40 @@ TEST_F(TrainerTest, MissingPartitionFileIsReported) {
       << stats.status().message();
 }
 
+// A line is a sentence: with one word per line no window has a context
+// word, so nothing trains, however wide the window; the same words on one
+// line do train.
+TEST_F(TrainerTest, WindowsNeverCrossANewline) {
+  auto train_file = [&](const std::string& name, const std::string& text) {
+    const std::string path = (dir_->path() / name).string();
+    testing_support::WriteFile(path, text);
+    PartitionOptions popts;
+    popts.target_partitions = 3;
+    Result<std::vector<PartitionSpec>> parts = ListPartitions({path}, popts);
+    EXPECT_TRUE(parts.ok());
+    VocabularyOptions vopts;
+    vopts.min_count = 1;
+    Result<Vocabulary> vocab = Vocabulary::Count(*parts, vopts);
+    EXPECT_TRUE(vocab.ok());
+    TrainerOptions o = Options();
+    o.window = 10;
+    o.threads = 2;
+    Trainer trainer(*vocab, o);
+    LocalStore store(trainer.NewModel(), MakeSgd());
+    const Model before = trainer.NewModel();
+    EXPECT_TRUE(trainer.Train(*parts, store).ok());
+    return std::memcmp(before.table(0).data(), store.model().table(0).data(),
+                       before.table(0).rows() * before.table(0).stride() * sizeof(float)) != 0;
+  };
+  std::string lines, one_line;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string w = "w" + std::to_string(i % 37);
+    lines += w + "\n";
+    one_line += w + " ";
+  }
+  EXPECT_FALSE(train_file("one_word_lines.txt", lines)) << "a window crossed a newline";
+  EXPECT_TRUE(train_file("one_line.txt", one_line + "\n")) << "the control trained nothing";
+}
+
 }  // namespace
 }  // namespace deepdist::word2vec
