@@ -1,5 +1,6 @@
 // Micro-benchmark of the word2vec kernel: one sentence of random word ids
-// over random tables, skip-gram and CBOW, at several dimensions. Reports
+// over random tables, skip-gram (per pair and with negatives shared across
+// each window) and CBOW, at several dimensions. Reports
 // corpus words per second of one thread and the kernel's GFLOP/s, counting
 // per (input, target) pair a dot product and two axpys (6 x dim flops) and
 // per input the final axpy of its error (2 x dim).
@@ -21,7 +22,8 @@ constexpr size_t kVocab = 50000;
 constexpr size_t kSentence = 1000;
 
 void BM_TrainSentence(benchmark::State& state) {
-  const bool cbow = state.range(0) != 0;
+  const bool cbow = state.range(0) == 1;
+  const bool shared = state.range(0) == 2;
   const size_t dim = static_cast<size_t>(state.range(1));
   std::vector<uint64_t> counts(kVocab);
   for (size_t i = 0; i < kVocab; ++i) counts[i] = 1000000 / (i + 1) + 1;  // Zipf-like.
@@ -42,7 +44,8 @@ void BM_TrainSentence(benchmark::State& state) {
   config.negative = 5;
   config.stride = in.stride();
   config.negatives = &negatives;
-  std::vector<float> scratch(2 * in.stride());
+  config.shared_negatives = shared;
+  std::vector<float> scratch(ScratchFloats(config));
   uint64_t rng = 7;
   KernelStats stats;
   for (auto _ : state) {
@@ -56,12 +59,15 @@ void BM_TrainSentence(benchmark::State& state) {
   state.counters["words/s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * kSentence), benchmark::Counter::kIsRate);
   state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string(cbow ? "cbow " : "sg ") + KernelTarget());
+  state.SetLabel(std::string(cbow     ? "cbow "
+                             : shared ? "sg batched "
+                                      : "sg pair ") +
+                 KernelTarget());
 }
 
 BENCHMARK(BM_TrainSentence)
-    ->ArgNames({"cbow", "dim"})
-    ->ArgsProduct({{0, 1}, {100, 300}})
+    ->ArgNames({"kernel", "dim"})  // kernel: 0 skip-gram per pair, 1 CBOW, 2 skip-gram batched.
+    ->ArgsProduct({{0, 1, 2}, {100, 300}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

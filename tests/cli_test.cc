@@ -432,6 +432,19 @@ TEST_F(CliTest, SyncModeTrainsAndUnknownModeIsRefused) {
                    refused);
 }
 
+// The batched skip-gram kernel trains; an unknown kernel is refused.
+TEST_F(CliTest, BatchedKernelTrainsAndUnknownKernelIsRefused) {
+  const fs::path output = dir_ / "batched.bin";
+  const CommandResult r =
+      Train(corpus_.string(), output.string(), {"--kernel", "batched", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(output));
+  EXPECT_GT(LastJson(r)["loss"].get<double>(), 0.0);
+  const fs::path refused = dir_ / "refused.bin";
+  ExpectTrainError(Train(corpus_.string(), refused.string(), {"--kernel", "matrix"}), 2, "--kernel",
+                   refused);
+}
+
 // An empty --output cannot be named by its path, so the message names the flag.
 TEST_F(CliTest, EmptyOutputPathNamesTheFlag) {
   ExpectError(Train(corpus_.string(), ""), 2, "--output");

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -97,7 +98,7 @@ TEST_P(SgnsKernelTest, MatchesScalarReference) {
   for (int i = 0; i < 200; ++i) words.push_back(static_cast<int32_t>(NextRandom(&w) % vocab));
 
   uint64_t rng = 99;
-  std::vector<float> scratch(2 * config.stride);
+  std::vector<float> scratch(ScratchFloats(config));
   KernelStats stats;
   TrainSentence(config, words.data(), words.size(), 0.05f, &rng, {in.data(), out.data(), nullptr},
                 scratch.data(), &stats);
@@ -138,7 +139,7 @@ TEST_P(SgnsKernelTest, SaturatedScoresLeaveRowsUnchanged) {
   const Table in_before = in, out_before = out;
   std::vector<int32_t> words = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   uint64_t rng = 5;
-  std::vector<float> scratch(2 * config.stride);
+  std::vector<float> scratch(ScratchFloats(config));
   KernelStats stats;
   TrainSentence(config, words.data(), words.size(), 0.05f, &rng, {in.data(), out.data(), nullptr},
                 scratch.data(), &stats);
@@ -150,6 +151,100 @@ TEST_P(SgnsKernelTest, SaturatedScoresLeaveRowsUnchanged) {
       ASSERT_EQ(out.row(r)[k], out_before.row(r)[k]);
     }
   }
+}
+
+// Skip-gram with negatives shared across a window, written plainly: all
+// scores from the old values, then every input and target moves at once.
+void ReferenceShared(const KernelConfig& c, const std::vector<int32_t>& words, float alpha,
+                     uint64_t rng, std::vector<std::vector<float>>& in,
+                     std::vector<std::vector<float>>& out) {
+  const size_t dim = in[0].size();
+  const int64_t len = static_cast<int64_t>(words.size());
+  for (int64_t pos = 0; pos < len; ++pos) {
+    const int32_t word = words[pos];
+    const int reduce = static_cast<int>(NextRandom(&rng) % c.window);
+    const int64_t lo = std::max<int64_t>(0, pos - (c.window - reduce));
+    const int64_t hi = std::min<int64_t>(len - 1, pos + (c.window - reduce));
+    std::vector<int32_t> inputs, targets = {word};
+    for (int64_t p = lo; p <= hi; ++p) {
+      if (p != pos) inputs.push_back(words[p]);
+    }
+    if (inputs.empty()) continue;
+    for (int d = 1; d <= c.negative; ++d) {
+      const int32_t t = c.negatives->Sample(NextRandom(&rng));
+      if (t != word) targets.push_back(t);
+    }
+    std::vector<std::vector<float>> g(inputs.size(), std::vector<float>(targets.size()));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (size_t j = 0; j < targets.size(); ++j) {
+        float f = 0;
+        for (size_t k = 0; k < dim; ++k) f += in[inputs[i]][k] * out[targets[j]][k];
+        g[i][j] = RefGradient(f, j == 0 ? 1.0f : 0.0f, alpha);
+      }
+    }
+    const auto old_in = in;
+    const auto old_out = out;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (size_t j = 0; j < targets.size(); ++j) {
+        for (size_t k = 0; k < dim; ++k) {
+          in[inputs[i]][k] += g[i][j] * old_out[targets[j]][k];
+          out[targets[j]][k] += g[i][j] * old_in[inputs[i]][k];
+        }
+      }
+    }
+  }
+}
+
+TEST(SgnsKernelSharedTest, MatchesPlainReferenceAndPlan) {
+  const size_t vocab = 60, dim = 29;
+  std::vector<uint64_t> counts(vocab);
+  for (size_t i = 0; i < vocab; ++i) counts[i] = 500 / (i + 1) + 1;
+  NegativeTable negatives(counts);
+  KernelConfig config;
+  config.window = 4;
+  config.negative = 5;
+  config.negatives = &negatives;
+  config.shared_negatives = true;
+  Table in("in", vocab, dim), out("out", vocab, dim);
+  config.stride = in.stride();
+  std::vector<std::vector<float>> ref_in(vocab, std::vector<float>(dim)), ref_out = ref_in;
+  uint64_t init = 3;
+  for (size_t r = 0; r < vocab; ++r) {
+    for (size_t k = 0; k < dim; ++k) {
+      ref_in[r][k] = in.row(r)[k] = static_cast<float>(NextRandom(&init) % 1000) / 1000.0f - 0.5f;
+      ref_out[r][k] = out.row(r)[k] =
+          static_cast<float>(NextRandom(&init) % 1000) / 2000.0f - 0.25f;
+    }
+  }
+  std::vector<int32_t> words;
+  uint64_t w = 11;
+  for (int i = 0; i < 150; ++i) words.push_back(static_cast<int32_t>(NextRandom(&w) % vocab));
+  const Table in_before = in, out_before = out;
+
+  uint64_t rng = 17, plan_rng = 17;
+  std::vector<float> scratch(ScratchFloats(config));
+  KernelStats stats;
+  TrainSentence(config, words.data(), words.size(), 0.05f, &rng, {in.data(), out.data(), nullptr},
+                scratch.data(), &stats);
+  ReferenceShared(config, words, 0.05f, 17, ref_in, ref_out);
+  std::vector<int32_t> planned;
+  PlanSentence(config, words.data(), words.size(), &plan_rng, &planned);
+  EXPECT_EQ(plan_rng, rng) << "the plan must draw exactly what the kernel drew";
+  double max_diff = 0;
+  for (size_t r = 0; r < vocab; ++r) {
+    bool changed = false;
+    for (size_t k = 0; k < dim; ++k) {
+      max_diff = std::max<double>(max_diff, std::fabs(in.row(r)[k] - ref_in[r][k]));
+      max_diff = std::max<double>(max_diff, std::fabs(out.row(r)[k] - ref_out[r][k]));
+      changed |= in.row(r)[k] != in_before.row(r)[k] || out.row(r)[k] != out_before.row(r)[k];
+    }
+    if (changed) {
+      EXPECT_NE(std::find(planned.begin(), planned.end(), static_cast<int32_t>(r)), planned.end())
+          << "row " << r << " changed but was not planned";
+    }
+  }
+  EXPECT_GT(stats.pairs, 0u);
+  EXPECT_LT(max_diff, 2e-2);  // Table sigmoid against exp, as above.
 }
 
 INSTANTIATE_TEST_SUITE_P(SkipGramAndCbow, SgnsKernelTest, ::testing::Values(false, true));

@@ -38,6 +38,7 @@ struct TrainFlags {
   double alpha = -1;
   std::string optimizer = "sgd";
   std::string mode = "async";
+  std::string kernel = "pair";
   unsigned long long seed = 1;
   std::string save_vocab;
   std::string read_vocab;
@@ -68,6 +69,8 @@ std::string Validate(const TrainFlags& f) {
     return "--optimizer: must be sgd or adagrad, not \"" + f.optimizer + "\"";
   if (f.mode != "async" && f.mode != "sync")
     return "--mode: must be async or sync, not \"" + f.mode + "\"";
+  if (f.kernel != "pair" && f.kernel != "batched")
+    return "--kernel: must be pair or batched, not \"" + f.kernel + "\"";
   if (f.inputs.empty()) return "--input: is required";
   return "";
 }
@@ -90,6 +93,7 @@ int RunTrain(const TrainFlags& f) {
                               : (options.model == word2vec::Architecture::kCbow ? 0.05f : 0.025f);
   options.seed = f.seed;
   options.sync = f.mode == "sync";
+  options.shared_negatives = f.kernel == "batched";
 
   // Fail before any work when an output cannot be written.
   if (Status s = AtomicFile::CheckWritable(f.output); !s.ok()) return ReportError(s);
@@ -200,6 +204,10 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
       ->capture_default_str();
   cmd->add_option("--mode", flags->mode,
                   "async (Downpour-like, no barrier) or sync (MLlib-like rounds, averaged)")
+      ->capture_default_str();
+  cmd->add_option("--kernel", flags->kernel,
+                  "Skip-gram kernel: pair (word2vec.c's per-pair updates) or batched (negatives "
+                  "shared across each window)")
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
   cmd->add_option("--save-vocab", flags->save_vocab,

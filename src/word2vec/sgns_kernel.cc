@@ -5,6 +5,7 @@
 // Must follow foreach_target.h.
 #include <hwy/highway.h>
 
+#include "deepdist/model.h"
 #include "src/word2vec/sgns_kernel.h"
 
 #ifndef DEEPDIST_SGNS_TABLES_ONCE
@@ -102,6 +103,46 @@ HWY_INLINE void TrainTarget(const float* HWY_RESTRICT input, float* HWY_RESTRICT
   Axpy(g, input, out_row, n);
 }
 
+// Skip-gram for one window with shared negatives: scores S = inputs x
+// targets, gradients G = (label - sigmoid(S)) * alpha, then every input moves
+// by G x targets and every target by G' x inputs, all from the old values.
+HWY_INLINE void TrainWindowShared(float* const* inputs, int num_inputs, float* const* targets,
+                                  int num_targets, float alpha, size_t n, float* HWY_RESTRICT grad,
+                                  float* HWY_RESTRICT delta_in, float* HWY_RESTRICT delta_out,
+                                  KernelStats* stats) {
+  const SigmoidTables& t = Tables();
+  for (int i = 0; i < num_inputs; ++i) {
+    for (int j = 0; j < num_targets; ++j) {
+      const float f = Dot(inputs[i], targets[j], n);
+      const bool positive = j == 0;
+      float g = 0.0f;
+      if (f >= kMaxExp || f <= -kMaxExp) {
+        stats->loss += ((f >= kMaxExp) != positive) ? -t.log_sigmoid[0] : 0.0;
+      } else {
+        const int idx = TableIndex(f);
+        g = ((positive ? 1.0f : 0.0f) - t.sigmoid[idx]) * alpha;
+        stats->loss -= positive ? t.log_sigmoid[idx] : t.log_sigmoid[kTableSize - idx];
+      }
+      grad[i * num_targets + j] = g;
+      ++stats->pairs;
+    }
+  }
+  for (int i = 0; i < num_inputs; ++i) {
+    float* d = delta_in + static_cast<size_t>(i) * n;
+    Zero(d, n);
+    for (int j = 0; j < num_targets; ++j) Axpy(grad[i * num_targets + j], targets[j], d, n);
+  }
+  for (int j = 0; j < num_targets; ++j) {
+    float* d = delta_out + static_cast<size_t>(j) * n;
+    Zero(d, n);
+    for (int i = 0; i < num_inputs; ++i) Axpy(grad[i * num_targets + j], inputs[i], d, n);
+  }
+  for (int i = 0; i < num_inputs; ++i)
+    Axpy(1.0f, delta_in + static_cast<size_t>(i) * n, inputs[i], n);
+  for (int j = 0; j < num_targets; ++j)
+    Axpy(1.0f, delta_out + static_cast<size_t>(j) * n, targets[j], n);
+}
+
 void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, float alpha,
                        uint64_t* rng, const RowSource& rows, float* scratch, KernelStats* stats) {
   const size_t stride = c.stride;
@@ -150,6 +191,28 @@ void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, fl
       }
       continue;
     }
+    if (c.shared_negatives) {
+      // Layout of scratch past error/hidden: row pointers, gradients, deltas.
+      const int max_inputs = 2 * c.window;
+      float** inputs = reinterpret_cast<float**>(scratch + 2 * stride);
+      float** targets = inputs + max_inputs;
+      float* grad = reinterpret_cast<float*>(targets + c.negative + 1);
+      float* delta_in = grad + max_inputs * (c.negative + 1);
+      float* delta_out = delta_in + static_cast<size_t>(max_inputs) * stride;
+      int num_inputs = 0, num_targets = 0;
+      for (int64_t p = lo; p <= hi; ++p) {
+        if (p != pos) inputs[num_inputs++] = in_row(words[p]);
+      }
+      if (num_inputs == 0) continue;
+      targets[num_targets++] = out_row(word);
+      for (int d = 1; d <= c.negative; ++d) {
+        const int32_t target = c.negatives->Sample(NextRandom(rng));
+        if (target != word) targets[num_targets++] = out_row(target);
+      }
+      TrainWindowShared(inputs, num_inputs, targets, num_targets, alpha, stride, grad, delta_in,
+                        delta_out, stats);
+      continue;
+    }
     // Skip-gram: each context word's vector predicts the centre word.
     for (int64_t p = lo; p <= hi; ++p) {
       if (p == pos) continue;
@@ -183,7 +246,8 @@ void PlanSentence(const KernelConfig& c, const int32_t* words, size_t n, uint64_
     const int reduce = static_cast<int>(NextRandom(rng) % static_cast<uint64_t>(c.window));
     const int64_t lo = std::max<int64_t>(0, pos - (c.window - reduce));
     const int64_t hi = std::min<int64_t>(len - 1, pos + (c.window - reduce));
-    const int64_t inputs = c.cbow ? (hi - lo > 0 ? 1 : 0) : hi - lo;
+    // CBOW, and skip-gram with shared negatives, draw once per window.
+    const int64_t inputs = (c.cbow || c.shared_negatives) ? (hi - lo > 0 ? 1 : 0) : hi - lo;
     for (int64_t k = 0; k < inputs; ++k) {
       for (int d = 1; d <= c.negative; ++d) {
         const int32_t target = c.negatives->Sample(NextRandom(rng));
@@ -191,6 +255,14 @@ void PlanSentence(const KernelConfig& c, const int32_t* words, size_t n, uint64_
       }
     }
   }
+}
+
+size_t ScratchFloats(const KernelConfig& c) {
+  const size_t max_inputs = 2 * static_cast<size_t>(c.window);
+  const size_t targets = static_cast<size_t>(c.negative) + 1;
+  const size_t pointer_floats = (max_inputs + targets) * sizeof(float*) / sizeof(float) + 2;
+  return 2 * c.stride + pointer_floats + max_inputs * targets + (max_inputs + targets) * c.stride +
+         Table::kRowAlign;
 }
 
 const char* KernelTarget() { return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]); }

@@ -27,7 +27,14 @@ struct KernelConfig {
   int negative = 5;
   size_t stride = 0;  // Floats per row, a multiple of 16.
   const NegativeTable* negatives = nullptr;
+  // Skip-gram with negatives shared across a window (Ji et al. 2016): the
+  // window's context vectors all score against the same 1 + negative output
+  // rows, read once, instead of each context drawing its own negatives.
+  bool shared_negatives = false;
 };
+
+// Floats of scratch memory TrainSentence needs for `config`.
+size_t ScratchFloats(const KernelConfig& config);
 
 struct RowSource {
   float* in = nullptr;             // Input (syn0) rows.
@@ -41,7 +48,7 @@ struct KernelStats {
 };
 
 // Trains on words[0, n) (subsampled word ids) with learning rate alpha.
-// scratch holds 2 * stride floats.
+// scratch holds ScratchFloats(config) floats.
 void TrainSentence(const KernelConfig& config, const int32_t* words, size_t n, float alpha,
                    uint64_t* rng, const RowSource& rows, float* scratch, KernelStats* stats);
 

@@ -94,6 +94,7 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
   config.negative = o.negative;
   config.stride = stride;
   config.negatives = &negatives;
+  config.shared_negatives = o.shared_negatives;
 
   Table* direct_in = store.DirectTable(kTableIn);
   Table* direct_out = store.DirectTable(kTableOut);
@@ -121,7 +122,7 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
   };
 
   auto worker = [&]() {
-    std::vector<float> scratch_storage(2 * stride + Table::kRowAlign);
+    std::vector<float> scratch_storage(ScratchFloats(config));
     float* scratch = scratch_storage.data();
     std::vector<int32_t> sentence;
     sentence.reserve(kMaxSentence);

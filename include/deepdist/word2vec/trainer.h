@@ -49,6 +49,10 @@ struct TrainerOptions {
   // starts. Implies the store path. For comparison with the default
   // asynchronous (Downpour-like) mode.
   bool sync = false;
+  // Skip-gram kernel: false for word2vec.c's per-pair updates, true for
+  // negatives shared across each window (the window's inputs and targets
+  // updated together as small matrix products). CBOW is the same either way.
+  bool shared_negatives = false;
 };
 
 struct TrainProgress {
