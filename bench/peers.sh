@@ -5,7 +5,7 @@
 # Usage:
 #   bench/peers.sh [--epochs N] [--runs R] [--models sg,cbow] [--corpus PATH]
 #                  [--questions PATH] [--only deepdist,gensim,fasttext] [--threads T]
-#                  [--deepdist PATH]
+#                  [--deepdist PATH] [--deepdist-args "EXTRA TRAIN FLAGS"]
 #
 # Defaults: 1 epoch, 1 run, skip-gram only, data/corpus.txt, data/questions-words.txt,
 # all three tools, 2 threads, build/deepdist. Missing data under data/ is fetched with
@@ -64,9 +64,10 @@ questions=
 only=deepdist,gensim,fasttext
 threads=2
 deepdist="$root/build/deepdist"
+deepdist_args=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --epochs | --runs | --models | --corpus | --questions | --only | --threads | --deepdist)
+    --epochs | --runs | --models | --corpus | --questions | --only | --threads | --deepdist | --deepdist-args)
       [[ $# -ge 2 ]] || die "$1 needs a value"
       ;;&
     --epochs) epochs=$2; shift 2 ;;
@@ -77,6 +78,7 @@ while [[ $# -gt 0 ]]; do
     --only) only=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --deepdist) deepdist=$2; shift 2 ;;
+    --deepdist-args) deepdist_args=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -302,7 +304,8 @@ run_deepdist() {  # MODEL ALPHA RUN
   local vec="$p.bin" ok=1
   if ! timed "$p" "$deepdist" word2vec train --input "$corpus" --output "$vec" --model "$model" \
     --dim "$DIM" --window "$WINDOW" --negative "$NEGATIVE" --sample "$SAMPLE" \
-    --min-count "$MIN_COUNT" --alpha "$alpha" --epochs "$epochs" --threads "$threads" --json; then
+    --min-count "$MIN_COUNT" --alpha "$alpha" --epochs "$epochs" --threads "$threads" \
+    $deepdist_args --json; then
     fail_note "$p" "deepdist word2vec train"
     return 1
   fi
@@ -406,7 +409,7 @@ REPORT_MACHINE="${cpu:-unknown CPU}, nproc $(nproc)" \
 REPORT_CORPUS="${corpus#"$root"/}$corpus_source, $tokens tokens" \
 REPORT_QUESTIONS="${questions#"$root"/}" \
 REPORT_SETTINGS="dim $DIM, window $WINDOW, negative $NEGATIVE, sample $SAMPLE, min-count $MIN_COUNT, alpha 0.025 (sg) / 0.05 (cbow), threads $threads, epochs $epochs, runs $runs, analogy over the $RESTRICT most frequent words" \
-REPORT_VERSIONS="deepdist $commit, gensim $gensim_version, fastText $fasttext_version" \
+REPORT_VERSIONS="deepdist $commit${deepdist_args:+ ($deepdist_args)}, gensim $gensim_version, fastText $fasttext_version" \
   "$PY" - "$rows" >"$report" <<'PY' || check_status=$?
 import csv, os, statistics, sys
 

@@ -38,7 +38,7 @@ struct TrainFlags {
   double alpha = -1;
   std::string optimizer = "sgd";
   std::string mode = "async";
-  std::string kernel = "pair";
+  std::string kernel = "batched";
   unsigned long long seed = 1;
   std::string save_vocab;
   std::string read_vocab;

@@ -52,7 +52,7 @@ struct TrainerOptions {
   // Skip-gram kernel: false for word2vec.c's per-pair updates, true for
   // negatives shared across each window (the window's inputs and targets
   // updated together as small matrix products). CBOW is the same either way.
-  bool shared_negatives = false;
+  bool shared_negatives = true;
 };
 
 struct TrainProgress {
