@@ -19,16 +19,65 @@ float RefGradient(float f, float label, float alpha) {
   return (label - 1.0f / (1.0f + std::exp(-f))) * alpha;
 }
 
+using RefRows = std::vector<std::vector<float>>;
+
+// The reduced random window around pos, drawn as the kernel draws it.
+struct RefWindow {
+  int64_t lo, hi;
+};
+RefWindow DrawWindow(const KernelConfig& c, int64_t pos, int64_t len, uint64_t* rng) {
+  const int reduce = static_cast<int>(NextRandom(rng) % c.window);
+  return {std::max<int64_t>(0, pos - (c.window - reduce)),
+          std::min<int64_t>(len - 1, pos + (c.window - reduce))};
+}
+
+// Random tables, the same values as plain rows for a reference, and a
+// sentence of random word ids.
+struct RandomProblem {
+  Table in, out;
+  RefRows ref_in, ref_out;
+  std::vector<int32_t> words;
+};
+RandomProblem MakeRandomProblem(size_t vocab, size_t dim, uint64_t seed, float out_scale,
+                                size_t sentence, uint64_t sentence_seed) {
+  RandomProblem p{Table("in", vocab, dim),
+                  Table("out", vocab, dim),
+                  RefRows(vocab, std::vector<float>(dim)),
+                  RefRows(vocab, std::vector<float>(dim)),
+                  {}};
+  for (size_t r = 0; r < vocab; ++r) {
+    for (size_t k = 0; k < dim; ++k) {
+      p.ref_in[r][k] = p.in.row(r)[k] =
+          static_cast<float>(NextRandom(&seed) % 1000) / 1000.0f - 0.5f;
+      p.ref_out[r][k] = p.out.row(r)[k] =
+          (static_cast<float>(NextRandom(&seed) % 1000) / 1000.0f - 0.5f) * out_scale;
+    }
+  }
+  for (size_t i = 0; i < sentence; ++i) {
+    p.words.push_back(static_cast<int32_t>(NextRandom(&sentence_seed) % vocab));
+  }
+  return p;
+}
+
+// The largest difference between a table and its reference rows.
+double MaxDiff(const Table& table, const RefRows& ref) {
+  double diff = 0;
+  for (size_t r = 0; r < ref.size(); ++r) {
+    for (size_t k = 0; k < ref[r].size(); ++k) {
+      diff = std::max<double>(diff, std::fabs(table.row(r)[k] - ref[r][k]));
+    }
+  }
+  return diff;
+}
+
 // Plain word2vec.c-style training with the same random choices.
 void Reference(const KernelConfig& c, const std::vector<int32_t>& words, float alpha, uint64_t rng,
-               std::vector<std::vector<float>>& in, std::vector<std::vector<float>>& out) {
+               RefRows& in, RefRows& out) {
   const size_t dim = in[0].size();
   const int64_t len = static_cast<int64_t>(words.size());
   for (int64_t pos = 0; pos < len; ++pos) {
     const int32_t word = words[pos];
-    const int reduce = static_cast<int>(NextRandom(&rng) % c.window);
-    const int64_t lo = std::max<int64_t>(0, pos - (c.window - reduce));
-    const int64_t hi = std::min<int64_t>(len - 1, pos + (c.window - reduce));
+    const auto [lo, hi] = DrawWindow(c, pos, len, &rng);
     auto train = [&](const std::vector<float>& input, std::vector<float>& error) {
       for (int d = 0; d <= c.negative; ++d) {
         int32_t target = word;
@@ -82,34 +131,20 @@ TEST_P(SgnsKernelTest, MatchesScalarReference) {
   config.window = 3;
   config.negative = 4;
   config.negatives = &negatives;
-  Table in("in", vocab, dim), out("out", vocab, dim);
+  RandomProblem p = MakeRandomProblem(vocab, dim, 42, 0.1f, 200, 7);
+  Table& in = p.in;
+  Table& out = p.out;
   config.stride = in.stride();
-  std::vector<std::vector<float>> ref_in(vocab, std::vector<float>(dim)), ref_out = ref_in;
-  uint64_t init = 42;
-  for (size_t r = 0; r < vocab; ++r) {
-    for (size_t k = 0; k < dim; ++k) {
-      ref_in[r][k] = in.row(r)[k] = (static_cast<float>(NextRandom(&init) % 1000) / 1000.0f - 0.5f);
-      ref_out[r][k] = out.row(r)[k] =
-          (static_cast<float>(NextRandom(&init) % 1000) / 1000.0f - 0.5f) * 0.1f;
-    }
-  }
-  std::vector<int32_t> words;
-  uint64_t w = 7;
-  for (int i = 0; i < 200; ++i) words.push_back(static_cast<int32_t>(NextRandom(&w) % vocab));
 
   uint64_t rng = 99;
   std::vector<float> scratch(ScratchFloats(config));
   KernelStats stats;
-  TrainSentence(config, words.data(), words.size(), 0.05f, &rng, {in.data(), out.data(), nullptr},
-                scratch.data(), &stats);
-  Reference(config, words, 0.05f, 99, ref_in, ref_out);
+  TrainSentence(config, p.words.data(), p.words.size(), 0.05f, &rng,
+                {in.data(), out.data(), nullptr}, scratch.data(), &stats);
+  Reference(config, p.words, 0.05f, 99, p.ref_in, p.ref_out);
   EXPECT_GT(stats.pairs, 0u);
-  double max_diff = 0;
+  const double max_diff = std::max(MaxDiff(in, p.ref_in), MaxDiff(out, p.ref_out));
   for (size_t r = 0; r < vocab; ++r) {
-    for (size_t k = 0; k < dim; ++k) {
-      max_diff = std::max<double>(max_diff, std::fabs(in.row(r)[k] - ref_in[r][k]));
-      max_diff = std::max<double>(max_diff, std::fabs(out.row(r)[k] - ref_out[r][k]));
-    }
     for (size_t k = dim; k < in.stride(); ++k) {
       ASSERT_EQ(in.row(r)[k], 0.0f) << "padding must stay zero";
       ASSERT_EQ(out.row(r)[k], 0.0f) << "padding must stay zero";
@@ -156,15 +191,12 @@ TEST_P(SgnsKernelTest, SaturatedScoresLeaveRowsUnchanged) {
 // Skip-gram with negatives shared across a window, written plainly: all
 // scores from the old values, then every input and target moves at once.
 void ReferenceShared(const KernelConfig& c, const std::vector<int32_t>& words, float alpha,
-                     uint64_t rng, std::vector<std::vector<float>>& in,
-                     std::vector<std::vector<float>>& out) {
+                     uint64_t rng, RefRows& in, RefRows& out) {
   const size_t dim = in[0].size();
   const int64_t len = static_cast<int64_t>(words.size());
   for (int64_t pos = 0; pos < len; ++pos) {
     const int32_t word = words[pos];
-    const int reduce = static_cast<int>(NextRandom(&rng) % c.window);
-    const int64_t lo = std::max<int64_t>(0, pos - (c.window - reduce));
-    const int64_t hi = std::min<int64_t>(len - 1, pos + (c.window - reduce));
+    const auto [lo, hi] = DrawWindow(c, pos, len, &rng);
     std::vector<int32_t> inputs, targets = {word};
     for (int64_t p = lo; p <= hi; ++p) {
       if (p != pos) inputs.push_back(words[p]);
@@ -205,20 +237,11 @@ TEST(SgnsKernelSharedTest, MatchesPlainReferenceAndPlan) {
   config.negative = 5;
   config.negatives = &negatives;
   config.shared_negatives = true;
-  Table in("in", vocab, dim), out("out", vocab, dim);
+  RandomProblem p = MakeRandomProblem(vocab, dim, 3, 0.5f, 150, 11);
+  Table& in = p.in;
+  Table& out = p.out;
+  const std::vector<int32_t>& words = p.words;
   config.stride = in.stride();
-  std::vector<std::vector<float>> ref_in(vocab, std::vector<float>(dim)), ref_out = ref_in;
-  uint64_t init = 3;
-  for (size_t r = 0; r < vocab; ++r) {
-    for (size_t k = 0; k < dim; ++k) {
-      ref_in[r][k] = in.row(r)[k] = static_cast<float>(NextRandom(&init) % 1000) / 1000.0f - 0.5f;
-      ref_out[r][k] = out.row(r)[k] =
-          static_cast<float>(NextRandom(&init) % 1000) / 2000.0f - 0.25f;
-    }
-  }
-  std::vector<int32_t> words;
-  uint64_t w = 11;
-  for (int i = 0; i < 150; ++i) words.push_back(static_cast<int32_t>(NextRandom(&w) % vocab));
   const Table in_before = in, out_before = out;
 
   uint64_t rng = 17, plan_rng = 17;
@@ -226,16 +249,14 @@ TEST(SgnsKernelSharedTest, MatchesPlainReferenceAndPlan) {
   KernelStats stats;
   TrainSentence(config, words.data(), words.size(), 0.05f, &rng, {in.data(), out.data(), nullptr},
                 scratch.data(), &stats);
-  ReferenceShared(config, words, 0.05f, 17, ref_in, ref_out);
+  ReferenceShared(config, words, 0.05f, 17, p.ref_in, p.ref_out);
   std::vector<int32_t> planned;
   PlanSentence(config, words.data(), words.size(), &plan_rng, &planned);
   EXPECT_EQ(plan_rng, rng) << "the plan must draw exactly what the kernel drew";
-  double max_diff = 0;
+  const double max_diff = std::max(MaxDiff(in, p.ref_in), MaxDiff(out, p.ref_out));
   for (size_t r = 0; r < vocab; ++r) {
     bool changed = false;
     for (size_t k = 0; k < dim; ++k) {
-      max_diff = std::max<double>(max_diff, std::fabs(in.row(r)[k] - ref_in[r][k]));
-      max_diff = std::max<double>(max_diff, std::fabs(out.row(r)[k] - ref_out[r][k]));
       changed |= in.row(r)[k] != in_before.row(r)[k] || out.row(r)[k] != out_before.row(r)[k];
     }
     if (changed) {
