@@ -125,22 +125,25 @@ TEST(AdaGradTest, Properties) {
 
 TEST(LearningRateTest, LinearDecay) {
   const LearningRate lr{0.025f, true, 1e-4f};
-  // 0.025 * max(1e-4, 1 - p):
-  EXPECT_FLOAT_EQ(lr.At(0.0), 0.025f);       // 0.025 * 1
-  EXPECT_FLOAT_EQ(lr.At(0.25), 0.01875f);    // 0.025 * 0.75
-  EXPECT_FLOAT_EQ(lr.At(0.5), 0.0125f);      // 0.025 * 0.5
-  EXPECT_FLOAT_EQ(lr.At(0.9), 0.0025f);      // 0.025 * 0.1
-  EXPECT_FLOAT_EQ(lr.At(1.0), 2.5e-6f);      // 0.025 * 1e-4 (floor)
-  EXPECT_FLOAT_EQ(lr.At(0.99995), 2.5e-6f);  // 1 - p = 5e-5 < 1e-4: floor
-  EXPECT_FLOAT_EQ(lr.At(3.0), 2.5e-6f);      // past the end: floor
+  // 0.025 * (1 - (1 - 1e-4) * p), computed in double:
+  auto expected = [](double p) { return static_cast<float>(0.025 * (1.0 - 0.9999 * p)); };
+  EXPECT_FLOAT_EQ(lr.At(0.0), 0.025f);
+  EXPECT_FLOAT_EQ(lr.At(0.25), expected(0.25));
+  EXPECT_NEAR(lr.At(0.25), 0.01875f, 1e-6f);
+  EXPECT_FLOAT_EQ(lr.At(0.5), expected(0.5));
+  EXPECT_FLOAT_EQ(lr.At(0.9), expected(0.9));
+  EXPECT_FLOAT_EQ(lr.At(1.0), 2.5e-6f);  // 0.025 * 1e-4 at the end
+  EXPECT_FLOAT_EQ(lr.At(3.0), 2.5e-6f);  // past the end: held there
+  EXPECT_FLOAT_EQ(lr.At(-1.0), 0.025f);  // before the start: alpha
 }
 
-TEST(LearningRateTest, CustomFloor) {
+TEST(LearningRateTest, DecaysToMinFraction) {
+  // gensim's alpha..min_alpha: halfway from 1 to 0.25 is 0.625.
   const LearningRate lr{1.0f, true, 0.25f};
-  EXPECT_FLOAT_EQ(lr.At(0.5), 0.5f);
-  EXPECT_FLOAT_EQ(lr.At(0.75), 0.25f);
-  EXPECT_FLOAT_EQ(lr.At(0.8), 0.25f);
+  EXPECT_FLOAT_EQ(lr.At(0.5), 0.625f);
+  EXPECT_FLOAT_EQ(lr.At(0.8), 0.4f);
   EXPECT_FLOAT_EQ(lr.At(1.0), 0.25f);
+  EXPECT_FLOAT_EQ(lr.At(2.0), 0.25f);
 }
 
 TEST(LearningRateTest, ConstantWithoutDecay) {
@@ -151,7 +154,7 @@ TEST(LearningRateTest, ConstantWithoutDecay) {
 }
 
 TEST(LearningRateTest, DescentFollowsProgress) {
-  Sgd sgd(LearningRate{0.2f, true});
+  Sgd sgd(LearningRate{0.2f, true, 0.0f});  // 0.2 * (1 - p)
   EXPECT_EQ(sgd.progress(), 0.0);
   EXPECT_FLOAT_EQ(sgd.learning_rate(), 0.2f);
   sgd.set_progress(0.5);
@@ -222,7 +225,7 @@ TEST(DescentApplyTest, UsesTheScheduledRate) {
   Model m;
   m.AddTable("w", 1, 1);
   m["w"].row(0)[0] = 1.0f;
-  Sgd sgd(LearningRate{0.2f, true});
+  Sgd sgd(LearningRate{0.2f, true, 0.0f});
   sgd.set_progress(0.5);  // lr = 0.2 * 0.5 = 0.1
   Update u;
   const float g = 1.0f;
@@ -286,7 +289,7 @@ TEST(MakeDescentTest, Sgd) {
   EXPECT_TRUE(d->schedule().linear_decay);
   EXPECT_FLOAT_EQ(d->schedule().min_fraction, 1e-3f);
   d->set_progress(0.5);
-  EXPECT_FLOAT_EQ(d->learning_rate(), 0.025f);
+  EXPECT_FLOAT_EQ(d->learning_rate(), 0.05f * (1.0f - 0.999f * 0.5f));
 }
 
 TEST(MakeDescentTest, AdaGradUsesAConstantRate) {

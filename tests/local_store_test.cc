@@ -91,7 +91,7 @@ TEST(LocalStoreTest, PushOfARepeatedRowAppliesEachGradient) {
 }
 
 TEST(LocalStoreTest, PushUsesTheScheduledRate) {
-  LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{1.0f, true}));
+  LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{1.0f, true, 0.0f}));
   store.descent().set_progress(0.75);  // lr = 1 * (1 - 0.75) = 0.25
   const std::vector<float> g = {4, 8, 12};
   ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, g.data()).ok());

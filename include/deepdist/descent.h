@@ -21,7 +21,7 @@
 
 namespace deepdist {
 
-// alpha * max(min_fraction, 1 - progress) when decaying, else alpha.
+// alpha * (1 - (1 - min_fraction) * progress) when decaying, else alpha.
 struct LearningRate {
   float alpha = 0.025f;
   bool linear_decay = true;

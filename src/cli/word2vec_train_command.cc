@@ -36,6 +36,7 @@ struct TrainFlags {
   long long epochs = 5;
   long long threads = 0;
   double alpha = -1;
+  double min_alpha = -1;
   std::string optimizer = "sgd";
   std::string mode = "async";
   std::string kernel = "batched";
@@ -65,6 +66,8 @@ std::string Validate(const TrainFlags& f) {
     return "--epochs: must be at least 1, not " + std::to_string(f.epochs);
   if (f.threads < 0 || f.threads > 4096) return "--threads: must be between 1 and 4096";
   if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 10)) return "--alpha: must be in (0, 10)";
+  if (f.min_alpha != -1 && !(f.min_alpha > 0 && f.min_alpha < 10))
+    return "--min-alpha: must be in (0, 10)";
   if (f.optimizer != "sgd" && f.optimizer != "adagrad")
     return "--optimizer: must be sgd or adagrad, not \"" + f.optimizer + "\"";
   if (f.mode != "async" && f.mode != "sync")
@@ -91,6 +94,10 @@ int RunTrain(const TrainFlags& f) {
                                   : std::max(1u, std::thread::hardware_concurrency());
   options.alpha = f.alpha > 0 ? static_cast<float>(f.alpha)
                               : (options.model == word2vec::Architecture::kCbow ? 0.05f : 0.025f);
+  if (f.min_alpha > 0) {
+    if (f.min_alpha > options.alpha) return UsageError("--min-alpha: must not exceed --alpha");
+    options.min_alpha = static_cast<float>(f.min_alpha);
+  }
   options.seed = f.seed;
   options.sync = f.mode == "sync";
   options.shared_negatives = f.kernel == "batched";
@@ -130,7 +137,8 @@ int RunTrain(const TrainFlags& f) {
   }
 
   word2vec::Trainer trainer(*vocab, options);
-  LearningRate lr{options.alpha, f.optimizer == "sgd", 1e-4f};
+  LearningRate lr = trainer.Schedule();
+  lr.linear_decay = f.optimizer == "sgd";
   LocalStore store(trainer.NewModel(), MakeDescent(f.optimizer, lr));
   ProgressLine progress(stderr, !f.quiet);
   Result<word2vec::TrainStats> stats =
@@ -199,6 +207,8 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--epochs", flags->epochs, "Passes over the input")->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Worker threads (default: hardware threads)");
   cmd->add_option("--alpha", flags->alpha, "Starting learning rate (default 0.025 sg, 0.05 cbow)");
+  cmd->add_option("--min-alpha", flags->min_alpha,
+                  "Learning rate at the end of the run (default alpha / (2 * epochs))");
   cmd->add_option("--optimizer", flags->optimizer,
                   "Descent rule on the model server: sgd or adagrad")
       ->capture_default_str();

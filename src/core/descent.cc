@@ -7,7 +7,10 @@ namespace deepdist {
 
 float LearningRate::At(double progress) const {
   if (!linear_decay) return alpha;
-  double f = std::max<double>(min_fraction, 1.0 - progress);
+  // Linear from alpha to alpha * min_fraction over the run (gensim's
+  // alpha..min_alpha; with word2vec.c's 1e-4 the same as its decay).
+  const double p = std::clamp(progress, 0.0, 1.0);
+  const double f = 1.0 - (1.0 - static_cast<double>(min_fraction)) * p;
   return static_cast<float>(alpha * f);
 }
 

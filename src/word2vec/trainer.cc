@@ -77,6 +77,14 @@ Model Trainer::NewModel() const {
   return model;
 }
 
+LearningRate Trainer::Schedule() const {
+  const TrainerOptions& o = options_;
+  const float min_alpha =
+      o.min_alpha > 0 ? o.min_alpha
+                      : o.alpha / (2.0f * static_cast<float>(std::max<size_t>(1, o.epochs)));
+  return LearningRate{o.alpha, true, std::min(1.0f, min_alpha / o.alpha)};
+}
+
 Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, ParamStore& store,
                                   const std::function<void(const TrainProgress&)>& on_progress) {
   const TrainerOptions& o = options_;
@@ -108,7 +116,7 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
   const double planned =
       static_cast<double>(o.epochs) * static_cast<double>(vocab_.train_words()) + 1.0;
   const uint64_t total_tasks = o.epochs * partitions.size();
-  LearningRate schedule{o.alpha, true, 1e-4f};
+  const LearningRate schedule = Schedule();
 
   Shared shared;
   shared.epoch_loss.assign(o.epochs, 0.0);

@@ -9,7 +9,10 @@
 //  - store path: otherwise (AdaGrad, or a remote store), a worker pulls the
 //    rows a batch of words will touch, trains the batch on that replica, and
 //    pushes the accumulated gradient back; the store's descent rule applies it.
-// The learning rate decays linearly over the planned words in both paths.
+// The learning rate decays linearly over the planned words in both paths,
+// from alpha to min_alpha (by default alpha / (2 * epochs): a one-pass run
+// still learns at half its rate at the end, a five-epoch run anneals to a
+// tenth; docs/BENCHMARKS.md has the measurements behind the choice).
 // Train blocks until all workers have joined; a worker's failure (a truncated
 // .gz, say) stops the others and is returned.
 #ifndef DEEPDIST_WORD2VEC_TRAINER_H_
@@ -19,6 +22,7 @@
 #include <functional>
 #include <vector>
 
+#include "deepdist/descent.h"
 #include "deepdist/model.h"
 #include "deepdist/partition.h"
 #include "deepdist/status.h"
@@ -38,6 +42,8 @@ struct TrainerOptions {
   size_t epochs = 5;
   size_t threads = 1;
   float alpha = 0.025f;  // Starting rate of the linear decay.
+  // Rate at the end of the run; 0 or less means alpha / (2 * epochs).
+  float min_alpha = 0.0f;
   uint64_t seed = 1;
   // Words per pull/train/push round on the store path.
   size_t batch_words = 10000;
@@ -77,6 +83,11 @@ class Trainer {
 
   // A fresh model for this vocabulary: "in" random (from options.seed), "out" zero.
   Model NewModel() const;
+
+  // The rate schedule Train follows (alpha decaying to the resolved
+  // min_alpha); a store's SGD descent should be built with it, so that the
+  // store path applies gradients at the rate the kernel trained with.
+  LearningRate Schedule() const;
 
   // Trains the store's model on `partitions` (listed with SplitOn::kWords).
   // `on_progress`, when given, is called from this thread about every 100 ms.
