@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "deepdist/model.h"
@@ -269,6 +270,205 @@ TEST(SgnsKernelSharedTest, MatchesPlainReferenceAndPlan) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SkipGramAndCbow, SgnsKernelTest, ::testing::Values(false, true));
+
+// What ReferenceCbowBatched did: the pairs it trained (a negative that is the
+// window's own centre word is none), the windows and batches it trained, and
+// the (window, negative) pairs dropped because the two were the same word.
+struct RefCbowCounts {
+  uint64_t pairs = 0;
+  int windows = 0;
+  int batches = 0;
+  int partial_batches = 0;
+  int dropped = 0;
+};
+
+// CBOW with negatives shared by a batch of windows, written plainly: each
+// window with a context takes the mean of its context rows as they stand
+// when it is reached; once cbow_batch windows are gathered (or the sentence
+// ends), one draw of c.negative negatives serves them all. Every score comes
+// from the old rows, a negative that is a window's own centre word counts
+// for nothing in that window, and then every row moves at once: each
+// window's error (its gradients times the old output rows) into each of its
+// context rows, g * hidden into its centre's output row, and the sum over the
+// batch of g * hidden into each negative's output row.
+RefCbowCounts ReferenceCbowBatched(const KernelConfig& c, const std::vector<int32_t>& words,
+                                   float alpha, uint64_t* rng, RefRows& in, RefRows& out) {
+  const size_t dim = in[0].size();
+  const int64_t len = static_cast<int64_t>(words.size());
+  struct Window {
+    int32_t centre;
+    std::vector<int32_t> context;  // Word ids, one per context position.
+    std::vector<float> hidden;
+  };
+  std::vector<Window> batch;
+  RefCbowCounts counts;
+  auto flush = [&]() {
+    if (batch.empty()) return;
+    std::vector<int32_t> negs;
+    for (int k = 0; k < c.negative; ++k) negs.push_back(c.negatives->Sample(NextRandom(rng)));
+    const RefRows old_out = out;
+    for (const Window& w : batch) {
+      std::vector<float> error(dim, 0.0f);
+      // Target -1 is the centre word (label 1), 0.. the negatives (label 0).
+      for (int k = -1; k < c.negative; ++k) {
+        const int32_t target = k < 0 ? w.centre : negs[k];
+        if (k >= 0 && target == w.centre) {
+          ++counts.dropped;
+          continue;
+        }
+        float f = 0;
+        for (size_t i = 0; i < dim; ++i) f += w.hidden[i] * old_out[target][i];
+        const float g = RefGradient(f, k < 0 ? 1.0f : 0.0f, alpha);
+        ++counts.pairs;
+        for (size_t i = 0; i < dim; ++i) error[i] += g * old_out[target][i];
+        for (size_t i = 0; i < dim; ++i) out[target][i] += g * w.hidden[i];
+      }
+      for (const int32_t word : w.context) {
+        for (size_t i = 0; i < dim; ++i) in[word][i] += error[i];
+      }
+    }
+    ++counts.batches;
+    if (static_cast<int>(batch.size()) < c.cbow_batch) ++counts.partial_batches;
+    batch.clear();
+  };
+  for (int64_t pos = 0; pos < len; ++pos) {
+    const auto [lo, hi] = DrawWindow(c, pos, len, rng);
+    Window w{words[pos], {}, std::vector<float>(dim, 0.0f)};
+    for (int64_t p = lo; p <= hi; ++p) {
+      if (p != pos) w.context.push_back(words[p]);
+    }
+    if (w.context.empty()) continue;
+    for (const int32_t word : w.context) {
+      for (size_t i = 0; i < dim; ++i) w.hidden[i] += in[word][i];
+    }
+    for (float& h : w.hidden) h /= static_cast<float>(w.context.size());
+    ++counts.windows;
+    batch.push_back(std::move(w));
+    if (static_cast<int>(batch.size()) == c.cbow_batch) flush();
+  }
+  flush();
+  return counts;
+}
+
+class SgnsKernelCbowBatchTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(SgnsKernelCbowBatchTest, MatchesPlainReferenceAndPlan) {
+  // A skewed vocabulary, so that negatives often repeat within a draw and
+  // often hit a window's centre word.
+  const size_t vocab = 60, dim = 29;
+  std::vector<uint64_t> counts(vocab);
+  for (size_t i = 0; i < vocab; ++i) counts[i] = 500 / (i + 1) + 1;
+  NegativeTable negatives(counts);
+  KernelConfig config;
+  config.cbow = true;
+  config.shared_negatives = true;
+  config.cbow_batch = GetParam();
+  config.window = 4;
+  config.negative = 5;
+  config.negatives = &negatives;
+  // Three sentences, trained one after another from one rng: 151 windows
+  // (a partial last batch for every batch size above 1), one word (no
+  // context, so no window and no draw of negatives), then 7 windows.
+  RandomProblem p = MakeRandomProblem(vocab, dim, 5, 0.5f, 159, 13);
+  Table& in = p.in;
+  Table& out = p.out;
+  const std::vector<std::vector<int32_t>> sentences = {
+      std::vector<int32_t>(p.words.begin(), p.words.begin() + 151),
+      std::vector<int32_t>(p.words.begin() + 151, p.words.begin() + 152),
+      std::vector<int32_t>(p.words.begin() + 152, p.words.end())};
+  config.stride = in.stride();
+  const Table in_before = in, out_before = out;
+
+  // A high rate, so that a wrong order of updates (scores or hidden vectors
+  // taken after part of the batch has moved) shows well above the sigmoid
+  // table's resolution.
+  const float alpha = 0.2f;
+  uint64_t rng = 23, ref_rng = 23, plan_rng = 23;
+  std::vector<float> scratch(ScratchFloats(config));
+  KernelStats stats;
+  RefCbowCounts ref;
+  std::vector<int32_t> planned;
+  for (const std::vector<int32_t>& words : sentences) {
+    TrainSentence(config, words.data(), words.size(), alpha, &rng, {in.data(), out.data(), nullptr},
+                  scratch.data(), &stats);
+    const RefCbowCounts r =
+        ReferenceCbowBatched(config, words, alpha, &ref_rng, p.ref_in, p.ref_out);
+    ref.pairs += r.pairs;
+    ref.windows += r.windows;
+    ref.batches += r.batches;
+    ref.partial_batches += r.partial_batches;
+    ref.dropped += r.dropped;
+    PlanSentence(config, words.data(), words.size(), &plan_rng, &planned);
+    EXPECT_EQ(ref_rng, rng) << "the reference must draw what the kernel drew";
+    EXPECT_EQ(plan_rng, rng) << "the plan must draw exactly what the kernel drew";
+  }
+  // The problem exercises what it should: full and partial batches, and
+  // negatives that are a window's own centre word.
+  EXPECT_EQ(ref.windows, 151 + 7);
+  EXPECT_EQ(ref.batches, (151 + config.cbow_batch - 1) / config.cbow_batch +
+                             (7 + config.cbow_batch - 1) / config.cbow_batch);
+  if (config.cbow_batch > 1) EXPECT_GT(ref.partial_batches, 0);
+  EXPECT_GT(ref.dropped, 0);
+  EXPECT_EQ(stats.pairs, ref.pairs) << "a negative that is the centre word is no pair";
+
+  const double max_diff = std::max(MaxDiff(in, p.ref_in), MaxDiff(out, p.ref_out));
+  for (size_t r = 0; r < vocab; ++r) {
+    bool changed = false;
+    for (size_t k = 0; k < dim; ++k) {
+      changed |= in.row(r)[k] != in_before.row(r)[k] || out.row(r)[k] != out_before.row(r)[k];
+    }
+    for (size_t k = dim; k < in.stride(); ++k) {
+      ASSERT_EQ(in.row(r)[k], 0.0f) << "padding must stay zero";
+      ASSERT_EQ(out.row(r)[k], 0.0f) << "padding must stay zero";
+    }
+    if (changed) {
+      EXPECT_NE(std::find(planned.begin(), planned.end(), static_cast<int32_t>(r)), planned.end())
+          << "row " << r << " changed but was not planned";
+    }
+  }
+  EXPECT_LT(max_diff, 2e-2);  // Table sigmoid against exp, as above.
+}
+
+INSTANTIATE_TEST_SUITE_P(BatchSizes, SgnsKernelCbowBatchTest, ::testing::Values(1, 2, 3, 5));
+
+TEST(SgnsKernelCbowBatchOfOneTest, MatchesPerWindowReference) {
+  // A large, nearly flat vocabulary: a window's negatives rarely repeat, so
+  // the per-window reference (which updates one target after another) and
+  // the batch (which scores all targets from the old rows) agree.
+  const size_t vocab = 2000, dim = 29;
+  std::vector<uint64_t> counts(vocab);
+  for (size_t i = 0; i < vocab; ++i) counts[i] = 100 + 10 * (i % 10);
+  NegativeTable negatives(counts);
+  KernelConfig batched;
+  batched.cbow = true;
+  batched.shared_negatives = true;
+  batched.cbow_batch = 1;
+  batched.window = 4;
+  batched.negative = 5;
+  batched.negatives = &negatives;
+  KernelConfig per_window = batched;
+  per_window.shared_negatives = false;
+  RandomProblem p = MakeRandomProblem(vocab, dim, 8, 0.5f, 200, 21);
+  batched.stride = per_window.stride = p.in.stride();
+  Table in_unbatched = p.in, out_unbatched = p.out;
+
+  const float alpha = 0.1f;  // High, so that errors from moved rows would show.
+  uint64_t rng = 31, unbatched_rng = 31;
+  std::vector<float> scratch(ScratchFloats(batched));
+  KernelStats stats, unbatched_stats;
+  TrainSentence(batched, p.words.data(), p.words.size(), alpha, &rng,
+                {p.in.data(), p.out.data(), nullptr}, scratch.data(), &stats);
+  Reference(per_window, p.words, alpha, 31, p.ref_in, p.ref_out);
+  // The kernel's own per-window CBOW draws and counts the same.
+  TrainSentence(per_window, p.words.data(), p.words.size(), alpha, &unbatched_rng,
+                {in_unbatched.data(), out_unbatched.data(), nullptr}, scratch.data(),
+                &unbatched_stats);
+  EXPECT_EQ(rng, unbatched_rng);
+  EXPECT_EQ(stats.pairs, unbatched_stats.pairs);
+  EXPECT_GT(stats.pairs, 0u);
+  const double max_diff = std::max(MaxDiff(p.in, p.ref_in), MaxDiff(p.out, p.ref_out));
+  EXPECT_LT(max_diff, 2e-2);  // Table sigmoid against exp, as above.
+}
 
 }  // namespace
 }  // namespace deepdist::word2vec

@@ -74,7 +74,7 @@ TEST_P(SgnsPlanTest, PlannedRowsCoverEveryChangedRow) {
       }
 
       uint64_t train_rng = seed, plan_rng = seed;
-      std::vector<float> scratch(2 * config.stride);
+      std::vector<float> scratch(ScratchFloats(config));
       KernelStats stats;
       TrainSentence(config, words.data(), words.size(), 0.05f, &train_rng,
                     {in.data(), out.data(), nullptr}, scratch.data(), &stats);
@@ -152,7 +152,7 @@ TEST_P(SgnsPlanTest, ReplicaOfPlannedRowsTrainsLikeTheFullTables) {
       for (size_t k = 0; k < kDim; ++k) rin.row(trap)[k] = rout.row(trap)[k] = 0.125f;
       const Table rin0 = rin, rout0 = rout;
 
-      std::vector<float> scratch(2 * config.stride);
+      std::vector<float> scratch(ScratchFloats(config));
       KernelStats full_stats, replica_stats;
       uint64_t rng = seed;
       TrainSentence(config, words.data(), words.size(), 0.05f, &rng,

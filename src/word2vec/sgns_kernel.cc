@@ -3,6 +3,7 @@
 #define HWY_TARGET_INCLUDE "src/word2vec/sgns_kernel.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 // Must follow foreach_target.h.
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include "deepdist/model.h"
@@ -103,123 +104,392 @@ HWY_INLINE void TrainTarget(const float* HWY_RESTRICT input, float* HWY_RESTRICT
   Axpy(g, input, out_row, n);
 }
 
-// Skip-gram for one window with shared negatives: scores S = inputs x
-// targets, gradients G = (label - sigmoid(S)) * alpha, then every input moves
-// by G x targets and every target by G' x inputs, all from the old values.
-HWY_INLINE void TrainWindowShared(float* const* inputs, int num_inputs, float* const* targets,
-                                  int num_targets, float alpha, size_t n, float* HWY_RESTRICT grad,
-                                  float* HWY_RESTRICT delta_in, float* HWY_RESTRICT delta_out,
-                                  KernelStats* stats) {
-  const SigmoidTables& t = Tables();
-  for (int i = 0; i < num_inputs; ++i) {
-    for (int j = 0; j < num_targets; ++j) {
-      const float f = Dot(inputs[i], targets[j], n);
-      const bool positive = j == 0;
-      float g = 0.0f;
-      if (f >= kMaxExp || f <= -kMaxExp) {
-        stats->loss += ((f >= kMaxExp) != positive) ? -t.log_sigmoid[0] : 0.0;
-      } else {
-        const int idx = TableIndex(f);
-        g = ((positive ? 1.0f : 0.0f) - t.sigmoid[idx]) * alpha;
-        stats->loss -= positive ? t.log_sigmoid[idx] : t.log_sigmoid[kTableSize - idx];
-      }
-      grad[i * num_targets + j] = g;
-      ++stats->pairs;
-    }
+// Dot products of x with rows[0, N), N <= 8: each vector of x is loaded once
+// for all N rows, so a score costs about one load per multiply-add instead
+// of two.
+template <int N>
+HWY_INLINE void DotBlock(const float* HWY_RESTRICT x, float* const* rows, size_t n, float* out) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  auto a4 = hn::Zero(d), a5 = hn::Zero(d), a6 = hn::Zero(d), a7 = hn::Zero(d);
+  for (size_t i = 0; i < n; i += lanes) {
+    const auto v = hn::LoadU(d, x + i);
+    a0 = hn::MulAdd(v, hn::LoadU(d, rows[0] + i), a0);
+    if constexpr (N > 1) a1 = hn::MulAdd(v, hn::LoadU(d, rows[1] + i), a1);
+    if constexpr (N > 2) a2 = hn::MulAdd(v, hn::LoadU(d, rows[2] + i), a2);
+    if constexpr (N > 3) a3 = hn::MulAdd(v, hn::LoadU(d, rows[3] + i), a3);
+    if constexpr (N > 4) a4 = hn::MulAdd(v, hn::LoadU(d, rows[4] + i), a4);
+    if constexpr (N > 5) a5 = hn::MulAdd(v, hn::LoadU(d, rows[5] + i), a5);
+    if constexpr (N > 6) a6 = hn::MulAdd(v, hn::LoadU(d, rows[6] + i), a6);
+    if constexpr (N > 7) a7 = hn::MulAdd(v, hn::LoadU(d, rows[7] + i), a7);
   }
-  for (int i = 0; i < num_inputs; ++i) {
-    float* d = delta_in + static_cast<size_t>(i) * n;
-    Zero(d, n);
-    for (int j = 0; j < num_targets; ++j) Axpy(grad[i * num_targets + j], targets[j], d, n);
-  }
-  for (int j = 0; j < num_targets; ++j) {
-    float* d = delta_out + static_cast<size_t>(j) * n;
-    Zero(d, n);
-    for (int i = 0; i < num_inputs; ++i) Axpy(grad[i * num_targets + j], inputs[i], d, n);
-  }
-  for (int i = 0; i < num_inputs; ++i)
-    Axpy(1.0f, delta_in + static_cast<size_t>(i) * n, inputs[i], n);
-  for (int j = 0; j < num_targets; ++j)
-    Axpy(1.0f, delta_out + static_cast<size_t>(j) * n, targets[j], n);
+  out[0] = hn::GetLane(hn::SumOfLanes(d, a0));
+  if constexpr (N > 1) out[1] = hn::GetLane(hn::SumOfLanes(d, a1));
+  if constexpr (N > 2) out[2] = hn::GetLane(hn::SumOfLanes(d, a2));
+  if constexpr (N > 3) out[3] = hn::GetLane(hn::SumOfLanes(d, a3));
+  if constexpr (N > 4) out[4] = hn::GetLane(hn::SumOfLanes(d, a4));
+  if constexpr (N > 5) out[5] = hn::GetLane(hn::SumOfLanes(d, a5));
+  if constexpr (N > 6) out[6] = hn::GetLane(hn::SumOfLanes(d, a6));
+  if constexpr (N > 7) out[7] = hn::GetLane(hn::SumOfLanes(d, a7));
 }
 
-void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, float alpha,
-                       uint64_t* rng, const RowSource& rows, float* scratch, KernelStats* stats) {
-  const size_t stride = c.stride;
-  float* error = scratch;
-  float* hidden = scratch + stride;
-  auto in_row = [&](int32_t w) {
-    return rows.in + static_cast<size_t>(rows.remap ? rows.remap[w] : w) * stride;
-  };
-  auto out_row = [&](int32_t w) {
-    return rows.out + static_cast<size_t>(rows.remap ? rows.remap[w] : w) * stride;
-  };
+// out[j] = x . rows[j] for j in [0, count), in blocks of up to 8 rows.
+HWY_INLINE void DotMany(const float* HWY_RESTRICT x, float* const* rows, int count, size_t n,
+                        float* out) {
+  int j = 0;
+  for (; j + 8 <= count; j += 8) DotBlock<8>(x, rows + j, n, out + j);
+  switch (count - j) {
+    case 7:
+      DotBlock<7>(x, rows + j, n, out + j);
+      break;
+    case 6:
+      DotBlock<6>(x, rows + j, n, out + j);
+      break;
+    case 5:
+      DotBlock<5>(x, rows + j, n, out + j);
+      break;
+    case 4:
+      DotBlock<4>(x, rows + j, n, out + j);
+      break;
+    case 3:
+      DotBlock<3>(x, rows + j, n, out + j);
+      break;
+    case 2:
+      DotBlock<2>(x, rows + j, n, out + j);
+      break;
+    case 1:
+      DotBlock<1>(x, rows + j, n, out + j);
+      break;
+    default:
+      break;
+  }
+}
+
+// dst (+)= sum over i in [0, count) of coef[i * coef_stride] * rows[i], one
+// vector at a time in a register: one load per multiply-add and one store
+// per vector, where a chain of axpys loads and stores dst for every row.
+HWY_INLINE void Combine(const float* coef, int coef_stride, float* const* rows, int count, size_t n,
+                        bool accumulate, float* HWY_RESTRICT dst) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  for (size_t k = 0; k < n; k += lanes) {
+    auto acc = accumulate ? hn::LoadU(d, dst + k) : hn::Zero(d);
+    for (int i = 0; i < count; ++i) {
+      acc = hn::MulAdd(hn::Set(d, coef[i * coef_stride]), hn::LoadU(d, rows[i] + k), acc);
+    }
+    hn::StoreU(acc, d, dst + k);
+  }
+}
+
+// Rows of the input and output tables by word id, through the replica's
+// remap where there is one.
+struct Rows {
+  float* in;
+  float* out;
+  const int32_t* remap;
+  size_t stride;
+  float* In(int32_t w) const { return in + static_cast<size_t>(remap ? remap[w] : w) * stride; }
+  float* Out(int32_t w) const { return out + static_cast<size_t>(remap ? remap[w] : w) * stride; }
+};
+
+// Asks for a row's cache lines ahead of its use.
+HWY_INLINE void PrefetchRow(const float* row, size_t stride) {
+  for (size_t k = 0; k < stride; k += 16) hwy::Prefetch(row + k);
+}
+
+// Hands out pieces of the caller's scratch buffer, each 64-byte aligned.
+class ScratchCarver {
+ public:
+  explicit ScratchCarver(float* base) : next_(reinterpret_cast<uintptr_t>(base)) {}
+  template <typename T>
+  T* Take(size_t count) {
+    next_ = (next_ + 63) & ~static_cast<uintptr_t>(63);
+    T* p = reinterpret_cast<T*>(next_);
+    next_ += count * sizeof(T);
+    return p;
+  }
+
+ private:
+  uintptr_t next_;
+};
+
+// The reduced random window around pos: word2vec.c's b = rand % window.
+HWY_INLINE void DrawReducedWindow(const KernelConfig& c, int64_t pos, int64_t len, uint64_t* rng,
+                                  int64_t* lo, int64_t* hi) {
+  const int reduce = static_cast<int>(NextRandom(rng) % static_cast<uint64_t>(c.window));
+  *lo = std::max<int64_t>(0, pos - (c.window - reduce));
+  *hi = std::min<int64_t>(len - 1, pos + (c.window - reduce));
+}
+
+// The gradient of one (input, target) score for label 1 (positive) or 0,
+// with the loss and pair counted; 0 where the score saturates.
+HWY_INLINE float PairGradient(float f, bool positive, float alpha, KernelStats* stats) {
+  const SigmoidTables& t = Tables();
+  ++stats->pairs;
+  if (f >= kMaxExp || f <= -kMaxExp) {
+    stats->loss += ((f >= kMaxExp) != positive) ? -t.log_sigmoid[0] : 0.0;
+    return 0.0f;
+  }
+  const int idx = TableIndex(f);
+  stats->loss -= positive ? t.log_sigmoid[idx] : t.log_sigmoid[kTableSize - idx];
+  return ((positive ? 1.0f : 0.0f) - t.sigmoid[idx]) * alpha;
+}
+
+// word2vec.c's updates, pair by pair (--kernel pair): skip-gram trains each
+// context vector against the centre word and its own negatives; CBOW trains
+// the mean of the context vectors. The reference for the batched kernels.
+void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float alpha,
+                uint64_t* rng, const Rows& r, float* scratch, KernelStats* stats) {
+  const size_t n = r.stride;
+  ScratchCarver carve(scratch);
+  float* error = carve.Take<float>(n);
+  float* hidden = carve.Take<float>(n);
   // One input vector against the word (label 1) and its negatives (label 0);
   // leaves the input's accumulated change in `error`.
   auto train_targets = [&](const float* input, int32_t word) {
-    Zero(error, stride);
+    Zero(error, n);
     for (int d = 0; d <= c.negative; ++d) {
       int32_t target = word;
       if (d > 0) {
         target = c.negatives->Sample(NextRandom(rng));
         if (target == word) continue;
       }
-      TrainTarget(input, out_row(target), error, d == 0 ? 1.0f : 0.0f, alpha, stride, stats);
+      TrainTarget(input, r.Out(target), error, d == 0 ? 1.0f : 0.0f, alpha, n, stats);
     }
   };
-  const int64_t len = static_cast<int64_t>(n);
   for (int64_t pos = 0; pos < len; ++pos) {
     const int32_t word = words[pos];
-    const int reduce = static_cast<int>(NextRandom(rng) % static_cast<uint64_t>(c.window));
-    const int64_t lo = std::max<int64_t>(0, pos - (c.window - reduce));
-    const int64_t hi = std::min<int64_t>(len - 1, pos + (c.window - reduce));
+    int64_t lo, hi;
+    DrawReducedWindow(c, pos, len, rng, &lo, &hi);
     if (c.cbow) {
-      // Input: the mean of the context vectors; the error goes back to each.
-      Zero(hidden, stride);
+      Zero(hidden, n);
       int count = 0;
       for (int64_t p = lo; p <= hi; ++p) {
         if (p == pos) continue;
-        Axpy(1.0f, in_row(words[p]), hidden, stride);
+        Axpy(1.0f, r.In(words[p]), hidden, n);
         ++count;
       }
       if (count == 0) continue;
+      stats->inputs += static_cast<uint64_t>(count);
       const float inv = 1.0f / static_cast<float>(count);
-      for (size_t i = 0; i < stride; ++i) hidden[i] *= inv;
+      for (size_t i = 0; i < n; ++i) hidden[i] *= inv;
       train_targets(hidden, word);
       for (int64_t p = lo; p <= hi; ++p) {
-        if (p != pos) Axpy(1.0f, error, in_row(words[p]), stride);
+        if (p != pos) Axpy(1.0f, error, r.In(words[p]), n);
       }
       continue;
     }
-    if (c.shared_negatives) {
-      // Layout of scratch past error/hidden: row pointers, gradients, deltas.
-      const int max_inputs = 2 * c.window;
-      float** inputs = reinterpret_cast<float**>(scratch + 2 * stride);
-      float** targets = inputs + max_inputs;
-      float* grad = reinterpret_cast<float*>(targets + c.negative + 1);
-      float* delta_in = grad + max_inputs * (c.negative + 1);
-      float* delta_out = delta_in + static_cast<size_t>(max_inputs) * stride;
-      int num_inputs = 0, num_targets = 0;
-      for (int64_t p = lo; p <= hi; ++p) {
-        if (p != pos) inputs[num_inputs++] = in_row(words[p]);
-      }
-      if (num_inputs == 0) continue;
-      targets[num_targets++] = out_row(word);
-      for (int d = 1; d <= c.negative; ++d) {
-        const int32_t target = c.negatives->Sample(NextRandom(rng));
-        if (target != word) targets[num_targets++] = out_row(target);
-      }
-      TrainWindowShared(inputs, num_inputs, targets, num_targets, alpha, stride, grad, delta_in,
-                        delta_out, stats);
-      continue;
-    }
-    // Skip-gram: each context word's vector predicts the centre word.
     for (int64_t p = lo; p <= hi; ++p) {
       if (p == pos) continue;
-      float* input = in_row(words[p]);
+      float* input = r.In(words[p]);
+      ++stats->inputs;
       train_targets(input, word);
-      Axpy(1.0f, error, input, stride);
+      Axpy(1.0f, error, input, n);
     }
+  }
+}
+
+// Skip-gram for one window with shared negatives: scores S = inputs x
+// targets, gradients G = (label - sigmoid(S)) * alpha, then every input moves
+// by G x targets and every target by G' x inputs, all from the old values:
+// the targets' changes are computed first (from the old inputs), the inputs
+// then move (reading the old targets), and the targets last.
+HWY_INLINE void TrainWindowShared(float* const* inputs, int num_inputs, float* const* targets,
+                                  int num_targets, float alpha, size_t n, float* HWY_RESTRICT grad,
+                                  float* HWY_RESTRICT delta_out, KernelStats* stats) {
+  for (int i = 0; i < num_inputs; ++i) {
+    float* g = grad + i * num_targets;
+    DotMany(inputs[i], targets, num_targets, n, g);
+    for (int j = 0; j < num_targets; ++j) g[j] = PairGradient(g[j], j == 0, alpha, stats);
+  }
+  for (int j = 0; j < num_targets; ++j) {
+    Combine(grad + j, num_targets, inputs, num_inputs, n, false,
+            delta_out + static_cast<size_t>(j) * n);
+  }
+  for (int i = 0; i < num_inputs; ++i) {
+    Combine(grad + i * num_targets, 1, targets, num_targets, n, true, inputs[i]);
+  }
+  for (int j = 0; j < num_targets; ++j) {
+    Axpy(1.0f, delta_out + static_cast<size_t>(j) * n, targets[j], n);
+  }
+}
+
+// Skip-gram with negatives shared across each window (--kernel batched).
+// Each window is drawn (its reduced size, then its negatives: the order of a
+// plain loop, so PlanSentence holds) one position ahead, and the rows it
+// will touch are prefetched while the current window trains: the output rows
+// of random negatives are where the kernel would otherwise wait on memory.
+void TrainSkipGramShared(const KernelConfig& c, const int32_t* words, int64_t len, float alpha,
+                         uint64_t* rng, const Rows& r, float* scratch, KernelStats* stats) {
+  const size_t n = r.stride;
+  const int max_inputs = 2 * c.window;
+  const int max_targets = c.negative + 1;
+  ScratchCarver carve(scratch);
+  float** inputs = carve.Take<float*>(max_inputs);
+  float** targets = carve.Take<float*>(max_targets);
+  float* grad = carve.Take<float>(static_cast<size_t>(max_inputs) * max_targets);
+  float* delta_out = carve.Take<float>(static_cast<size_t>(max_targets) * n);
+  struct Window {
+    int64_t lo = 0, hi = -1;
+    int num_targets = 0;  // 0: no context, nothing to train.
+    int32_t* targets = nullptr;
+  };
+  Window windows[2];
+  windows[0].targets = carve.Take<int32_t>(max_targets);
+  windows[1].targets = carve.Take<int32_t>(max_targets);
+  auto draw = [&](int64_t pos, Window* w) {
+    DrawReducedWindow(c, pos, len, rng, &w->lo, &w->hi);
+    w->num_targets = 0;
+    if (w->hi == w->lo) return;
+    const int32_t word = words[pos];
+    w->targets[w->num_targets++] = word;
+    for (int d = 1; d <= c.negative; ++d) {
+      const int32_t target = c.negatives->Sample(NextRandom(rng));
+      if (target != word) w->targets[w->num_targets++] = target;
+    }
+    for (int j = 0; j < w->num_targets; ++j) PrefetchRow(r.Out(w->targets[j]), n);
+    PrefetchRow(r.In(words[w->hi]), n);
+  };
+  if (len == 0) return;
+  Window* ahead = &windows[0];
+  draw(0, ahead);
+  for (int64_t pos = 0; pos < len; ++pos) {
+    const Window& cur = *ahead;
+    ahead = ahead == &windows[0] ? &windows[1] : &windows[0];
+    if (pos + 1 < len) draw(pos + 1, ahead);
+    if (cur.num_targets == 0) continue;
+    int num_inputs = 0;
+    for (int64_t p = cur.lo; p <= cur.hi; ++p) {
+      if (p != pos) inputs[num_inputs++] = r.In(words[p]);
+    }
+    for (int j = 0; j < cur.num_targets; ++j) targets[j] = r.Out(cur.targets[j]);
+    stats->inputs += static_cast<uint64_t>(num_inputs);
+    TrainWindowShared(inputs, num_inputs, targets, cur.num_targets, alpha, n, grad, delta_out,
+                      stats);
+  }
+}
+
+// CBOW with shared negatives (--kernel batched): cbow_batch consecutive
+// windows with a context gather their mean context vectors, then score
+// against their own centre words and one shared draw of negatives, every
+// score from the old rows. Each window's error goes back to its context
+// rows, each centre row moves by g * hidden, and each negative row by the sum
+// over windows of g * hidden. A negative that is a window's own centre word
+// is no negative for that window. Draws happen one window ahead, in the
+// order of the plain loop (a batch's negatives right after the draw of its
+// last window), so the rows can be prefetched.
+void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, float alpha,
+                     uint64_t* rng, const Rows& r, float* scratch, KernelStats* stats) {
+  const size_t n = r.stride;
+  const int batch = std::clamp(c.cbow_batch, 1, kMaxCbowBatch);
+  const int num_negs = c.negative;
+  const int cols = num_negs + 1;
+  ScratchCarver carve(scratch);
+  float* hidden = carve.Take<float>(static_cast<size_t>(batch) * n);
+  float* error = carve.Take<float>(static_cast<size_t>(batch) * n);
+  float* delta = carve.Take<float>(static_cast<size_t>(num_negs) * n);
+  float** targets = carve.Take<float*>(cols);  // [centre, negatives...]
+  float** hidden_rows = carve.Take<float*>(batch);
+  float* grad = carve.Take<float>(static_cast<size_t>(batch) * cols);
+  int32_t* neg_ids = carve.Take<int32_t>(2 * static_cast<size_t>(num_negs));
+  for (int b = 0; b < batch; ++b) hidden_rows[b] = hidden + static_cast<size_t>(b) * n;
+
+  struct Slot {
+    int64_t lo, hi, pos;
+  } slots[kMaxCbowBatch];
+  int size = 0;
+  struct Ahead {
+    int64_t lo = 0, hi = -1;
+    int negs = -1;  // Buffer of the negatives drawn with this window, or -1.
+  } ahead;
+  int drawn = 0, next_buffer = 0;
+  auto draw_negatives = [&]() {
+    int32_t* ids = neg_ids + static_cast<size_t>(next_buffer) * num_negs;
+    for (int k = 0; k < num_negs; ++k) {
+      ids[k] = c.negatives->Sample(NextRandom(rng));
+      PrefetchRow(r.Out(ids[k]), n);
+    }
+    drawn = 0;
+    const int buffer = next_buffer;
+    next_buffer ^= 1;
+    return buffer;
+  };
+  auto draw = [&](int64_t pos, Ahead* w) {
+    DrawReducedWindow(c, pos, len, rng, &w->lo, &w->hi);
+    w->negs = -1;
+    if (w->hi == w->lo) return;
+    PrefetchRow(r.Out(words[pos]), n);
+    PrefetchRow(r.In(words[w->hi]), n);
+    if (++drawn == batch) w->negs = draw_negatives();
+  };
+  auto train_batch = [&](int buffer) {
+    const int32_t* negs = neg_ids + static_cast<size_t>(buffer) * num_negs;
+    for (int k = 0; k < num_negs; ++k) targets[1 + k] = r.Out(negs[k]);
+    for (int b = 0; b < size; ++b) {
+      const int32_t centre = words[slots[b].pos];
+      targets[0] = r.Out(centre);
+      float* g = grad + static_cast<size_t>(b) * cols;
+      DotMany(hidden_rows[b], targets, cols, n, g);
+      g[0] = PairGradient(g[0], true, alpha, stats);
+      for (int k = 0; k < num_negs; ++k) {
+        g[1 + k] = negs[k] == centre ? 0.0f : PairGradient(g[1 + k], false, alpha, stats);
+      }
+      Combine(g, 1, targets, cols, n, false, error + static_cast<size_t>(b) * n);
+    }
+    if (size == 1) {
+      // targets[0] is still window 0's centre row.
+      for (int j = 0; j < cols; ++j) Axpy(grad[j], hidden, targets[j], n);
+    } else {
+      for (int k = 0; k < num_negs; ++k) {
+        Combine(grad + 1 + k, cols, hidden_rows, size, n, false,
+                delta + static_cast<size_t>(k) * n);
+      }
+      for (int b = 0; b < size; ++b) {
+        Axpy(grad[static_cast<size_t>(b) * cols], hidden_rows[b], r.Out(words[slots[b].pos]), n);
+      }
+      for (int k = 0; k < num_negs; ++k) {
+        Axpy(1.0f, delta + static_cast<size_t>(k) * n, targets[1 + k], n);
+      }
+    }
+    for (int b = 0; b < size; ++b) {
+      const float* e = error + static_cast<size_t>(b) * n;
+      for (int64_t p = slots[b].lo; p <= slots[b].hi; ++p) {
+        if (p != slots[b].pos) Axpy(1.0f, e, r.In(words[p]), n);
+      }
+    }
+    size = 0;
+  };
+  if (len == 0) return;
+  draw(0, &ahead);
+  for (int64_t pos = 0; pos < len; ++pos) {
+    const Ahead cur = ahead;
+    if (pos + 1 < len) draw(pos + 1, &ahead);
+    if (cur.hi == cur.lo) continue;
+    float* h = hidden_rows[size];
+    Zero(h, n);
+    for (int64_t p = cur.lo; p <= cur.hi; ++p) {
+      if (p != pos) Axpy(1.0f, r.In(words[p]), h, n);
+    }
+    stats->inputs += static_cast<uint64_t>(cur.hi - cur.lo);
+    const float inv = 1.0f / static_cast<float>(cur.hi - cur.lo);
+    for (size_t i = 0; i < n; ++i) h[i] *= inv;
+    slots[size++] = {cur.lo, cur.hi, pos};
+    if (cur.negs >= 0) train_batch(cur.negs);
+  }
+  if (size > 0) train_batch(draw_negatives());
+}
+
+void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, float alpha,
+                       uint64_t* rng, const RowSource& rows, float* scratch, KernelStats* stats) {
+  const Rows r{rows.in, rows.out, rows.remap, c.stride};
+  const int64_t len = static_cast<int64_t>(n);
+  if (!c.shared_negatives) {
+    TrainPlain(c, words, len, alpha, rng, r, scratch, stats);
+  } else if (c.cbow) {
+    TrainCbowShared(c, words, len, alpha, rng, r, scratch, stats);
+  } else {
+    TrainSkipGramShared(c, words, len, alpha, rng, r, scratch, stats);
   }
 }
 
@@ -241,11 +511,23 @@ void PlanSentence(const KernelConfig& c, const int32_t* words, size_t n, uint64_
                   std::vector<int32_t>* touched) {
   const int64_t len = static_cast<int64_t>(n);
   touched->insert(touched->end(), words, words + n);
+  const int cbow_batch = std::clamp(c.cbow_batch, 1, kMaxCbowBatch);
+  int batched = 0;
+  auto draw_batch = [&]() {
+    for (int d = 1; d <= c.negative; ++d) touched->push_back(c.negatives->Sample(NextRandom(rng)));
+    batched = 0;
+  };
   for (int64_t pos = 0; pos < len; ++pos) {
     const int32_t word = words[pos];
     const int reduce = static_cast<int>(NextRandom(rng) % static_cast<uint64_t>(c.window));
     const int64_t lo = std::max<int64_t>(0, pos - (c.window - reduce));
     const int64_t hi = std::min<int64_t>(len - 1, pos + (c.window - reduce));
+    if (c.cbow && c.shared_negatives) {
+      // One draw per cbow_batch windows that have a context, and one for the
+      // last, partial batch of the sentence.
+      if (hi - lo > 0 && ++batched == cbow_batch) draw_batch();
+      continue;
+    }
     // CBOW, and skip-gram with shared negatives, draw once per window.
     const int64_t inputs = (c.cbow || c.shared_negatives) ? (hi - lo > 0 ? 1 : 0) : hi - lo;
     for (int64_t k = 0; k < inputs; ++k) {
@@ -255,14 +537,24 @@ void PlanSentence(const KernelConfig& c, const int32_t* words, size_t n, uint64_
       }
     }
   }
+  if (batched > 0) draw_batch();
 }
 
 size_t ScratchFloats(const KernelConfig& c) {
-  const size_t max_inputs = 2 * static_cast<size_t>(c.window);
+  // The largest of the three kernels' layouts, with 64 bytes of alignment
+  // slack for each piece (see ScratchCarver).
+  const size_t ptr = sizeof(void*) / sizeof(float);  // Floats per row pointer.
+  const size_t slack = 16;
+  const size_t inputs = 2 * static_cast<size_t>(c.window);
   const size_t targets = static_cast<size_t>(c.negative) + 1;
-  const size_t pointer_floats = (max_inputs + targets) * sizeof(float*) / sizeof(float) + 2;
-  return 2 * c.stride + pointer_floats + max_inputs * targets + (max_inputs + targets) * c.stride +
-         Table::kRowAlign;
+  const size_t negs = static_cast<size_t>(c.negative);
+  const size_t batch = static_cast<size_t>(std::clamp(c.cbow_batch, 1, kMaxCbowBatch));
+  const size_t plain = 2 * (c.stride + slack);
+  const size_t skip_gram =
+      (inputs + targets) * ptr + inputs * targets + targets * c.stride + 2 * targets + 6 * slack;
+  const size_t cbow = (2 * batch + negs) * c.stride + (targets + batch) * ptr + batch * targets +
+                      2 * negs + 7 * slack;
+  return std::max({plain, skip_gram, cbow}) + slack;
 }
 
 const char* KernelTarget() { return hwy::TargetName(hwy::SupportedAndGeneratedTargets()[0]); }

@@ -27,11 +27,17 @@ struct KernelConfig {
   int negative = 5;
   size_t stride = 0;  // Floats per row, a multiple of 16.
   const NegativeTable* negatives = nullptr;
-  // Skip-gram with negatives shared across a window (Ji et al. 2016): the
-  // window's context vectors all score against the same 1 + negative output
-  // rows, read once, instead of each context drawing its own negatives.
+  // Negatives shared (Ji et al. 2016). Skip-gram: the window's context
+  // vectors all score against the same 1 + negative output rows, read once,
+  // instead of each context drawing its own negatives. CBOW: see cbow_batch.
   bool shared_negatives = false;
+  // CBOW with shared negatives: this many consecutive windows (1 to
+  // kMaxCbowBatch) score against one draw of negatives, each window's mean
+  // context vector against its own centre word and the shared negatives.
+  int cbow_batch = 1;
 };
+
+inline constexpr int kMaxCbowBatch = 16;
 
 // Floats of scratch memory TrainSentence needs for `config`.
 size_t ScratchFloats(const KernelConfig& config);
@@ -45,6 +51,9 @@ struct RowSource {
 struct KernelStats {
   double loss = 0;     // Sum of the negative log-likelihood over pairs.
   uint64_t pairs = 0;  // (input, target) pairs trained, negatives included.
+  // Input rows trained: context words (skip-gram) or the context rows
+  // averaged into a window's mean and updated back (CBOW).
+  uint64_t inputs = 0;
 };
 
 // Trains on words[0, n) (subsampled word ids) with learning rate alpha.
