@@ -29,8 +29,11 @@ class NegativeTable {
   int32_t Sample(uint64_t random) const {
     const uint32_t slot = static_cast<uint32_t>(((random & 0xFFFFFFFFull) * size_) >> 32);
     const Cell& cell = cells_[slot];
-    return static_cast<uint32_t>(random >> 32) < cell.threshold ? static_cast<int32_t>(slot)
-                                                                : cell.alias;
+    // Branch-free: the coin is a fair random bit, so a branch on it would be
+    // mispredicted half the time.
+    const int32_t keep =
+        -static_cast<int32_t>(static_cast<uint32_t>(random >> 32) < cell.threshold);
+    return cell.alias ^ ((static_cast<int32_t>(slot) ^ cell.alias) & keep);
   }
   // The exact probability Sample aims for (up to 2^-32 per draw).
   double Probability(int32_t id) const { return probability_[id]; }
