@@ -166,19 +166,55 @@ HWY_INLINE void DotMany(const float* HWY_RESTRICT x, float* const* rows, int cou
   }
 }
 
-// dst (+)= sum over i in [0, count) of coef[i * coef_stride] * rows[i], one
-// vector at a time in a register: one load per multiply-add and one store
-// per vector, where a chain of axpys loads and stores dst for every row.
+// dst (+)= sum over i in [0, count) of coef[i * coef_stride] * rows[i], kept
+// in registers: one load per multiply-add and one store per vector, where a
+// chain of axpys loads and stores dst for every row. Four vectors of dst are
+// summed at once, so that four independent multiply-add chains hide each
+// other's latency.
+template <int kVectors>
+HWY_INLINE void CombineVectors(const float* coef, int coef_stride, float* const* rows, int count,
+                               size_t k, bool accumulate, float* HWY_RESTRICT dst) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  auto a0 = accumulate ? hn::LoadU(d, dst + k) : hn::Zero(d);
+  auto a1 = a0, a2 = a0, a3 = a0;
+  if constexpr (kVectors > 1) a1 = accumulate ? hn::LoadU(d, dst + k + lanes) : hn::Zero(d);
+  if constexpr (kVectors > 2) a2 = accumulate ? hn::LoadU(d, dst + k + 2 * lanes) : hn::Zero(d);
+  if constexpr (kVectors > 3) a3 = accumulate ? hn::LoadU(d, dst + k + 3 * lanes) : hn::Zero(d);
+  for (int i = 0; i < count; ++i) {
+    const auto c = hn::Set(d, coef[i * coef_stride]);
+    const float* row = rows[i] + k;
+    a0 = hn::MulAdd(c, hn::LoadU(d, row), a0);
+    if constexpr (kVectors > 1) a1 = hn::MulAdd(c, hn::LoadU(d, row + lanes), a1);
+    if constexpr (kVectors > 2) a2 = hn::MulAdd(c, hn::LoadU(d, row + 2 * lanes), a2);
+    if constexpr (kVectors > 3) a3 = hn::MulAdd(c, hn::LoadU(d, row + 3 * lanes), a3);
+  }
+  hn::StoreU(a0, d, dst + k);
+  if constexpr (kVectors > 1) hn::StoreU(a1, d, dst + k + lanes);
+  if constexpr (kVectors > 2) hn::StoreU(a2, d, dst + k + 2 * lanes);
+  if constexpr (kVectors > 3) hn::StoreU(a3, d, dst + k + 3 * lanes);
+}
+
 HWY_INLINE void Combine(const float* coef, int coef_stride, float* const* rows, int count, size_t n,
                         bool accumulate, float* HWY_RESTRICT dst) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
-  for (size_t k = 0; k < n; k += lanes) {
-    auto acc = accumulate ? hn::LoadU(d, dst + k) : hn::Zero(d);
-    for (int i = 0; i < count; ++i) {
-      acc = hn::MulAdd(hn::Set(d, coef[i * coef_stride]), hn::LoadU(d, rows[i] + k), acc);
-    }
-    hn::StoreU(acc, d, dst + k);
+  size_t k = 0;
+  for (; k + 4 * lanes <= n; k += 4 * lanes) {
+    CombineVectors<4>(coef, coef_stride, rows, count, k, accumulate, dst);
+  }
+  switch ((n - k) / lanes) {
+    case 3:
+      CombineVectors<3>(coef, coef_stride, rows, count, k, accumulate, dst);
+      break;
+    case 2:
+      CombineVectors<2>(coef, coef_stride, rows, count, k, accumulate, dst);
+      break;
+    case 1:
+      CombineVectors<1>(coef, coef_stride, rows, count, k, accumulate, dst);
+      break;
+    default:
+      break;
   }
 }
 
