@@ -216,8 +216,8 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "async (Downpour-like, no barrier) or sync (MLlib-like rounds, averaged)")
       ->capture_default_str();
   cmd->add_option("--kernel", flags->kernel,
-                  "Skip-gram kernel: pair (word2vec.c's per-pair updates) or batched (negatives "
-                  "shared across each window)")
+                  "pair (word2vec.c's per-pair updates) or batched (each window scored as one "
+                  "small matrix product; skip-gram shares its negatives across the window)")
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
   cmd->add_option("--save-vocab", flags->save_vocab,

@@ -1,6 +1,9 @@
 // The word2vec training kernel: skip-gram and CBOW with negative sampling,
-// one sentence at a time, in the manner of word2vec.c (reduced random
-// windows, per-pair updates, the input vector updated after its targets).
+// one sentence at a time, with word2vec.c's reduced random windows. Two
+// families: word2vec.c's per-pair updates (shared_negatives = false, the
+// reference), and the batched kernels (shared_negatives = true, the default
+// of the trainer), which score each window as one small matrix product in
+// registers and update its rows together from the old values.
 //
 // The arithmetic is vectorised with Google Highway and dispatched at run time
 // (SSE4, AVX2 or AVX-512, whichever the CPU has), once per sentence. Rows are
@@ -27,13 +30,16 @@ struct KernelConfig {
   int negative = 5;
   size_t stride = 0;  // Floats per row, a multiple of 16.
   const NegativeTable* negatives = nullptr;
-  // Negatives shared (Ji et al. 2016). Skip-gram: the window's context
-  // vectors all score against the same 1 + negative output rows, read once,
-  // instead of each context drawing its own negatives. CBOW: see cbow_batch.
+  // The batched kernels. Skip-gram shares negatives across the window (Ji et
+  // al. 2016): the window's context vectors all score against the same
+  // 1 + negative output rows, read once, instead of each context drawing
+  // its own negatives. CBOW scores the window's mean context vector against
+  // its centre word and negatives at once; see also cbow_batch.
   bool shared_negatives = false;
-  // CBOW with shared negatives: this many consecutive windows (1 to
-  // kMaxCbowBatch) score against one draw of negatives, each window's mean
-  // context vector against its own centre word and the shared negatives.
+  // Batched CBOW: this many consecutive windows (1 to kMaxCbowBatch) score
+  // against one draw of negatives, each window's mean context vector against
+  // its own centre word and the shared negatives. More than 1 costs accuracy
+  // (docs/BENCHMARKS.md), so the trainer keeps 1.
   int cbow_batch = 1;
 };
 
