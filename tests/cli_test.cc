@@ -392,15 +392,24 @@ TEST_F(CliTest, EmptyVocabularyFiles) {
 TEST_F(CliTest, BadFlagValues) {
   const fs::path output = dir_ / "out.bin";
   const std::vector<std::vector<std::string>> cases = {
-      {"--dim", "0"},    {"--dim", "-3"},         {"--window", "-1"},    {"--epochs", "abc"},
-      {"--epochs", "0"}, {"--negative", "0"},     {"--model", "foo"},    {"--format", "xml"},
-      {"--sample", "2"}, {"--min-count", "0"},    {"--max-vocab", "-1"}, {"--threads", "-1"},
-      {"--alpha", "0"},  {"--optimizer", "adam"}, {"--mode", "bogus"},   {"--seed", "xyz"},
-      {"--dim", "1.5"},  {"--window", ""}};
+      {"--dim", "0"},      {"--dim", "-3"},         {"--window", "-1"},    {"--epochs", "abc"},
+      {"--epochs", "0"},   {"--negative", "0"},     {"--model", "foo"},    {"--format", "xml"},
+      {"--sample", "2"},   {"--min-count", "0"},    {"--max-vocab", "-1"}, {"--threads", "-1"},
+      {"--alpha", "0"},    {"--optimizer", "adam"}, {"--mode", "bogus"},   {"--seed", "xyz"},
+      {"--dim", "1.5"},    {"--window", ""},        {"--min-alpha", "0"},  {"--min-alpha", "x"},
+      {"--kernel", "gemm"}};
   for (const auto& flag : cases) {
     SCOPED_TRACE(flag[0] + " " + flag[1]);
     ExpectTrainError(Train(corpus_.string(), output.string(), flag), 2, flag[0], output);
   }
+}
+
+// The rate cannot end above where it starts.
+TEST_F(CliTest, MinAlphaAboveAlphaIsRefused) {
+  const fs::path output = dir_ / "out.bin";
+  ExpectTrainError(
+      Train(corpus_.string(), output.string(), {"--alpha", "0.02", "--min-alpha", "0.03"}), 2,
+      "--min-alpha", output);
 }
 
 TEST_F(CliTest, UnknownFlag) {
