@@ -2,9 +2,11 @@
 #include "src/word2vec/sgns_kernel.h"
 
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -468,6 +470,54 @@ TEST(SgnsKernelCbowBatchOfOneTest, MatchesPerWindowReference) {
   EXPECT_GT(stats.pairs, 0u);
   const double max_diff = std::max(MaxDiff(p.in, p.ref_in), MaxDiff(p.out, p.ref_out));
   EXPECT_LT(max_diff, 2e-2);  // Table sigmoid against exp, as above.
+}
+
+// One binary carries several SIMD targets (AVX-512, AVX2, SSE4, ... as
+// compiled) and picks the best the CPU has. Each target the CPU supports is
+// forced in turn, and each kernel on it is checked against its plain
+// reference, so that a target other than this machine's best cannot go wrong
+// unseen.
+TEST(SgnsKernelTargetsTest, EverySupportedTargetMatchesTheReferences) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  const size_t vocab = 60, dim = 29;
+  std::vector<uint64_t> counts(vocab);
+  for (size_t i = 0; i < vocab; ++i) counts[i] = 500 / (i + 1) + 1;
+  NegativeTable negatives(counts);
+  for (int64_t target : targets) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    EXPECT_STREQ(KernelTarget(), hwy::TargetName(target));
+    for (const bool cbow : {false, true}) {
+      for (const bool shared : {false, true}) {
+        SCOPED_TRACE(std::string(cbow ? "cbow" : "skip-gram") + (shared ? " batched" : " pair"));
+        KernelConfig config;
+        config.cbow = cbow;
+        config.window = 4;
+        config.negative = 5;
+        config.negatives = &negatives;
+        config.shared_negatives = shared;
+        RandomProblem p = MakeRandomProblem(vocab, dim, 3, 0.5f, 120, 11);
+        config.stride = p.in.stride();
+        uint64_t rng = 17;
+        std::vector<float> scratch(ScratchFloats(config));
+        KernelStats stats;
+        TrainSentence(config, p.words.data(), p.words.size(), 0.05f, &rng,
+                      {p.in.data(), p.out.data(), nullptr}, scratch.data(), &stats);
+        uint64_t ref_rng = 17;
+        if (!shared) {
+          Reference(config, p.words, 0.05f, 17, p.ref_in, p.ref_out);
+        } else if (cbow) {
+          ReferenceCbowBatched(config, p.words, 0.05f, &ref_rng, p.ref_in, p.ref_out);
+        } else {
+          ReferenceShared(config, p.words, 0.05f, 17, p.ref_in, p.ref_out);
+        }
+        EXPECT_GT(stats.pairs, 0u);
+        EXPECT_LT(std::max(MaxDiff(p.in, p.ref_in), MaxDiff(p.out, p.ref_out)), 2e-2);
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 }  // namespace
