@@ -195,18 +195,25 @@ class TrainerTest : public ::testing::Test {
 testing_support::TempDir* TrainerTest::dir_ = nullptr;
 uint64_t TrainerTest::tokens_ = 0;
 
-// The rate ends at alpha / (2 * epochs) unless min_alpha says otherwise.
-TEST_F(TrainerTest, ScheduleEndsAtAlphaOverTwiceTheEpochs) {
+// The rate ends at alpha / (4 * epochs) for skip-gram and alpha / (2 *
+// epochs) for CBOW, unless min_alpha says otherwise.
+TEST_F(TrainerTest, ScheduleEndPointDependsOnModelAndEpochs) {
   TrainerOptions o = Options();
+  o.model = Architecture::kSkipGram;
   o.alpha = 0.025f;
   o.epochs = 5;
   const LearningRate five = Trainer(vocab_, o).Schedule();
   EXPECT_TRUE(five.linear_decay);
   EXPECT_FLOAT_EQ(five.At(0.0), 0.025f);
-  EXPECT_FLOAT_EQ(five.At(1.0), 0.0025f);
-  EXPECT_FLOAT_EQ(five.At(0.5), 0.01375f);  // Halfway from 0.025 to 0.0025.
+  EXPECT_FLOAT_EQ(five.At(1.0), 0.00125f);
+  EXPECT_FLOAT_EQ(five.At(0.5), 0.013125f);  // Halfway from 0.025 to 0.00125.
   o.epochs = 1;
-  EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.0125f);
+  EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.00625f);
+  o.model = Architecture::kCbow;
+  o.alpha = 0.05f;
+  EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.025f);
+  o.epochs = 5;
+  EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.005f);
   o.min_alpha = 0.001f;
   EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.001f);
 }

@@ -208,7 +208,8 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--threads", flags->threads, "Worker threads (default: hardware threads)");
   cmd->add_option("--alpha", flags->alpha, "Starting learning rate (default 0.025 sg, 0.05 cbow)");
   cmd->add_option("--min-alpha", flags->min_alpha,
-                  "Learning rate at the end of the run (default alpha / (2 * epochs))");
+                  "Learning rate at the end of the run (default alpha / (4 * epochs) sg, "
+                  "alpha / (2 * epochs) cbow)");
   cmd->add_option("--optimizer", flags->optimizer,
                   "Descent rule on the model server: sgd or adagrad")
       ->capture_default_str();

@@ -79,9 +79,12 @@ Model Trainer::NewModel() const {
 
 LearningRate Trainer::Schedule() const {
   const TrainerOptions& o = options_;
+  // The default end points were measured best at 1 epoch, and safe at 5
+  // (docs/BENCHMARKS.md, "Learning-rate schedule").
+  const float per_epoch = o.model == Architecture::kCbow ? 2.0f : 4.0f;
   const float min_alpha =
       o.min_alpha > 0 ? o.min_alpha
-                      : o.alpha / (2.0f * static_cast<float>(std::max<size_t>(1, o.epochs)));
+                      : o.alpha / (per_epoch * static_cast<float>(std::max<size_t>(1, o.epochs)));
   return LearningRate{o.alpha, true, std::min(1.0f, min_alpha / o.alpha)};
 }
 

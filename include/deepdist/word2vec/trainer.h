@@ -10,9 +10,10 @@
 //    rows a batch of words will touch, trains the batch on that replica, and
 //    pushes the accumulated gradient back; the store's descent rule applies it.
 // The learning rate decays linearly over the planned words in both paths,
-// from alpha to min_alpha (by default alpha / (2 * epochs): a one-pass run
-// still learns at half its rate at the end, a five-epoch run anneals to a
-// tenth; docs/BENCHMARKS.md has the measurements behind the choice).
+// from alpha to min_alpha, by default alpha / (4 * epochs) for skip-gram and
+// alpha / (2 * epochs) for CBOW: a one-pass run still learns at a quarter
+// (half) of its rate at the end, a five-epoch run anneals to a twentieth
+// (tenth). docs/BENCHMARKS.md has the measurements behind the choice.
 // Train blocks until all workers have joined; a worker's failure (a truncated
 // .gz, say) stops the others and is returned.
 #ifndef DEEPDIST_WORD2VEC_TRAINER_H_
@@ -42,7 +43,8 @@ struct TrainerOptions {
   size_t epochs = 5;
   size_t threads = 1;
   float alpha = 0.025f;  // Starting rate of the linear decay.
-  // Rate at the end of the run; 0 or less means alpha / (2 * epochs).
+  // Rate at the end of the run; 0 or less means alpha / (4 * epochs) for
+  // skip-gram, alpha / (2 * epochs) for CBOW.
   float min_alpha = 0.0f;
   uint64_t seed = 1;
   // Words per pull/train/push round on the store path.
