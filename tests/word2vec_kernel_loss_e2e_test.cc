@@ -17,8 +17,8 @@
 //
 // Measured on enwiki-clean-1e8 (data/corpus.source), Release build, 2 shared
 // cores (333,214 tokens an epoch, 6,639 words in the vocabulary, under 2 s
-// for all four runs), seed 1, last epoch: skip-gram batched 0.4410, per-pair
-// 0.4350 (1.4%); CBOW batched 0.444957, per-pair 0.444954 (0.001%). The
+// for all four runs), seed 1, last epoch: skip-gram batched 0.4429, per-pair
+// 0.4384 (1.0%); CBOW batched 0.444957, per-pair 0.444954 (0.001%). The
 // batched skip-gram kernel scores a whole window from the old rows, where
 // the per-pair kernel scores later pairs against output rows the earlier
 // pairs of the window already moved, so its measured loss runs slightly
