@@ -62,6 +62,14 @@ RandomProblem MakeRandomProblem(size_t vocab, size_t dim, uint64_t seed, float o
   return p;
 }
 
+// Negatives over a Zipf-like vocabulary (word i seen top / (i + 1) + 1
+// times), so that draws often repeat and often hit the centre word.
+NegativeTable ZipfNegatives(size_t vocab, uint64_t top) {
+  std::vector<uint64_t> counts(vocab);
+  for (size_t i = 0; i < vocab; ++i) counts[i] = top / (i + 1) + 1;
+  return NegativeTable(counts);
+}
+
 // The largest difference between a table and its reference rows.
 double MaxDiff(const Table& table, const RefRows& ref) {
   double diff = 0;
@@ -126,9 +134,7 @@ class SgnsKernelTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(SgnsKernelTest, MatchesScalarReference) {
   const size_t vocab = 50, dim = 37;
-  std::vector<uint64_t> counts(vocab);
-  for (size_t i = 0; i < vocab; ++i) counts[i] = 1000 / (i + 1) + 1;
-  NegativeTable negatives(counts);
+  const NegativeTable negatives = ZipfNegatives(vocab, 1000);
   KernelConfig config;
   config.cbow = GetParam();
   config.window = 3;
@@ -232,9 +238,7 @@ void ReferenceShared(const KernelConfig& c, const std::vector<int32_t>& words, f
 
 TEST(SgnsKernelSharedTest, MatchesPlainReferenceAndPlan) {
   const size_t vocab = 60, dim = 29;
-  std::vector<uint64_t> counts(vocab);
-  for (size_t i = 0; i < vocab; ++i) counts[i] = 500 / (i + 1) + 1;
-  NegativeTable negatives(counts);
+  const NegativeTable negatives = ZipfNegatives(vocab, 500);
   KernelConfig config;
   config.window = 4;
   config.negative = 5;
@@ -358,9 +362,7 @@ TEST_P(SgnsKernelCbowBatchTest, MatchesPlainReferenceAndPlan) {
   // A skewed vocabulary, so that negatives often repeat within a draw and
   // often hit a window's centre word.
   const size_t vocab = 60, dim = 29;
-  std::vector<uint64_t> counts(vocab);
-  for (size_t i = 0; i < vocab; ++i) counts[i] = 500 / (i + 1) + 1;
-  NegativeTable negatives(counts);
+  const NegativeTable negatives = ZipfNegatives(vocab, 500);
   KernelConfig config;
   config.cbow = true;
   config.shared_negatives = true;
@@ -481,9 +483,7 @@ TEST(SgnsKernelTargetsTest, EverySupportedTargetMatchesTheReferences) {
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   ASSERT_FALSE(targets.empty());
   const size_t vocab = 60, dim = 29;
-  std::vector<uint64_t> counts(vocab);
-  for (size_t i = 0; i < vocab; ++i) counts[i] = 500 / (i + 1) + 1;
-  NegativeTable negatives(counts);
+  const NegativeTable negatives = ZipfNegatives(vocab, 500);
   for (int64_t target : targets) {
     SCOPED_TRACE(hwy::TargetName(target));
     hwy::SetSupportedTargetsForTest(target);
