@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
+#include <span>
+#include <thread>
 #include <vector>
 
 #include "deepdist/descent.h"
@@ -25,6 +28,17 @@ Model MakeModel() {
   return m;
 }
 
+// One-table pull and push through the batched interface.
+Status PullRows(ParamStore& store, size_t table, const std::vector<RowId>& ids, float* out) {
+  const RowBlock block{table, ids, out};
+  return store.PullNow(std::span<const RowBlock>(&block, 1));
+}
+Status PushRows(ParamStore& store, size_t table, const std::vector<RowId>& ids, const float* g,
+                const PushOptions& options = {}) {
+  const ConstRowBlock block{table, ids, g};
+  return store.PushNow(std::span<const ConstRowBlock>(&block, 1), options);
+}
+
 std::vector<float> Row(const Model& m, size_t table, RowId r) {
   auto span = m.table(table).row_span(r);
   return std::vector<float>(span.begin(), span.end());
@@ -44,20 +58,20 @@ TEST(LocalStoreTest, PullReturnsTheRowsDenselyPacked) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>());
   const std::vector<RowId> ids = {3, 0, 3, 4};
   std::vector<float> out(ids.size() * 3, -1.0f);
-  ASSERT_TRUE(store.Pull(0, ids, out.data()).ok());
+  ASSERT_TRUE(PullRows(store, 0, ids, out.data()).ok());
   EXPECT_EQ(out, (std::vector<float>{31, 32, 33, 1, 2, 3, 31, 32, 33, 41, 42, 43}));
 }
 
 TEST(LocalStoreTest, PullOfNoRowsIsOk) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>());
-  EXPECT_TRUE(store.Pull(0, std::vector<RowId>{}, nullptr).ok());
+  EXPECT_TRUE(PullRows(store, 0, std::vector<RowId>{}, nullptr).ok());
 }
 
 TEST(LocalStoreTest, PullWritesExactlyDimFloatsPerRow) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>());
   const std::vector<RowId> ids = {1, 1};
   std::vector<float> out(41, -7.0f);
-  ASSERT_TRUE(store.Pull(1, ids, out.data()).ok());
+  ASSERT_TRUE(PullRows(store, 1, ids, out.data()).ok());
   for (size_t i = 0; i < 40; ++i) EXPECT_EQ(out[i], 0.0f) << i;
   EXPECT_EQ(out[40], -7.0f);  // Nothing written past ids.size() * dim.
 }
@@ -66,7 +80,7 @@ TEST(LocalStoreTest, PushAppliesSgd) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{0.5f, false}));
   const std::vector<RowId> ids = {1, 4};
   const std::vector<float> g = {2, 4, 6, -2, 0, 2};
-  ASSERT_TRUE(store.Push(0, ids, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, ids, g.data()).ok());
   // row 1: [11, 12, 13] - 0.5 * [2, 4, 6] = [10, 10, 10]
   // row 4: [41, 42, 43] - 0.5 * [-2, 0, 2] = [42, 42, 42]
   EXPECT_EQ(Row(store.model(), 0, 1), (std::vector<float>{10, 10, 10}));
@@ -77,7 +91,7 @@ TEST(LocalStoreTest, PushAppliesSgd) {
   EXPECT_EQ(Row(store.model(), 0, 3), (std::vector<float>{31, 32, 33}));
 
   std::vector<float> out(3);
-  ASSERT_TRUE(store.Pull(0, std::vector<RowId>{1}, out.data()).ok());
+  ASSERT_TRUE(PullRows(store, 0, std::vector<RowId>{1}, out.data()).ok());
   EXPECT_EQ(out, (std::vector<float>{10, 10, 10}));
 }
 
@@ -85,16 +99,19 @@ TEST(LocalStoreTest, PushOfARepeatedRowAppliesEachGradient) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{1.0f, false}));
   const std::vector<RowId> ids = {2, 2};
   const std::vector<float> g = {1, 1, 1, 2, 2, 2};
-  ASSERT_TRUE(store.Push(0, ids, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, ids, g.data()).ok());
   // [21, 22, 23] - [1, 1, 1] - [2, 2, 2] = [18, 19, 20]
   EXPECT_EQ(Row(store.model(), 0, 2), (std::vector<float>{18, 19, 20}));
 }
 
 TEST(LocalStoreTest, PushUsesTheScheduledRate) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{1.0f, true, 0.0f}));
-  store.descent().set_progress(0.75);  // lr = 1 * (1 - 0.75) = 0.25
+  store.SetPlan(4);
+  store.AddProgress(3);  // lr = 1 * (1 - 0.75) = 0.25
+  EXPECT_DOUBLE_EQ(store.progress_fraction(), 0.75);
+  EXPECT_FLOAT_EQ(store.learning_rate(), 0.25f);
   const std::vector<float> g = {4, 8, 12};
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{0}, g.data()).ok());
   // [1, 2, 3] - 0.25 * [4, 8, 12] = [0, 0, 0]
   EXPECT_EQ(Row(store.model(), 0, 0), (std::vector<float>{0, 0, 0}));
 }
@@ -105,22 +122,22 @@ TEST(LocalStoreTest, PushAccumulatesAdaGradStateAcrossPushes) {
   LocalStore store(std::move(m), std::make_unique<AdaGrad>(LearningRate{0.1f, false}));
   const std::vector<float> g = {1, 2};
   // Push 1: state [1, 4]; row 0 = [0, 0] - 0.1 * [1/1, 2/2] = [-0.1, -0.1].
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{0}, g.data()).ok());
   EXPECT_NEAR(store.model().table(0).row(0)[0], -0.1f, 1e-7);
   EXPECT_NEAR(store.model().table(0).row(0)[1], -0.1f, 1e-7);
   // Push 2: state [2, 8]; row 0 -= 0.1 * [1/sqrt(2), 2/sqrt(8)]
   //         = [-0.17071068, -0.17071068].
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{0}, g.data()).ok());
   EXPECT_NEAR(store.model().table(0).row(0)[0], -0.17071068f, 1e-6);
   EXPECT_NEAR(store.model().table(0).row(0)[1], -0.17071068f, 1e-6);
   // Push 3: state [3, 12]; row 0 -= 0.1 * [1/sqrt(3), 2/sqrt(12)]
   //         = 0.1 * [0.57735027, 0.57735027]: row = [-0.22844571, -0.22844571].
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{0}, g.data()).ok());
   EXPECT_NEAR(store.model().table(0).row(0)[0], -0.22844571f, 1e-6);
   EXPECT_NEAR(store.model().table(0).row(0)[1], -0.22844571f, 1e-6);
 
   // Row 2 has its own state: its first step is lr * sign(g).
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{2}, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{2}, g.data()).ok());
   EXPECT_NEAR(store.model().table(0).row(2)[0], -0.1f, 1e-7);
   EXPECT_NEAR(store.model().table(0).row(2)[1], -0.1f, 1e-7);
   EXPECT_EQ(Row(store.model(), 0, 1), (std::vector<float>{0, 0}));
@@ -133,30 +150,30 @@ TEST(LocalStoreTest, AdaGradStateIsPerTable) {
   LocalStore store(std::move(m), std::make_unique<AdaGrad>(LearningRate{1.0f, false}));
   const float g = 2.0f;
   // a: state 4, step 1 -> -1; state 8, step 2/sqrt(8) = 0.70710678 -> -1.70710678.
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, &g).ok());
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, &g).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{0}, &g).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{0}, &g).ok());
   EXPECT_NEAR(store.model().table(0).row(0)[0], -1.70710678f, 1e-6);
   // b: fresh state 4, step 1 -> -1.
-  ASSERT_TRUE(store.Push(1, std::vector<RowId>{0}, &g).ok());
+  ASSERT_TRUE(PushRows(store, 1, std::vector<RowId>{0}, &g).ok());
   EXPECT_NEAR(store.model().table(1).row(0)[0], -1.0f, 1e-6);
 }
 
 TEST(LocalStoreTest, OutOfRangeRowsAreErrors) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>());
   std::vector<float> out(6);
-  Status s = store.Pull(0, std::vector<RowId>{5}, out.data());
+  Status s = PullRows(store, 0, std::vector<RowId>{5}, out.data());
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(s.message().empty());
-  s = store.Pull(0, std::vector<RowId>{0, 1000000}, out.data());
+  s = PullRows(store, 0, std::vector<RowId>{0, 1000000}, out.data());
   EXPECT_FALSE(s.ok());
-  s = store.Pull(1, std::vector<RowId>{2}, out.data());
+  s = PullRows(store, 1, std::vector<RowId>{2}, out.data());
   EXPECT_FALSE(s.ok());
 
   const std::vector<float> g(6, 1.0f);
-  s = store.Push(0, std::vector<RowId>{5}, g.data());
+  s = PushRows(store, 0, std::vector<RowId>{5}, g.data());
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(s.message().empty());
-  s = store.Push(1, std::vector<RowId>{2}, g.data());
+  s = PushRows(store, 1, std::vector<RowId>{2}, g.data());
   EXPECT_FALSE(s.ok());
   // A push of nothing but a bad row changes nothing.
   Model unchanged = MakeModel();
@@ -167,9 +184,9 @@ TEST(LocalStoreTest, OutOfRangeTablesAreErrors) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>());
   std::vector<float> out(3);
   const std::vector<float> g(3, 1.0f);
-  EXPECT_FALSE(store.Pull(2, std::vector<RowId>{0}, out.data()).ok());
-  EXPECT_FALSE(store.Push(2, std::vector<RowId>{0}, g.data()).ok());
-  EXPECT_FALSE(store.Pull(99, std::vector<RowId>{}, out.data()).ok());
+  EXPECT_FALSE(PullRows(store, 2, std::vector<RowId>{0}, out.data()).ok());
+  EXPECT_FALSE(PushRows(store, 2, std::vector<RowId>{0}, g.data()).ok());
+  EXPECT_FALSE(PullRows(store, 99, std::vector<RowId>{}, out.data()).ok());
 }
 
 TEST(LocalStoreTest, DirectTableForSgd) {
@@ -185,7 +202,7 @@ TEST(LocalStoreTest, DirectTableForSgd) {
   // Writes through it are the master rows.
   t->row(3)[1] = -5.0f;
   std::vector<float> out(3);
-  ASSERT_TRUE(store.Pull(0, std::vector<RowId>{3}, out.data()).ok());
+  ASSERT_TRUE(PullRows(store, 0, std::vector<RowId>{3}, out.data()).ok());
   EXPECT_EQ(out, (std::vector<float>{31, -5, 33}));
 }
 
@@ -201,13 +218,13 @@ TEST(LocalStoreTest, ThroughTheBaseInterface) {
   EXPECT_EQ(store->DirectTable(0), nullptr);
   EXPECT_EQ(store->descent().name(), "adagrad");
   std::vector<float> out(3);
-  ASSERT_TRUE(store->Pull(0, std::vector<RowId>{2}, out.data()).ok());
+  ASSERT_TRUE(PullRows(*store, 0, std::vector<RowId>{2}, out.data()).ok());
   EXPECT_EQ(out, (std::vector<float>{21, 22, 23}));
 }
 
 TEST(LocalStoreTest, SnapshotIsADeepCopy) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{1.0f, false}));
-  Model snap = store.Snapshot();
+  Model snap = store.Snapshot().value();
   ASSERT_EQ(snap.num_tables(), 2u);
   EXPECT_EQ(snap.table(0).name(), "emb");
   EXPECT_EQ(snap.table(1).name(), "ctx");
@@ -216,13 +233,133 @@ TEST(LocalStoreTest, SnapshotIsADeepCopy) {
 
   // Later pushes do not reach the snapshot.
   const std::vector<float> g = {1, 1, 1};
-  ASSERT_TRUE(store.Push(0, std::vector<RowId>{0}, g.data()).ok());
+  ASSERT_TRUE(PushRows(store, 0, std::vector<RowId>{0}, g.data()).ok());
   EXPECT_EQ(Row(store.model(), 0, 0), (std::vector<float>{0, 1, 2}));
   EXPECT_EQ(Row(snap, 0, 0), (std::vector<float>{1, 2, 3}));
 
   // Changing the snapshot does not reach the store.
   snap.table(0).row(4)[0] = 0.0f;
   EXPECT_EQ(store.model().table(0).row(4)[0], 41.0f);
+}
+
+TEST(LocalStoreTest, OnePullFillsBlocksOfSeveralTablesWithTheirStrides) {
+  LocalStore store(MakeModel(), std::make_unique<Sgd>());
+  const std::vector<RowId> emb = {4, 1};
+  const std::vector<RowId> ctx = {1};
+  std::vector<float> a(2 * 5, -1.0f);  // Stride 5: two floats of gap per row.
+  std::vector<float> b(20, -1.0f);
+  const std::vector<RowBlock> blocks = {{0, emb, a.data(), 5}, {1, ctx, b.data()}};
+  ASSERT_TRUE(store.PullNow(blocks).ok());
+  EXPECT_EQ(a, (std::vector<float>{41, 42, 43, -1, -1, 11, 12, 13, -1, -1}));
+  EXPECT_EQ(b, std::vector<float>(20, 0.0f));
+}
+
+TEST(LocalStoreTest, AFailedPullIsReportedByItsTicketOnly) {
+  LocalStore store(MakeModel(), std::make_unique<Sgd>());
+  std::vector<float> out(3);
+  const std::vector<RowId> bad = {7}, good = {0};
+  const RowBlock b1{0, bad, out.data()}, b2{0, good, out.data()};
+  const Ticket t1 = store.Pull(std::span<const RowBlock>(&b1, 1));
+  const Ticket t2 = store.Pull(std::span<const RowBlock>(&b2, 1));
+  EXPECT_NE(t1, t2);
+  EXPECT_TRUE(store.Wait(t2).ok());
+  Status s = store.Wait(t1);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("pull"), std::string::npos) << s.message();
+}
+
+TEST(LocalStoreTest, SgdAddsADeltaAsItIs) {
+  LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{0.5f, false}));
+  const std::vector<float> delta = {1, -2, 0.25f};
+  PushOptions options;
+  options.kind = PushOptions::Kind::kDelta;
+  options.rate = 0.1f;  // SGD ignores it: the change was already made at a rate.
+  ASSERT_TRUE(PushRows(store, 0, {2}, delta.data(), options).ok());
+  EXPECT_EQ(Row(store.model(), 0, 2), (std::vector<float>{22, 20, 23.25f}));
+}
+
+TEST(LocalStoreTest, AdaGradTakesMinusDeltaOverRateAsTheGradient) {
+  Model m;
+  m.AddTable("w", 1, 2);
+  LocalStore store(std::move(m), std::make_unique<AdaGrad>(LearningRate{0.1f, false}));
+  // delta -0.2 made at rate 0.1 is a gradient of 2: state 4, step 0.1 * 2 / 2.
+  const std::vector<float> delta = {-0.2f, 0.1f};
+  PushOptions options;
+  options.kind = PushOptions::Kind::kDelta;
+  options.rate = 0.1f;
+  ASSERT_TRUE(PushRows(store, 0, {0}, delta.data(), options).ok());
+  EXPECT_NEAR(store.model().table(0).row(0)[0], -0.1f, 1e-7);
+  EXPECT_NEAR(store.model().table(0).row(0)[1], 0.1f, 1e-7);
+  options.rate = 0;
+  EXPECT_FALSE(PushRows(store, 0, {0}, delta.data(), options).ok());
+}
+
+TEST(LocalStoreTest, DeferredPushesApplyTheirSumOnceWhenTheRoundEnds) {
+  Model m;
+  m.AddTable("w", 2, 1);
+  LocalStore store(std::move(m), std::make_unique<AdaGrad>(LearningRate{1.0f, false}));
+  std::unique_ptr<Rounds> rounds = store.NewRounds(3);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([&, w] {
+      const float g = 1.0f;
+      PushOptions options;
+      options.defer_to_round = true;
+      ASSERT_TRUE(PushRows(store, 0, {0}, &g, options).ok());
+      Result<bool> more = rounds->Next(w == 1);
+      ASSERT_TRUE(more.ok());
+      EXPECT_TRUE(*more);  // Worker 1 said it had work.
+      more = rounds->Next(false);
+      ASSERT_TRUE(more.ok());
+      EXPECT_FALSE(*more);
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  // One AdaGrad step with the sum 3: state 9, row -= 1 * 3 / 3.
+  EXPECT_NEAR(store.model().table(0).row(0)[0], -1.0f, 1e-7);
+  EXPECT_EQ(store.model().table(0).row(1)[0], 0.0f);
+}
+
+TEST(LocalStoreTest, TasksCoverEveryPartitionOfEveryEpochOnceInEpochOrder) {
+  LocalStore store(MakeModel(), std::make_unique<Sgd>());
+  std::unique_ptr<TaskSource> tasks = store.NewTasks(3, 2);
+  std::vector<std::pair<uint64_t, uint64_t>> seen;
+  while (std::optional<Task> t = tasks->Next()) seen.push_back({t->epoch, t->partition});
+  EXPECT_EQ(seen, (std::vector<std::pair<uint64_t, uint64_t>>{
+                      {0, 0}, {0, 1}, {0, 2}, {1, 0}, {1, 1}, {1, 2}}));
+  EXPECT_FALSE(tasks->Next().has_value());
+}
+
+TEST(LocalStoreTest, SetPlanRestartsProgress) {
+  LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{1.0f, true, 0.0f}));
+  EXPECT_EQ(store.progress_fraction(), 0.0);  // No plan yet.
+  store.SetPlan(10);
+  store.AddProgress(4);
+  store.AddProgress(6);
+  EXPECT_EQ(store.progress(), 10u);
+  EXPECT_EQ(store.progress_fraction(), 1.0);
+  store.AddProgress(5);
+  EXPECT_EQ(store.progress_fraction(), 1.0);  // Clamped.
+  store.SetPlan(20);
+  EXPECT_EQ(store.progress(), 0u);
+  EXPECT_EQ(store.planned(), 20u);
+}
+
+TEST(LocalStoreTest, LockedRowsLoseNoConcurrentUpdate) {
+  Model m;
+  m.AddTable("s", 1, 1);
+  LocalStore store(std::move(m), std::make_unique<Sgd>(LearningRate{1.0f, false}),
+                   LocalStoreOptions{.lock_rows = true});
+  EXPECT_EQ(store.DirectTable(0), nullptr);  // No unlocked access.
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&] {
+      const float g = -1.0f;
+      for (int i = 0; i < 20000; ++i) ASSERT_TRUE(PushRows(store, 0, {0}, &g).ok());
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(store.model().table(0).row(0)[0], 40000.0f);
 }
 
 }  // namespace

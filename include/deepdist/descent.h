@@ -4,8 +4,9 @@
 // row, that row's optimizer state (state_per_value() floats per value, owned
 // by the store) and a gradient, and it changes the row in place. Rules carry a
 // learning-rate schedule; Sgd's default is word2vec's linear decay from alpha
-// to alpha * 1e-4 over the run. ApplyRow is const and thread-safe for distinct
-// rows; set_progress is atomic. Calling a Descent as descent(model, update)
+// to alpha * 1e-4 over the run. ApplyRow and ApplyDelta are const and
+// thread-safe for distinct rows (stores call them from worker and
+// communication threads); set_progress is atomic. Calling a Descent as descent(model, update)
 // applies a whole sparse Update to a Model (the form DeepDist::train takes);
 // that form keeps its own state per table and is not thread-safe.
 #ifndef DEEPDIST_DESCENT_H_
@@ -45,12 +46,17 @@ class Descent {
   // row -= step(gradient); n values; state has n * state_per_value() floats.
   virtual void ApplyRow(float* row, float* state, const float* gradient, size_t n,
                         float lr) const = 0;
+  // Folds in `delta`, the change a worker's replica made to this row by SGD
+  // at rate `delta_rate` (Downpour's accumulated update). By default the
+  // rule takes -delta / delta_rate as the gradient and applies it at `lr`.
+  virtual void ApplyDelta(float* row, float* state, const float* delta, size_t n,
+                          float delta_rate, float lr) const;
 
   // Fraction of the planned work done, 0..1, drives the schedule.
   void set_progress(double fraction) { progress_.store(fraction, std::memory_order_relaxed); }
   double progress() const { return progress_.load(std::memory_order_relaxed); }
-  float learning_rate() const { return lr_.At(progress()); }
-  const LearningRate& schedule() const { return lr_; }
+  float learning_rate() const { return schedule().At(progress()); }
+  virtual const LearningRate& schedule() const { return lr_; }
 
   // Applies a sparse update of gradients to `model` at the current rate.
   void operator()(Model& model, const Update& update);
@@ -69,6 +75,9 @@ class Sgd : public Descent {
   size_t state_per_value() const override { return 0; }
   bool allows_hogwild() const override { return true; }
   void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
+  // row += delta: the master takes the replica's change as it is.
+  void ApplyDelta(float* row, float* state, const float* delta, size_t n, float delta_rate,
+                  float lr) const override;
 };
 
 // AdaGrad (Duchi et al. 2011): G += g^2; row -= lr * g / (sqrt(G) + eps),

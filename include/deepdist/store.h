@@ -1,21 +1,38 @@
 // ParamStore: where the master model lives, seen from a worker.
 //
-// Workers pull the rows they need and push gradients for the rows they
-// touched; the store applies its Descent rule to those rows where they live.
-// The embedded LocalStore keeps the model in this process's memory; an MPI
-// store (built with -DDEEPDIST_MPI=ON) shards rows across ranks behind the same
-// interface, so a worker never knows which one it talks to.
+// A store holds named tables of float rows and a Descent rule. Workers pull
+// the rows they need and push changes to the rows they touched; the rule is
+// applied where the rows live (in a distributed store, at the rank that owns
+// the row). Pull and Push are batched over several tables, and are issued
+// without blocking: each returns a Ticket that Wait() settles, in the manner
+// of ps-lite's KVWorker.
 //
-// Thread safety: Pull, Push and Snapshot may be called from any number of
-// threads at once. LocalStore does not lock rows: concurrent pushes to the
-// same row race in the Hogwild manner (Recht et al. 2011), which sparse
+// Beyond rows, a store keeps the state every worker of every rank shares:
+// progress (work units done, summed over all workers, which drives the
+// learning-rate schedule so that it anneals as one), a task source (which
+// partition a worker trains next), rounds (the barrier of sync mode) and
+// Snapshot (the whole model, gathered).
+//
+// Two stores implement it: LocalStore (below; one process, rows in shared
+// memory) and the MPI store (src/store/, built with -DDEEPDIST_MPI=ON), which
+// shards rows across ranks by row id. MakeStore (cluster.h) picks one.
+//
+// Thread safety: every method may be called from any number of worker
+// threads at once, except Snapshot and Barrier, which one thread per rank
+// calls while no worker runs. LocalStore does not lock rows: concurrent pushes
+// to the same row race in the Hogwild manner (Recht et al. 2011), which sparse
 // gradient methods such as word2vec tolerate by design.
 #ifndef DEEPDIST_STORE_H_
 #define DEEPDIST_STORE_H_
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "deepdist/descent.h"
@@ -24,6 +41,71 @@
 
 namespace deepdist {
 
+// Names one Pull or Push in flight; Wait() settles it.
+using Ticket = uint64_t;
+
+// Rows `ids` of `table`, row i at values + i * stride (stride 0: dim(table),
+// densely packed). A pull writes the rows there; the buffer must stay valid
+// until the pull's Wait returns.
+struct RowBlock {
+  size_t table = 0;
+  std::span<const RowId> ids;
+  float* values = nullptr;
+  size_t stride = 0;
+};
+
+// Rows `ids` of `table` and their values for a push. A push reads (copies)
+// the values before Push returns, so the buffer may be reused at once.
+struct ConstRowBlock {
+  size_t table = 0;
+  std::span<const RowId> ids;
+  const float* values = nullptr;
+  size_t stride = 0;
+};
+
+struct PushOptions {
+  enum class Kind {
+    // Values are gradients: the owner applies its rule at the current rate.
+    kGradient,
+    // Values are changes a worker made to its replica by SGD at rate `rate`
+    // (Downpour's accumulated delta): SGD adds them; other rules take
+    // -delta / rate as the gradient.
+    kDelta,
+  };
+  Kind kind = Kind::kGradient;
+  float rate = 0;
+  // Sync mode: the owner sums the values of every worker's push and applies
+  // the sum once, when the round ends (Rounds::Next), instead of at once.
+  bool defer_to_round = false;
+};
+
+// A worker's task: partition `partition` in epoch `epoch`.
+struct Task {
+  uint64_t epoch = 0;
+  uint64_t partition = 0;
+};
+
+// Hands out (epoch, partition) tasks in epoch order. Under MPI each rank
+// takes the partitions p with p % ranks == rank; its threads share them.
+// Thread-safe.
+class TaskSource {
+ public:
+  virtual ~TaskSource() = default;
+  // The next task for this rank, or nothing when this rank has none left.
+  virtual std::optional<Task> Next() = 0;
+};
+
+// Sync mode's rounds. Every worker of every rank calls Next once per round;
+// it blocks until all have called, applies the pushes deferred to the round
+// (each row's sum once, at the owner), and returns true while at least one
+// caller said it had work: a worker that has run out keeps calling with
+// false until Next returns false. Thread-safe.
+class Rounds {
+ public:
+  virtual ~Rounds() = default;
+  [[nodiscard]] virtual Result<bool> Next(bool has_work) = 0;
+};
+
 class ParamStore {
  public:
   virtual ~ParamStore() = default;
@@ -31,45 +113,135 @@ class ParamStore {
   virtual size_t num_tables() const = 0;
   virtual size_t rows(size_t table) const = 0;
   virtual size_t dim(size_t table) const = 0;
-  virtual Descent& descent() = 0;
+  virtual const Descent& descent() const = 0;
+  // This process's rank and the number of ranks (0 and 1 when embedded).
+  virtual int rank() const { return 0; }
+  virtual int ranks() const { return 1; }
 
-  // Copies `ids` rows of `table` into `out`, dim floats each, densely packed.
-  [[nodiscard]] virtual Status Pull(size_t table, std::span<const RowId> ids, float* out) = 0;
-  // Applies the descent rule to `ids` rows of `table` with `gradients`
-  // (dim floats each, densely packed) at the current learning rate.
-  [[nodiscard]] virtual Status Push(size_t table, std::span<const RowId> ids,
-                                    const float* gradients) = 0;
-  // A copy of the whole master model.
-  virtual Model Snapshot() = 0;
+  // Copies rows into the blocks' buffers. Errors (a table or row out of
+  // range, a failed transfer) come from Wait.
+  virtual Ticket Pull(std::span<const RowBlock> blocks) = 0;
+  // Applies the descent rule to the blocks' rows (see PushOptions).
+  virtual Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options = {}) = 0;
+  // Blocks until the ticket's pull has landed or its push has been applied.
+  [[nodiscard]] virtual Status Wait(Ticket ticket) = 0;
+  // Pull(...) then Wait.
+  [[nodiscard]] Status PullNow(std::span<const RowBlock> blocks) { return Wait(Pull(blocks)); }
+  [[nodiscard]] Status PushNow(std::span<const ConstRowBlock> blocks,
+                               const PushOptions& options = {}) {
+    return Wait(Push(blocks, options));
+  }
 
-  // The master rows of `table` for in-place updates (Hogwild), or nullptr when
-  // the store or its descent rule does not allow that. Rows are stride() apart.
+  // The whole master model. Under MPI every rank calls it together; rank 0
+  // gets the model, the other ranks an empty Model.
+  [[nodiscard]] virtual Result<Model> Snapshot() = 0;
+
+  // Progress and the learning-rate schedule. SetPlan (before training, on
+  // every rank) sets the work units planned over the run and restarts the
+  // count from zero;
+  // AddProgress adds what one worker has done; progress() is the sum over
+  // every worker of every rank (under MPI, others' shares as last heard).
+  virtual void SetPlan(uint64_t planned_units) = 0;
+  virtual void AddProgress(uint64_t units) = 0;
+  virtual uint64_t progress() const = 0;
+  virtual uint64_t planned() const = 0;
+  // progress() / planned(), in 0..1.
+  double progress_fraction() const;
+  // The descent rule's rate at progress_fraction().
+  float learning_rate() const;
+
+  // A task source over `partitions` x `epochs`. Under MPI every rank calls
+  // it with the same arguments.
+  virtual std::unique_ptr<TaskSource> NewTasks(uint64_t partitions, uint64_t epochs) = 0;
+  // Rounds for `local_workers` workers on this rank.
+  virtual std::unique_ptr<Rounds> NewRounds(size_t local_workers) = 0;
+  // Returns once every rank has called it, after every push issued on any
+  // rank before the call has been applied. One caller per rank.
+  [[nodiscard]] virtual Status Barrier() = 0;
+
+  // The master rows of `table` for in-place updates (Hogwild: a worker's
+  // replica is the master itself), or nullptr when the store or its rule
+  // does not allow that. Rows are stride() apart.
   virtual Table* DirectTable(size_t /*table*/) { return nullptr; }
+  // Payload bytes this rank has handed to the transport (0 when embedded).
+  virtual uint64_t bytes_sent() const { return 0; }
 };
 
-// The embedded store: one process, rows in shared memory.
+struct LocalStoreOptions {
+  // Serialise the updates (and reads) of each row with striped locks, so no
+  // update is lost to a concurrent one: for small dense models whose workers
+  // all update the same rows. Off by default: Hogwild.
+  bool lock_rows = false;
+};
+
+// The embedded store: one process, rows in shared memory. Pull and Push run
+// to completion in the calling thread; their tickets are settled at once.
 class LocalStore : public ParamStore {
  public:
-  LocalStore(Model model, std::unique_ptr<Descent> descent);
+  LocalStore(Model model, std::unique_ptr<Descent> descent, LocalStoreOptions options = {});
+  ~LocalStore() override;
 
   size_t num_tables() const override { return model_.num_tables(); }
   size_t rows(size_t table) const override { return model_.table(table).rows(); }
   size_t dim(size_t table) const override { return model_.table(table).dim(); }
-  Descent& descent() override { return *descent_; }
+  const Descent& descent() const override { return *descent_; }
 
-  Status Pull(size_t table, std::span<const RowId> ids, float* out) override;
-  Status Push(size_t table, std::span<const RowId> ids, const float* gradients) override;
-  Model Snapshot() override { return model_; }
+  Ticket Pull(std::span<const RowBlock> blocks) override;
+  Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options = {}) override;
+  Status Wait(Ticket ticket) override;
+  Result<Model> Snapshot() override { return model_; }
+
+  // Starts counting progress from zero towards `planned_units`.
+  void SetPlan(uint64_t planned_units) override {
+    planned_ = planned_units;
+    progress_.store(0, std::memory_order_relaxed);
+  }
+  void AddProgress(uint64_t units) override {
+    progress_.fetch_add(units, std::memory_order_relaxed);
+  }
+  uint64_t progress() const override { return progress_.load(std::memory_order_relaxed); }
+  uint64_t planned() const override { return planned_; }
+
+  std::unique_ptr<TaskSource> NewTasks(uint64_t partitions, uint64_t epochs) override;
+  std::unique_ptr<Rounds> NewRounds(size_t local_workers) override;
+  Status Barrier() override { return Status::OK(); }
   Table* DirectTable(size_t table) override;
 
   // The master model itself; callers must not race with training.
   Model& model() { return model_; }
   const Model& model() const { return model_; }
 
+  // Applies the pushes deferred to the current round; Rounds calls it.
+  void ApplyDeferred();
+
  private:
+  Status DoPull(std::span<const RowBlock> blocks);
+  Status DoPush(std::span<const ConstRowBlock> blocks, const PushOptions& options);
+  Ticket Settle(Status status);
+
+  static constexpr size_t kRowLocks = 64;
+  std::mutex* RowLock(RowId id) {
+    return options_.lock_rows ? &row_locks_[id % kRowLocks] : nullptr;
+  }
+
   Model model_;
   std::unique_ptr<Descent> descent_;
+  LocalStoreOptions options_;
+  std::unique_ptr<std::mutex[]> row_locks_;
   std::vector<std::vector<float>> state_;  // Optimizer state per table.
+  std::atomic<uint64_t> progress_{0};
+  uint64_t planned_ = 0;
+
+  std::mutex mu_;  // Guards what follows.
+  Ticket next_ticket_ = 1;
+  std::unordered_map<Ticket, Status> failed_;  // Settled tickets that failed.
+  // Sync mode: per table, row -> summed values (gradients, or deltas and
+  // their rate) waiting for the round's end.
+  struct Deferred {
+    std::unordered_map<RowId, std::vector<float>> rows;
+    PushOptions options;
+  };
+  std::vector<Deferred> deferred_;
 };
 
 }  // namespace deepdist

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "deepdist/status.h"
+
 namespace deepdist {
 
 float LearningRate::At(double progress) const {
@@ -33,6 +35,21 @@ void Descent::operator()(Model& model, const Update& update) {
                rows->values.data() + i * dim, dim, lr);
     }
   }
+}
+
+void Descent::ApplyDelta(float* row, float* state, const float* delta, size_t n, float delta_rate,
+                         float lr) const {
+  DD_CHECK(delta_rate > 0);
+  thread_local std::vector<float> gradient;  // Reused: no allocation per row.
+  gradient.resize(n);
+  const float inv = -1.0f / delta_rate;
+  for (size_t i = 0; i < n; ++i) gradient[i] = delta[i] * inv;
+  ApplyRow(row, state, gradient.data(), n, lr);
+}
+
+void Sgd::ApplyDelta(float* row, float* /*state*/, const float* delta, size_t n,
+                     float /*delta_rate*/, float /*lr*/) const {
+  for (size_t i = 0; i < n; ++i) row[i] += delta[i];
 }
 
 void Sgd::ApplyRow(float* row, float* /*state*/, const float* gradient, size_t n, float lr) const {

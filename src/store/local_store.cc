@@ -1,13 +1,77 @@
+#include <algorithm>
+#include <barrier>
 #include <cstring>
 
 #include "deepdist/store.h"
 
 namespace deepdist {
 
-LocalStore::LocalStore(Model model, std::unique_ptr<Descent> descent)
-    : model_(std::move(model)), descent_(std::move(descent)) {
+double ParamStore::progress_fraction() const {
+  const uint64_t plan = planned();
+  if (plan == 0) return 0.0;
+  return std::min(1.0, static_cast<double>(progress()) / static_cast<double>(plan));
+}
+
+float ParamStore::learning_rate() const { return descent().schedule().At(progress_fraction()); }
+
+namespace {
+
+// Tasks in epoch-major order from one atomic cursor.
+class LocalTaskSource : public TaskSource {
+ public:
+  LocalTaskSource(uint64_t partitions, uint64_t epochs)
+      : partitions_(partitions), total_(partitions * epochs) {}
+  std::optional<Task> Next() override {
+    const uint64_t t = next_.fetch_add(1, std::memory_order_relaxed);
+    if (t >= total_) return std::nullopt;
+    return Task{t / partitions_, t % partitions_};
+  }
+
+ private:
+  const uint64_t partitions_;
+  const uint64_t total_;
+  std::atomic<uint64_t> next_{0};
+};
+
+// Rounds of one process: a barrier whose completion step applies the pushes
+// deferred to the round and decides whether another round follows.
+class LocalRounds : public Rounds {
+ public:
+  LocalRounds(LocalStore& store, size_t workers)
+      : store_(store), barrier_(static_cast<std::ptrdiff_t>(workers), Completion{this}) {}
+
+  Result<bool> Next(bool has_work) override {
+    if (has_work) with_work_.fetch_add(1, std::memory_order_relaxed);
+    barrier_.arrive_and_wait();
+    return more_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct Completion {
+    LocalRounds* self;
+    void operator()() noexcept {
+      self->store_.ApplyDeferred();
+      self->more_.store(self->with_work_.exchange(0) > 0, std::memory_order_relaxed);
+    }
+  };
+  LocalStore& store_;
+  std::atomic<size_t> with_work_{0};
+  std::atomic<bool> more_{false};
+  std::barrier<Completion> barrier_;
+};
+
+size_t StrideOf(size_t stride, size_t dim) { return stride == 0 ? dim : stride; }
+
+}  // namespace
+
+LocalStore::LocalStore(Model model, std::unique_ptr<Descent> descent, LocalStoreOptions options)
+    : model_(std::move(model)),
+      descent_(std::move(descent)),
+      options_(options),
+      row_locks_(options.lock_rows ? new std::mutex[kRowLocks] : nullptr) {
   DD_CHECK(descent_ != nullptr);
   state_.resize(model_.num_tables());
+  deferred_.resize(model_.num_tables());
   const size_t per_value = descent_->state_per_value();
   for (size_t t = 0; t < model_.num_tables(); ++t) {
     const Table& table = model_.table(t);
@@ -15,35 +79,132 @@ LocalStore::LocalStore(Model model, std::unique_ptr<Descent> descent)
   }
 }
 
-Status LocalStore::Pull(size_t table, std::span<const RowId> ids, float* out) {
-  if (table >= model_.num_tables()) return Status::InvalidArgument("pull: no such table");
-  const Table& t = model_.table(table);
-  const size_t dim = t.dim();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] >= t.rows()) return Status::InvalidArgument("pull: row out of range");
-    std::memcpy(out + i * dim, t.row(ids[i]), dim * sizeof(float));
+LocalStore::~LocalStore() = default;
+
+Ticket LocalStore::Settle(Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Ticket ticket = next_ticket_++;
+  if (!status.ok()) failed_.emplace(ticket, std::move(status));
+  return ticket;
+}
+
+Status LocalStore::Wait(Ticket ticket) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = failed_.find(ticket);
+  if (it == failed_.end()) return Status::OK();
+  Status status = std::move(it->second);
+  failed_.erase(it);
+  return status;
+}
+
+Ticket LocalStore::Pull(std::span<const RowBlock> blocks) { return Settle(DoPull(blocks)); }
+
+Ticket LocalStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) {
+  return Settle(DoPush(blocks, options));
+}
+
+Status LocalStore::DoPull(std::span<const RowBlock> blocks) {
+  for (const RowBlock& b : blocks) {
+    if (b.table >= model_.num_tables()) return Status::InvalidArgument("pull: no such table");
+    const Table& t = model_.table(b.table);
+    const size_t dim = t.dim();
+    const size_t stride = StrideOf(b.stride, dim);
+    for (size_t i = 0; i < b.ids.size(); ++i) {
+      if (b.ids[i] >= t.rows()) return Status::InvalidArgument("pull: row out of range");
+      std::mutex* lock = RowLock(b.ids[i]);
+      if (lock != nullptr) lock->lock();
+      std::memcpy(b.values + i * stride, t.row(b.ids[i]), dim * sizeof(float));
+      if (lock != nullptr) lock->unlock();
+    }
   }
   return Status::OK();
 }
 
-Status LocalStore::Push(size_t table, std::span<const RowId> ids, const float* gradients) {
-  if (table >= model_.num_tables()) return Status::InvalidArgument("push: no such table");
-  Table& t = model_.table(table);
-  const size_t dim = t.dim();
-  const size_t per_row = dim * descent_->state_per_value();
-  const float lr = descent_->learning_rate();
-  float* state = state_[table].data();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] >= t.rows()) return Status::InvalidArgument("push: row out of range");
-    // Hogwild: no lock; another worker may be updating this row right now.
-    descent_->ApplyRow(t.row(ids[i]), per_row > 0 ? state + ids[i] * per_row : nullptr,
-                       gradients + i * dim, dim, lr);
+Status LocalStore::DoPush(std::span<const ConstRowBlock> blocks, const PushOptions& options) {
+  const float lr = learning_rate();
+  const bool delta = options.kind == PushOptions::Kind::kDelta;
+  if (delta && !(options.rate > 0)) return Status::InvalidArgument("push: a delta needs its rate");
+  for (const ConstRowBlock& b : blocks) {
+    if (b.table >= model_.num_tables()) return Status::InvalidArgument("push: no such table");
+    Table& t = model_.table(b.table);
+    const size_t dim = t.dim();
+    const size_t stride = StrideOf(b.stride, dim);
+    for (RowId id : b.ids) {
+      if (id >= t.rows()) return Status::InvalidArgument("push: row out of range");
+    }
+    if (options.defer_to_round) {
+      std::lock_guard<std::mutex> lock(mu_);
+      Deferred& d = deferred_[b.table];
+      d.options = options;
+      for (size_t i = 0; i < b.ids.size(); ++i) {
+        std::vector<float>& sum = d.rows[b.ids[i]];
+        if (sum.empty()) sum.assign(dim, 0.0f);
+        const float* v = b.values + i * stride;
+        for (size_t k = 0; k < dim; ++k) sum[k] += v[k];
+      }
+      continue;
+    }
+    const size_t per_row = dim * descent_->state_per_value();
+    float* state = state_[b.table].data();
+    for (size_t i = 0; i < b.ids.size(); ++i) {
+      const RowId id = b.ids[i];
+      float* row_state = per_row > 0 ? state + id * per_row : nullptr;
+      // Without lock_rows, Hogwild: another worker may be updating this row
+      // right now.
+      std::mutex* lock = RowLock(id);
+      if (lock != nullptr) lock->lock();
+      if (delta) {
+        descent_->ApplyDelta(t.row(id), row_state, b.values + i * stride, dim, options.rate, lr);
+      } else {
+        descent_->ApplyRow(t.row(id), row_state, b.values + i * stride, dim, lr);
+      }
+      if (lock != nullptr) lock->unlock();
+    }
   }
   return Status::OK();
+}
+
+void LocalStore::ApplyDeferred() {
+  const float lr = learning_rate();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t ti = 0; ti < deferred_.size(); ++ti) {
+    Deferred& d = deferred_[ti];
+    if (d.rows.empty()) continue;
+    Table& t = model_.table(ti);
+    const size_t dim = t.dim();
+    const size_t per_row = dim * descent_->state_per_value();
+    // In row order, so that a round's result does not depend on hashing.
+    std::vector<RowId> ids;
+    ids.reserve(d.rows.size());
+    for (const auto& [id, values] : d.rows) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    for (RowId id : ids) {
+      const float* values = d.rows[id].data();
+      float* row_state = per_row > 0 ? state_[ti].data() + id * per_row : nullptr;
+      if (d.options.kind == PushOptions::Kind::kDelta) {
+        descent_->ApplyDelta(t.row(id), row_state, values, dim, d.options.rate, lr);
+      } else {
+        descent_->ApplyRow(t.row(id), row_state, values, dim, lr);
+      }
+    }
+    d.rows.clear();
+  }
+}
+
+std::unique_ptr<TaskSource> LocalStore::NewTasks(uint64_t partitions, uint64_t epochs) {
+  return std::make_unique<LocalTaskSource>(partitions, epochs);
+}
+
+std::unique_ptr<Rounds> LocalStore::NewRounds(size_t local_workers) {
+  DD_CHECK(local_workers > 0);
+  return std::make_unique<LocalRounds>(*this, local_workers);
 }
 
 Table* LocalStore::DirectTable(size_t table) {
-  if (!descent_->allows_hogwild() || table >= model_.num_tables()) return nullptr;
+  // Rows that must be locked cannot be handed out for unlocked updates.
+  if (!descent_->allows_hogwild() || options_.lock_rows || table >= model_.num_tables()) {
+    return nullptr;
+  }
   return &model_.table(table);
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -10,6 +9,7 @@
 #include <span>
 #include <thread>
 
+#include "deepdist/replica.h"
 #include "src/word2vec/negative_table.h"
 #include "src/word2vec/sgns_kernel.h"
 
@@ -31,8 +31,6 @@ double SecondsSince(Clock::time_point start) {
 // State shared by the workers of one Train call. Counters are touched once per
 // kCheckpointWords words, not per word, so they do not bounce between cores.
 struct Shared {
-  std::atomic<uint64_t> next_task{0};
-  std::atomic<uint64_t> vocab_words_done{0};  // Drives the learning rate.
   std::atomic<uint64_t> tokens_read{0};
   std::atomic<bool> stop{false};
   std::atomic<size_t> running{0};
@@ -41,16 +39,6 @@ struct Shared {
   std::vector<double> epoch_loss;
   std::vector<uint64_t> epoch_pairs;
   double recent_loss = 0;
-};
-
-// Buffers of one worker on the store path: its replica of pulled rows.
-struct Replica {
-  std::vector<int32_t> remap;  // Word -> replica row, -1 when absent.
-  std::vector<int32_t> touched;
-  std::vector<RowId> ids;
-  std::vector<float> dense_in, dense_out;  // Pulled values, dim each.
-  Table in{"in", 0, 1};
-  Table out{"out", 0, 1};
 };
 
 }  // namespace
@@ -107,18 +95,19 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
   config.negatives = &negatives;
   config.shared_negatives = o.shared_negatives;
 
-  Table* direct_in = store.DirectTable(kTableIn);
-  Table* direct_out = store.DirectTable(kTableOut);
-  const bool hogwild =
-      direct_in != nullptr && direct_out != nullptr && !o.force_store_path && !o.sync;
-  // Sync mode: rounds of (pull, train one batch, wait for all, push the
-  // averaged gradient, wait for all). A worker that runs out of work drops out.
-  std::optional<std::barrier<>> rounds;
-  if (o.sync) rounds.emplace(static_cast<std::ptrdiff_t>(o.threads));
-  const float push_scale = o.sync ? 1.0f / static_cast<float>(o.threads) : 1.0f;
-  const double planned =
-      static_cast<double>(o.epochs) * static_cast<double>(vocab_.train_words()) + 1.0;
-  const uint64_t total_tasks = o.epochs * partitions.size();
+  ReplicaOptions replica_options;
+  replica_options.push_every = o.push_every;
+  replica_options.fetch_every = o.sync ? 0 : o.fetch_every;
+  replica_options.allow_direct = !o.force_store_path;
+  replica_options.defer_to_round = o.sync;
+  // Sync mode applies the workers' mean change.
+  replica_options.push_scale =
+      o.sync ? 1.0f / static_cast<float>(o.threads * static_cast<size_t>(store.ranks())) : 1.0f;
+  std::unique_ptr<Rounds> rounds;
+  if (o.sync) rounds = store.NewRounds(o.threads);
+  const uint64_t planned = o.epochs * vocab_.train_words() + 1;
+  store.SetPlan(planned);
+  const std::unique_ptr<TaskSource> tasks = store.NewTasks(partitions.size(), o.epochs);
   const LearningRate schedule = Schedule();
 
   Shared shared;
@@ -137,78 +126,49 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
     float* scratch = scratch_storage.data();
     std::vector<int32_t> sentence;
     sentence.reserve(kMaxSentence);
-    Replica replica;
-    if (!hogwild) replica.remap.assign(vocab_.size(), -1);
-    float alpha = schedule.At(static_cast<double>(shared.vocab_words_done.load()) / planned);
+    Replica replica(store, {kTableIn, kTableOut}, replica_options);
+    std::vector<int32_t> touched;
+    std::vector<RowId> touched_ids;
+    float alpha = schedule.At(store.progress_fraction());
+    uint64_t words_since_advance = 0;
 
-    // Trains one batch through the store: pull, train on the replica, push.
-    auto train_via_store = [&](const int32_t* words, size_t n, uint64_t* rng, KernelStats* stats) {
-      uint64_t replay = *rng;
-      replica.touched.clear();
-      PlanSentence(config, words, n, rng, &replica.touched);
-      // The batch's own words come first in `touched` (their "in" rows are
-      // the only ones the kernel changes); negatives follow ("out" rows only).
-      replica.ids.clear();
-      size_t in_rows = 0;
-      for (size_t i = 0; i < replica.touched.size(); ++i) {
-        const int32_t w = replica.touched[i];
-        if (replica.remap[w] < 0) {
-          replica.remap[w] = static_cast<int32_t>(replica.ids.size());
-          replica.ids.push_back(static_cast<RowId>(w));
-        }
-        if (i + 1 == n) in_rows = replica.ids.size();
+    // Trains one batch on the replica: make its rows present, train, and let
+    // the replica push or refresh when its intervals have passed.
+    auto train_batch = [&](const int32_t* words, size_t n, uint64_t* rng, KernelStats* stats) {
+      if (!replica.direct()) {
+        uint64_t plan_rng = *rng;
+        touched.clear();
+        PlanSentence(config, words, n, &plan_rng, &touched);
+        touched_ids.assign(touched.begin(), touched.end());
+        DD_RETURN_IF_ERROR(replica.Require(touched_ids));
       }
-      const size_t rows = replica.ids.size();
-      const std::span<const RowId> in_ids(replica.ids.data(), in_rows);
-      if (replica.out.rows() < rows) {  // Grow with headroom; batches vary a little.
-        replica.in = Table("in", rows + rows / 4, dim);
-        replica.out = Table("out", rows + rows / 4, dim);
+      TrainSentence(config, words, n, alpha, rng,
+                    {replica.base(0), replica.base(1), replica.remap()}, scratch, stats);
+      if (rounds) {
+        // Sync: everyone's change goes into the round; the next batch is
+        // pulled at the model the round leaves.
+        DD_RETURN_IF_ERROR(replica.Refresh(alpha));
+        DD_RETURN_IF_ERROR(replica.Wait());
+        Result<bool> more = rounds->Next(true);
+        return more.status();
       }
-      replica.dense_in.resize(rows * dim);
-      replica.dense_out.resize(rows * dim);
-      Status s = store.Pull(kTableIn, in_ids, replica.dense_in.data());
-      if (s.ok()) s = store.Pull(kTableOut, replica.ids, replica.dense_out.data());
-      if (!s.ok()) return s;
-      for (size_t r = 0; r < in_rows; ++r) {
-        std::memcpy(replica.in.row(r), &replica.dense_in[r * dim], dim * sizeof(float));
-      }
-      for (size_t r = 0; r < rows; ++r) {
-        std::memcpy(replica.out.row(r), &replica.dense_out[r * dim], dim * sizeof(float));
-      }
-      TrainSentence(config, words, n, alpha, &replay,
-                    {replica.in.data(), replica.out.data(), replica.remap.data()}, scratch, stats);
-      // The gradient that SGD at rate alpha would turn into the same change
-      // (averaged over the workers in sync mode).
-      const float inv_alpha = push_scale / alpha;
-      for (size_t r = 0; r < in_rows; ++r) {
-        float* gi = &replica.dense_in[r * dim];
-        const float* ai = replica.in.row(r);
-        for (size_t k = 0; k < dim; ++k) gi[k] = (gi[k] - ai[k]) * inv_alpha;
-      }
-      for (size_t r = 0; r < rows; ++r) {
-        float* go = &replica.dense_out[r * dim];
-        const float* ao = replica.out.row(r);
-        for (size_t k = 0; k < dim; ++k) go[k] = (go[k] - ao[k]) * inv_alpha;
-      }
-      for (RowId w : replica.ids) replica.remap[w] = -1;
-      if (rounds) rounds->arrive_and_wait();  // Everyone has computed on the same model.
-      s = store.Push(kTableIn, in_ids, replica.dense_in.data());
-      if (s.ok()) s = store.Push(kTableOut, replica.ids, replica.dense_out.data());
-      if (rounds) rounds->arrive_and_wait();  // Everyone's update is in.
-      return s;
+      const uint64_t units = words_since_advance;
+      words_since_advance = 0;
+      return replica.Advance(units, alpha);
     };
 
     for (;;) {
-      const uint64_t task = shared.next_task.fetch_add(1);
-      if (task >= total_tasks || shared.stop) break;
-      const size_t epoch = task / partitions.size();
-      const PartitionSpec& part = partitions[task % partitions.size()];
+      if (shared.stop) break;
+      const std::optional<Task> task = tasks->Next();
+      if (!task) break;
+      const size_t epoch = task->epoch;
+      const PartitionSpec& part = partitions[task->partition];
       uint64_t rng = o.seed ^ (0x9E3779B97F4A7C15ull * (epoch + 1)) ^
-                     (0xC2B2AE3D27D4EB4Full * (task % partitions.size() + 1));
+                     (0xC2B2AE3D27D4EB4Full * (task->partition + 1));
       NextRandom(&rng);
       KernelStats stats;
       KernelStats checkpoint_stats;
-      uint64_t tokens = 0, vocab_words = 0, since_checkpoint = 0;
+      uint64_t tokens = 0, since_checkpoint = 0;
       Status status;
 
       auto flush = [&]() {
@@ -216,26 +176,23 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
           sentence.clear();
           return;
         }
-        if (hogwild) {
+        if (replica.direct()) {
           TrainSentence(config, sentence.data(), sentence.size(), alpha, &rng,
-                        {direct_in->data(), direct_out->data(), nullptr}, scratch, &stats);
+                        {replica.base(0), replica.base(1), nullptr}, scratch, &stats);
         } else {
           for (size_t b = 0; b < sentence.size() && status.ok(); b += o.batch_words) {
             const size_t n = std::min(o.batch_words, sentence.size() - b);
-            status = train_via_store(sentence.data() + b, n, &rng, &stats);
+            status = train_batch(sentence.data() + b, n, &rng, &stats);
           }
         }
         sentence.clear();
       };
       auto checkpoint = [&]() {
-        const uint64_t done =
-            shared.vocab_words_done.fetch_add(since_checkpoint) + since_checkpoint;
+        store.AddProgress(since_checkpoint);
         shared.tokens_read.fetch_add(tokens);
         tokens = 0;
         since_checkpoint = 0;
-        const double progress = static_cast<double>(done) / planned;
-        alpha = schedule.At(progress);
-        store.descent().set_progress(progress);
+        alpha = schedule.At(store.progress_fraction());
         const uint64_t pairs = stats.pairs - checkpoint_stats.pairs;
         if (pairs > 0) {
           std::lock_guard<std::mutex> lock(shared.mu);
@@ -257,7 +214,7 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
               ++tokens;
               const int32_t id = vocab_.Find(w);
               if (id < 0) return;
-              ++vocab_words;
+              ++words_since_advance;
               if (++since_checkpoint >= kCheckpointWords) checkpoint();
               if (!KeepWord(keep[id], NextRandom(&rng))) return;
               sentence.push_back(id);
@@ -275,7 +232,21 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
       shared.epoch_loss[epoch] += stats.loss;
       shared.epoch_pairs[epoch] += stats.pairs;
     }
-    if (rounds) rounds->arrive_and_drop();
+    if (rounds) {
+      // Take part in the rounds until no worker anywhere has work left.
+      for (;;) {
+        Result<bool> more = rounds->Next(false);
+        if (!more.ok()) {
+          fail(more.status());
+          break;
+        }
+        if (!*more) break;
+      }
+    } else {
+      Status s = replica.Refresh(alpha);
+      if (s.ok()) s = replica.Wait();
+      if (!s.ok()) fail(s);
+    }
     shared.running.fetch_sub(1);
   };
 
@@ -286,7 +257,7 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (on_progress && shared.running.load() > 0) {
       TrainProgress p;
-      p.fraction = std::min(1.0, static_cast<double>(shared.vocab_words_done.load()) / planned);
+      p.fraction = store.progress_fraction();
       p.words = shared.tokens_read.load();
       p.seconds = SecondsSince(start);
       p.learning_rate = schedule.At(p.fraction);
@@ -299,10 +270,14 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
   }
   for (std::thread& t : threads) t.join();
   if (!shared.error.ok()) return shared.error;
+  // Every rank's pushes are in before anyone reads the model.
+  DD_RETURN_IF_ERROR(store.Barrier());
 
   TrainStats stats;
   stats.words = shared.tokens_read.load();
   stats.seconds = SecondsSince(start);
+  stats.epoch_loss_sum = shared.epoch_loss;
+  stats.epoch_pairs = shared.epoch_pairs;
   for (size_t e = 0; e < o.epochs; ++e) {
     stats.epoch_loss.push_back(shared.epoch_pairs[e] > 0
                                    ? shared.epoch_loss[e] /

@@ -2,14 +2,18 @@
 //
 // The model has two tables, "in" (the word vectors, initialised uniformly in
 // +-1/dim as gensim does) and "out" (the negative-sampling weights,
-// zero). Worker threads take (epoch, partition) tasks in order, stream their
-// partition, look words up, subsample, and train sentence by sentence:
-//  - Hogwild path: when the store hands out its master tables (SGD in the
-//    embedded store), workers update the master rows in place;
-//  - store path: otherwise (AdaGrad, or a remote store), a worker pulls the
-//    rows a batch of words will touch, trains the batch on that replica, and
-//    pushes the accumulated gradient back; the store's descent rule applies it.
-// The learning rate decays linearly over the planned words in both paths,
+// zero). Worker threads take (epoch, partition) tasks from the store's task
+// source (under MPI, each rank its share), stream their partition, look
+// words up, subsample, and train sentence by sentence on their Replica:
+//  - when the store hands out its master tables (SGD in the embedded store),
+//    the replica is the master itself and workers update it in place
+//    (Hogwild);
+//  - otherwise (AdaGrad, the MPI store, sync mode, or push/fetch intervals
+//    asked for), the rows a batch touches are pulled into the replica, the
+//    kernel trains there, and the replica pushes its change every push_every
+//    words; the store's descent rule applies it where the rows live.
+// The learning rate follows the store's global progress (words done by every
+// worker of every rank) and decays linearly over the planned words,
 // from alpha to min_alpha, by default alpha / (4 * epochs) for skip-gram and
 // alpha / (2 * epochs) for CBOW: a one-pass run still learns at a quarter
 // (half) of its rate at the end, a five-epoch run anneals to a twentieth
@@ -47,15 +51,24 @@ struct TrainerOptions {
   // skip-gram, alpha / (2 * epochs) for CBOW.
   float min_alpha = 0.0f;
   uint64_t seed = 1;
-  // Words per pull/train/push round on the store path.
+  // Words per planned batch on the replica path: the rows a batch touches
+  // are made present in the worker's replica (one batched pull of the
+  // missing ones) before the kernel trains it.
   size_t batch_words = 10000;
-  // Take the store path even where the Hogwild path is allowed.
+  // Downpour's intervals on the replica path, in in-vocabulary corpus words
+  // each worker reads: push the replica's accumulated change every
+  // push_every words, drop its rows (pulled fresh when next needed) every
+  // fetch_every words. 0 means after every batch.
+  uint64_t push_every = 0;
+  uint64_t fetch_every = 0;
+  // Take the replica path even where the store allows Hogwild (the replica
+  // being the master itself).
   bool force_store_path = false;
-  // Synchronous rounds, as Spark MLlib trains: every worker pulls the same
-  // model, trains one batch on its replica, and the workers' gradients,
-  // divided by the number of workers, are all pushed before the next round
-  // starts. Implies the store path. For comparison with the default
-  // asynchronous (Downpour-like) mode.
+  // Synchronous rounds, as Spark MLlib trains: in each round every worker
+  // of every rank trains one batch on a replica pulled at the same model
+  // version; the store applies the workers' mean change once, when the
+  // round ends. For comparison with the default asynchronous (Downpour-like)
+  // mode.
   bool sync = false;
   // Skip-gram kernel: false for word2vec.c's per-pair updates, true for
   // negatives shared across each window (the window's inputs and targets
@@ -77,6 +90,9 @@ struct TrainStats {
   double loss = 0;  // Mean loss per pair over the last epoch's tasks.
   double first_epoch_loss = 0;
   std::vector<double> epoch_loss;  // Mean loss per pair, per epoch.
+  // Sums behind epoch_loss, so that ranks can combine them.
+  std::vector<double> epoch_loss_sum;
+  std::vector<uint64_t> epoch_pairs;
 };
 
 class Trainer {
@@ -91,8 +107,11 @@ class Trainer {
   // store path applies gradients at the rate the kernel trained with.
   LearningRate Schedule() const;
 
-  // Trains the store's model on `partitions` (listed with SplitOn::kWords).
-  // `on_progress`, when given, is called from this thread about every 100 ms.
+  // Trains the store's model on `partitions` (listed with SplitOn::kWords;
+  // every rank passes the same list). `on_progress`, when given, is called
+  // from this thread about every 100 ms. Returns after this rank's workers
+  // have finished and (under MPI) every rank's pushes have been applied;
+  // the stats count this rank's work.
   [[nodiscard]] Result<TrainStats> Train(
       const std::vector<PartitionSpec>& partitions, ParamStore& store,
       const std::function<void(const TrainProgress&)>& on_progress = {});

@@ -1,0 +1,122 @@
+// Replica: a worker's local copy of the rows it uses, in the manner of
+// Downpour SGD (Dean et al. 2012).
+//
+// A replica covers some tables of a ParamStore. Require() makes rows
+// present, pulling the missing ones in one batched pull; each present row has
+// a slot in its table's local copy. The worker reads rows, or changes them in
+// place by SGD; the replica keeps each row's value as it was last pulled or
+// pushed, and every `push_every` work units (Advance) it pushes the
+// difference of the rows that changed (PushOptions::Kind::kDelta), and every
+// `fetch_every` units it drops its rows, so that the next Require pulls them
+// fresh, with every other worker's changes in them.
+//
+// Rows of tables with the same number of rows can share slots: Require(ids)
+// without a table makes `ids` present in every table of the replica, at the
+// same slot in each (word2vec's input and output rows of a word), and remap()
+// maps a row id to that slot.
+//
+// Direct mode: when the store hands out its master tables (the embedded store
+// with SGD) and the options allow it, the replica is the master itself:
+// Require does nothing, the slot of a row is the row, and nothing is pushed.
+// This is the Hogwild path: workers update shared rows without locks.
+//
+// Not thread-safe: one replica per worker thread.
+#ifndef DEEPDIST_REPLICA_H_
+#define DEEPDIST_REPLICA_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "deepdist/model.h"
+#include "deepdist/status.h"
+#include "deepdist/store.h"
+
+namespace deepdist {
+
+struct ReplicaOptions {
+  // Work units (words, examples) between pushes of the accumulated change,
+  // and between refreshes; 0 means at every Advance.
+  uint64_t push_every = 0;
+  uint64_t fetch_every = 0;
+  // Use the master tables in place when the store allows it.
+  bool allow_direct = true;
+  // Sync mode: pushes are deferred to the end of the store's round.
+  bool defer_to_round = false;
+  // Pushed changes are multiplied by this (sync mode: 1 / workers, so that
+  // the round applies the workers' mean change).
+  float push_scale = 1.0f;
+};
+
+class Replica {
+ public:
+  // A replica of the store's tables `tables` (all of them when empty).
+  Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions options);
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  bool direct() const { return direct_; }
+  ParamStore& store() { return store_; }
+
+  // Makes rows `ids` (duplicates allowed) of store table `table` present.
+  [[nodiscard]] Status Require(size_t table, std::span<const RowId> ids);
+  // Makes `ids` present in every table of the replica, at the same slots;
+  // the tables must have the same number of rows.
+  [[nodiscard]] Status Require(std::span<const RowId> ids);
+  // Makes every row of every table present (the seed's whole-model fetch).
+  [[nodiscard]] Status RequireAll();
+  // Row `id` of store table `table`, which must be present.
+  const float* Row(size_t table, RowId id) const;
+  float* MutableRow(size_t table, RowId id);
+
+  // Slot access for kernels, by position k in the replica's tables: slot
+  // `s` of table k is at base(k) + s * stride(k).
+  float* base(size_t k) { return direct_ ? direct_tables_[k]->data() : tables_[k].current.data(); }
+  size_t stride(size_t k) const { return tables_[k].stride; }
+  // Row id -> slot for the shared slots (nullptr in direct mode: the slot
+  // of a row is the row).
+  const int32_t* remap() const;
+  size_t rows_present(size_t k) const { return tables_[k].ids.size(); }
+
+  // Records `units` of work done with rows changed by SGD at `rate`; pushes
+  // and refreshes when their intervals have passed.
+  [[nodiscard]] Status Advance(uint64_t units, float rate);
+  // Pushes the change of every row since its last push (not waiting).
+  [[nodiscard]] Status Push(float rate);
+  // Pushes, waits, then drops every row (the next Require pulls it again).
+  [[nodiscard]] Status Refresh(float rate);
+  // Waits for the pushes in flight.
+  [[nodiscard]] Status Wait();
+
+ private:
+  struct Local {
+    size_t table = 0;  // In the store.
+    size_t dim = 0, stride = 0;
+    std::vector<int32_t> remap;  // Row id -> slot, -1 when absent.
+    std::vector<RowId> ids;      // Slot -> row id.
+    Table current{"replica", 0, 1};  // The worker's values, by slot.
+    Table pushed{"pushed", 0, 1};    // The values as last pulled or pushed.
+    std::vector<RowId> changed_ids;  // Reused across pushes.
+    std::vector<float> changes;
+  };
+  Local& LocalOf(size_t table);
+  const Local& LocalOf(size_t table) const;
+  static void Grow(Local& local, size_t slots);
+  // Gives the absent rows of `ids` slots; appends them to `missing`.
+  static void Assign(Local& local, std::span<const RowId> ids, std::vector<RowId>* missing);
+
+  ParamStore& store_;
+  ReplicaOptions options_;
+  bool direct_ = false;
+  std::vector<Table*> direct_tables_;
+  std::vector<Local> tables_;
+  std::vector<int> position_;  // Store table -> position in tables_, -1.
+  uint64_t since_push_ = 0, since_fetch_ = 0;
+  std::vector<RowId> missing_;
+  std::vector<Ticket> in_flight_;
+};
+
+}  // namespace deepdist
+
+#endif  // DEEPDIST_REPLICA_H_

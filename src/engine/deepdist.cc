@@ -1,0 +1,280 @@
+#include "deepdist/deepdist.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace deepdist {
+
+Status Partition::ForEachLine(const std::function<void(std::string_view)>& fn) {
+  Result<std::unique_ptr<PartitionReader>> reader = PartitionReader::Open(spec_, SplitOn::kLines);
+  if (!reader.ok()) return reader.status();
+  return (*reader)->ForEachChunk([&](std::string_view chunk) {
+    size_t pos = 0;
+    while (pos < chunk.size()) {
+      size_t nl = chunk.find('\n', pos);
+      if (nl == std::string_view::npos) nl = chunk.size();
+      fn(chunk.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+  });
+}
+
+// The store owns its rule for its whole life, while each train() brings its
+// own: this rule forwards to the current one.
+class DeepDist::ForwardingDescent : public Descent {
+ public:
+  explicit ForwardingDescent(const Descent* first)
+      : Descent(first->schedule()), current_(first), per_value_(first->state_per_value()) {}
+  void Set(const Descent* rule) { current_ = rule; }
+  std::string name() const override { return current_->name(); }
+  size_t state_per_value() const override { return per_value_; }
+  const LearningRate& schedule() const override { return current_->schedule(); }
+  void ApplyRow(float* row, float* state, const float* gradient, size_t n,
+                float lr) const override {
+    current_->ApplyRow(row, state, gradient, n, lr);
+  }
+  void ApplyDelta(float* row, float* state, const float* delta, size_t n, float delta_rate,
+                  float lr) const override {
+    current_->ApplyDelta(row, state, delta, n, delta_rate, lr);
+  }
+
+ private:
+  const Descent* current_;
+  const size_t per_value_;
+};
+
+namespace {
+
+// A DescentFn as a Descent, at a constant rate of 1.
+class FunctionDescent : public Descent {
+ public:
+  explicit FunctionDescent(const DescentFn& fn) : Descent(LearningRate{1.0f, false}), fn_(fn) {}
+  std::string name() const override { return "function"; }
+  size_t state_per_value() const override { return 0; }
+  void ApplyRow(float* row, float* /*state*/, const float* update, size_t n,
+                float lr) const override {
+    fn_(std::span<float>(row, n), std::span<const float>(update, n), lr);
+  }
+
+ private:
+  const DescentFn& fn_;
+};
+
+// Pushes `update` as gradients, scaled by `scale`.
+Ticket PushUpdate(ParamStore& store, const Update& update, float scale, bool defer) {
+  std::vector<ConstRowBlock> blocks;
+  std::vector<std::vector<float>> scaled;
+  scaled.reserve(update.num_tables());
+  for (size_t t = 0; t < update.num_tables(); ++t) {
+    const Update::TableRows* rows = update.rows_of(t);
+    if (rows == nullptr || rows->rows.empty()) continue;
+    const float* values = rows->values.data();
+    if (scale != 1.0f) {
+      scaled.emplace_back(rows->values);
+      for (float& v : scaled.back()) v *= scale;
+      values = scaled.back().data();
+    }
+    blocks.push_back({t, rows->rows, values, store.dim(t)});
+  }
+  PushOptions options;
+  options.defer_to_round = defer;
+  return store.Push(blocks, options);
+}
+
+// Pulls every row of every table into `model` (the same shape as the store).
+Status FetchWhole(ParamStore& store, Model& model, std::vector<std::vector<RowId>>& ids) {
+  std::vector<RowBlock> blocks;
+  ids.resize(model.num_tables());
+  for (size_t t = 0; t < model.num_tables(); ++t) {
+    Table& table = model.table(t);
+    if (ids[t].size() != table.rows()) {
+      ids[t].resize(table.rows());
+      for (RowId r = 0; r < table.rows(); ++r) ids[t][r] = r;
+    }
+    blocks.push_back({t, ids[t], table.data(), table.stride()});
+  }
+  return store.PullNow(blocks);
+}
+
+}  // namespace
+
+DeepDist::DeepDist(Model model, Options options) : options_(options), model_(std::move(model)) {
+  if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.epochs == 0) options_.epochs = 1;
+}
+
+DeepDist::~DeepDist() = default;
+
+Model& DeepDist::model() { return model_; }
+const Model& DeepDist::model() const { return model_; }
+
+Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const GradientFn& gradient,
+                       const Descent& descent) {
+  return Run(partitions, &gradient, nullptr, descent);
+}
+
+Status DeepDist::train(const std::vector<PartitionSpec>& partitions,
+                       const RowGradientFn& gradient, const Descent& descent) {
+  return Run(partitions, nullptr, &gradient, descent);
+}
+
+Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const GradientFn& gradient,
+                       const DescentFn& descent) {
+  FunctionDescent rule(descent);
+  Status s = Run(partitions, &gradient, nullptr, rule);
+  if (rule_ != nullptr) rule_->Set(nullptr);  // `rule` ends here.
+  return s;
+}
+
+Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const GradientFn* whole,
+                     const RowGradientFn* rows, const Descent& descent) {
+  if (store_ == nullptr) {
+    auto rule = std::make_unique<ForwardingDescent>(&descent);
+    rule_ = rule.get();
+    Cluster* cluster = options_.cluster;
+    if (cluster == nullptr || cluster->ranks() == 1) {
+      store_ = std::make_unique<LocalStore>(model_, std::move(rule),
+                                            LocalStoreOptions{.lock_rows = true});
+    } else {
+      store_ = cluster->MakeStore(model_, std::move(rule));
+    }
+  } else if (descent.state_per_value() != rule_->state_per_value()) {
+    return Status::InvalidArgument(
+        "descent: " + descent.name() +
+        " needs other optimizer state than the rule this DeepDist scope started with; use a new "
+        "scope");
+  }
+  rule_->Set(&descent);
+  ParamStore& store = *store_;
+  const size_t num_parts = partitions.size();
+  const size_t epochs = options_.epochs;
+  const bool sync = options_.mode == Mode::kSync;
+  store.SetPlan(num_parts * epochs);
+
+  std::mutex error_mu;
+  Status first_error;
+  std::atomic<bool> failed{false};
+  std::atomic<size_t> applied{0};
+  auto record = [&](Status s) {
+    std::lock_guard<std::mutex> lock(error_mu);
+    if (first_error.ok()) first_error = std::move(s);
+    failed = true;
+  };
+
+  // Runs the gradient on one task; false when it failed (recorded).
+  auto run_gradient = [&](Model& local, Replica& replica,
+                          std::vector<std::vector<RowId>>& ids, const Task& task,
+                          Update* out) {
+    Partition part(partitions[task.partition], task.partition, task.epoch);
+    try {
+      if (whole != nullptr) {
+        if (Status s = FetchWhole(store, local, ids); !s.ok()) {
+          record(s);
+          return false;
+        }
+        *out = (*whole)(local, part);
+      } else {
+        *out = (*rows)(replica, part);
+      }
+      return true;
+    } catch (const std::exception& e) {
+      record(Status::Internal(part.spec().path + ": gradient failed: " + e.what()));
+    } catch (...) {
+      record(Status::Internal(part.spec().path + ": gradient failed with an unknown exception"));
+    }
+    return false;
+  };
+
+  ReplicaOptions replica_options;
+  replica_options.allow_direct = false;
+  const size_t workers = options_.threads;
+
+  if (!sync) {
+    const std::unique_ptr<TaskSource> tasks = store.NewTasks(num_parts, epochs);
+    auto worker = [&] {
+      Model local = model_;  // The shape; filled by each fetch.
+      std::vector<std::vector<RowId>> ids;
+      Replica replica(store, {}, replica_options);
+      for (;;) {
+        if (failed) return;
+        const std::optional<Task> task = tasks->Next();
+        if (!task) return;
+        // A fresh replica for each partition, as the seed fetches the model.
+        if (Status s = replica.Refresh(1.0f); !s.ok()) return record(s);
+        Update update;
+        if (!run_gradient(local, replica, ids, *task, &update)) return;
+        if (Status s = store.Wait(PushUpdate(store, update, 1.0f, false)); !s.ok()) {
+          return record(s);
+        }
+        applied.fetch_add(1);
+        store.AddProgress(1);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
+    for (std::thread& t : threads) t.join();
+  } else {
+    // Sync: per epoch a round in two steps. Every worker computes its
+    // partitions' updates at the model the last round left and sums them;
+    // the first Next tells whether any worker failed (then nothing is
+    // applied); otherwise the sums are pushed, deferred to the round, and
+    // the second Next applies their mean once.
+    std::vector<std::unique_ptr<TaskSource>> tasks;
+    for (size_t e = 0; e < epochs; ++e) tasks.push_back(store.NewTasks(num_parts, 1));
+    const std::unique_ptr<Rounds> rounds = store.NewRounds(workers);
+    const float scale = num_parts > 0 ? 1.0f / static_cast<float>(num_parts) : 1.0f;
+    std::atomic<size_t> rounds_done{0};
+    auto worker = [&] {
+      Model local = model_;
+      std::vector<std::vector<RowId>> ids;
+      Replica replica(store, {}, replica_options);
+      for (size_t e = 0; e < epochs; ++e) {
+        Update sum;
+        uint64_t done = 0;
+        bool ok = !failed;
+        if (Status s = replica.Refresh(1.0f); ok && !s.ok()) {
+          record(s);
+          ok = false;
+        }
+        while (ok) {
+          std::optional<Task> task = tasks[e]->Next();
+          if (!task) break;
+          task->epoch = e;
+          Update update;
+          if (!run_gradient(local, replica, ids, *task, &update)) {
+            ok = false;
+            break;
+          }
+          sum.Merge(update, local);
+          ++done;
+        }
+        Result<bool> any_failed = rounds->Next(!ok);
+        if (!any_failed.ok()) return record(any_failed.status());
+        if (*any_failed) return;
+        Status pushed = store.Wait(PushUpdate(store, sum, scale, true));
+        Result<bool> applied_round = rounds->Next(!pushed.ok());
+        if (!pushed.ok()) return record(pushed);
+        if (!applied_round.ok()) return record(applied_round.status());
+        if (*applied_round) return;  // Another worker's push failed.
+        store.AddProgress(done);
+        if (rounds_done.fetch_add(1) % workers == 0) applied.fetch_add(1);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
+    for (std::thread& t : threads) t.join();
+  }
+  updates_applied_ += applied.load();
+  if (!first_error.ok()) return first_error;
+  DD_RETURN_IF_ERROR(store.Barrier());
+  Result<Model> snapshot = store.Snapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  if (store.rank() == 0) model_ = std::move(*snapshot);
+  return Status::OK();
+}
+
+}  // namespace deepdist

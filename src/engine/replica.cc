@@ -1,0 +1,218 @@
+#include "deepdist/replica.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+namespace deepdist {
+
+
+Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions options)
+    : store_(store), options_(options) {
+  if (tables.empty()) {
+    tables.resize(store_.num_tables());
+    std::iota(tables.begin(), tables.end(), size_t{0});
+  }
+  DD_CHECK(!tables.empty());
+  position_.assign(store_.num_tables(), -1);
+  direct_ = options_.allow_direct && !options_.defer_to_round;
+  tables_.resize(tables.size());
+  for (size_t k = 0; k < tables.size(); ++k) {
+    const size_t t = tables[k];
+    DD_CHECK(t < store_.num_tables() && position_[t] < 0);
+    position_[t] = static_cast<int>(k);
+    Table* master = store_.DirectTable(t);
+    if (master == nullptr) direct_ = false;
+    direct_tables_.push_back(master);
+    Local& local = tables_[k];
+    local.table = t;
+    local.dim = store_.dim(t);
+    local.stride = (local.dim + Table::kRowAlign - 1) / Table::kRowAlign * Table::kRowAlign;
+  }
+  if (direct_) {
+    for (size_t k = 0; k < tables_.size(); ++k) tables_[k].stride = direct_tables_[k]->stride();
+    return;
+  }
+  for (Local& local : tables_) {
+    local.remap.assign(store_.rows(local.table), -1);
+    local.current = Table("replica", 0, local.dim);
+    local.pushed = Table("pushed", 0, local.dim);
+  }
+}
+
+Replica::Local& Replica::LocalOf(size_t table) {
+  DD_CHECK(table < position_.size() && position_[table] >= 0);
+  return tables_[static_cast<size_t>(position_[table])];
+}
+
+const Replica::Local& Replica::LocalOf(size_t table) const {
+  DD_CHECK(table < position_.size() && position_[table] >= 0);
+  return tables_[static_cast<size_t>(position_[table])];
+}
+
+const int32_t* Replica::remap() const { return direct_ ? nullptr : tables_[0].remap.data(); }
+
+void Replica::Grow(Local& local, size_t slots) {
+  if (slots <= local.current.rows()) return;
+  const size_t capacity = std::max(slots, local.current.rows() * 2 + 64);
+  Table current("replica", capacity, local.dim);
+  Table pushed("pushed", capacity, local.dim);
+  const size_t bytes = local.ids.size() * local.stride * sizeof(float);
+  if (bytes > 0) {
+    std::memcpy(current.data(), local.current.data(), bytes);
+    std::memcpy(pushed.data(), local.pushed.data(), bytes);
+  }
+  local.current = std::move(current);
+  local.pushed = std::move(pushed);
+}
+
+void Replica::Assign(Local& local, std::span<const RowId> ids, std::vector<RowId>* missing) {
+  const size_t first = missing->size();
+  for (RowId id : ids) {
+    DD_CHECK(id < local.remap.size());
+    if (local.remap[id] >= 0) continue;
+    local.remap[id] = static_cast<int32_t>(local.ids.size() + missing->size() - first);
+    missing->push_back(id);
+  }
+}
+
+Status Replica::Require(size_t table, std::span<const RowId> ids) {
+  if (direct_) return Status::OK();
+  Local& local = LocalOf(table);
+  missing_.clear();
+  Assign(local, ids, &missing_);
+  if (missing_.empty()) return Status::OK();
+  const size_t first = local.ids.size();
+  Grow(local, first + missing_.size());
+  local.ids.insert(local.ids.end(), missing_.begin(), missing_.end());
+  // New slots are consecutive, so the rows land in place.
+  const RowBlock block{local.table, missing_, local.current.row(first), local.stride};
+  DD_RETURN_IF_ERROR(store_.PullNow(std::span<const RowBlock>(&block, 1)));
+  std::memcpy(local.pushed.row(first), local.current.row(first),
+              missing_.size() * local.stride * sizeof(float));
+  return Status::OK();
+}
+
+Status Replica::Require(std::span<const RowId> ids) {
+  if (direct_) return Status::OK();
+  Local& lead = tables_[0];
+  missing_.clear();
+  Assign(lead, ids, &missing_);
+  if (missing_.empty()) return Status::OK();
+  const size_t first = lead.ids.size();
+  std::vector<RowBlock> blocks;
+  for (Local& local : tables_) {
+    // Every table has seen the same Require calls, so its slots agree.
+    DD_CHECK(local.ids.size() == first && local.remap.size() == lead.remap.size());
+    if (&local != &lead) {
+      for (size_t i = 0; i < missing_.size(); ++i) {
+        local.remap[missing_[i]] = static_cast<int32_t>(first + i);
+      }
+    }
+    Grow(local, first + missing_.size());
+    local.ids.insert(local.ids.end(), missing_.begin(), missing_.end());
+    blocks.push_back({local.table, missing_, local.current.row(first), local.stride});
+  }
+  // One pull for every table.
+  DD_RETURN_IF_ERROR(store_.PullNow(blocks));
+  for (Local& local : tables_) {
+    std::memcpy(local.pushed.row(first), local.current.row(first),
+                missing_.size() * local.stride * sizeof(float));
+  }
+  return Status::OK();
+}
+
+Status Replica::RequireAll() {
+  if (direct_) return Status::OK();
+  std::vector<RowId> all;
+  for (Local& local : tables_) {
+    all.resize(local.remap.size());
+    std::iota(all.begin(), all.end(), RowId{0});
+    DD_RETURN_IF_ERROR(Require(local.table, all));
+  }
+  return Status::OK();
+}
+
+const float* Replica::Row(size_t table, RowId id) const {
+  if (direct_) return direct_tables_[static_cast<size_t>(position_[table])]->row(id);
+  const Local& local = LocalOf(table);
+  DD_CHECK(id < local.remap.size() && local.remap[id] >= 0);
+  return local.current.row(static_cast<RowId>(local.remap[id]));
+}
+
+float* Replica::MutableRow(size_t table, RowId id) { return const_cast<float*>(Row(table, id)); }
+
+Status Replica::Push(float rate) {
+  if (direct_) return Status::OK();
+  PushOptions options;
+  options.kind = PushOptions::Kind::kDelta;
+  options.rate = rate;
+  options.defer_to_round = options_.defer_to_round;
+  const float scale = options_.push_scale;
+  std::vector<ConstRowBlock> blocks;
+  for (Local& local : tables_) {
+    const size_t dim = local.dim;
+    local.changed_ids.clear();
+    local.changes.clear();
+    for (size_t s = 0; s < local.ids.size(); ++s) {
+      float* now = local.current.row(s);
+      float* before = local.pushed.row(s);
+      // Rows the worker did not change are left out (their difference is
+      // exactly zero, so nothing is lost).
+      if (std::memcmp(now, before, dim * sizeof(float)) == 0) continue;
+      local.changed_ids.push_back(local.ids[s]);
+      const size_t at = local.changes.size();
+      local.changes.resize(at + dim);
+      for (size_t i = 0; i < dim; ++i) local.changes[at + i] = (now[i] - before[i]) * scale;
+      std::memcpy(before, now, dim * sizeof(float));
+    }
+    if (!local.changed_ids.empty()) {
+      blocks.push_back({local.table, local.changed_ids, local.changes.data(), dim});
+    }
+  }
+  // One push for every table; the store copies the values before returning.
+  if (!blocks.empty()) in_flight_.push_back(store_.Push(blocks, options));
+  return Status::OK();
+}
+
+Status Replica::Wait() {
+  Status first;
+  for (Ticket t : in_flight_) {
+    Status s = store_.Wait(t);
+    if (first.ok() && !s.ok()) first = std::move(s);
+  }
+  in_flight_.clear();
+  return first;
+}
+
+Status Replica::Refresh(float rate) {
+  if (direct_) return Status::OK();
+  DD_RETURN_IF_ERROR(Push(rate));
+  // The next pull must see this worker's own pushes.
+  DD_RETURN_IF_ERROR(Wait());
+  for (Local& local : tables_) {
+    for (RowId id : local.ids) local.remap[id] = -1;
+    local.ids.clear();
+  }
+  return Status::OK();
+}
+
+Status Replica::Advance(uint64_t units, float rate) {
+  if (direct_) return Status::OK();
+  since_push_ += units;
+  since_fetch_ += units;
+  if (since_fetch_ >= options_.fetch_every) {
+    since_fetch_ = 0;
+    since_push_ = 0;
+    return Refresh(rate);
+  }
+  if (since_push_ >= options_.push_every) {
+    since_push_ = 0;
+    // Settle the previous push first: at most one push in flight.
+    DD_RETURN_IF_ERROR(Wait());
+    return Push(rate);
+  }
+  return Status::OK();
+}
+
+}  // namespace deepdist
