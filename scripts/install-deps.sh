@@ -12,6 +12,7 @@ build_pkgs=(
   libcli11-dev         # CLI11: command-line parsing
   nlohmann-json3-dev   # JSON output (--json)
   zlib1g-dev           # .gz input partitions
+  openmpi-bin libopenmpi-dev  # the MPI store (mpirun, MPI's C API)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-gensim       # tests load our vectors files in gensim
   libopenblas0-pthread # the BLAS that gensim's scipy uses

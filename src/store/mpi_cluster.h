@@ -1,0 +1,137 @@
+// MpiCluster: the ranks of an MPI job, served by one communication thread.
+//
+// The communication thread initialises MPI itself (MPI_Init_thread asking for
+// MPI_THREAD_FUNNELED), makes every MPI call of the process and finalises MPI
+// when the cluster is destroyed; no other thread ever calls MPI, except Abort
+// (MPI_Abort ends the process from any thread). Other threads hand it work:
+//
+//  - Send() queues a store message (point to point, on a duplicate of
+//    MPI_COMM_WORLD) and returns at once; the thread posts it with MPI_Isend.
+//  - Incoming store messages are matched with MPI_Improbe and handed to the
+//    Handler registered for the message's store id, on the communication
+//    thread.
+//  - The collectives (AllGather, Sum, Barrier) are queued, started in order as
+//    MPI_Iallgather(v) / MPI_Iallreduce / MPI_Ibarrier and completed by
+//    MPI_Test while the thread keeps serving messages; the caller blocks on a
+//    condition variable meanwhile.
+//
+// The thread never busy-polls for long: once it has found nothing to do for
+// 20 us (200 us while an exchange is under way: a posted send, a collective,
+// replies awaited) it sleeps for growing spans, up to
+// DEEPDIST_MPI_MAX_IDLE_US microseconds (1000 by default; 50 while an
+// exchange is under way). On a node with more ranks than hardware threads it
+// never polls eagerly: 20 us, then sleeps up to the full cap. It wakes at once when a local thread
+// queues work. Remote messages are noticed at the next poll, so an idle rank answers within about
+// that span, a busy one at once.
+//
+// MPI errors are fatal (MPI's default handler): a rank that dies or fails
+// ends the whole job rather than leaving the others waiting.
+//
+// Thread safety: rank(), ranks(), bytes_sent(), Send(), Abort() from any
+// thread; the collectives from one thread per rank at a time, never from the
+// communication thread (a Handler must not call them).
+#ifndef DEEPDIST_SRC_STORE_MPI_CLUSTER_H_
+#define DEEPDIST_SRC_STORE_MPI_CLUSTER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "deepdist/cluster.h"
+
+namespace deepdist {
+
+class MpiCluster : public Cluster {
+ public:
+  // Receives the messages of one store, on the communication thread.
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    virtual void OnMessage(int source, std::string_view message) = 0;
+    // Called on every pass of the communication thread (for timers); must be
+    // cheap.
+    virtual void OnPoll() {}
+  };
+
+  // Starts the communication thread, which initialises MPI. Call once per
+  // process, only when launched by MPI.
+  [[nodiscard]] static Result<std::unique_ptr<MpiCluster>> Create(const ClusterOptions& options);
+  // Stops the communication thread after it has finished posted sends; it
+  // finalises MPI. Every store made from this cluster must be gone.
+  ~MpiCluster() override;
+
+  int rank() const override { return rank_; }
+  int ranks() const override { return ranks_; }
+  Result<std::vector<std::string>> AllGather(std::string_view bytes) override;
+  Result<uint64_t> Sum(uint64_t value) override;
+  Status Barrier() override;
+  [[noreturn]] void Abort(int exit_code) override;
+  uint64_t bytes_sent() const override { return bytes_sent_.load(std::memory_order_relaxed); }
+
+  // A collective: every rank calls it in the same order with the same model.
+  // The store uses the cluster's wire (ClusterOptions::wire).
+  std::unique_ptr<ParamStore> MakeStore(Model model, std::unique_ptr<Descent> descent) override;
+  // The same with the wire given here.
+  std::unique_ptr<ParamStore> MakeStore(Model model, std::unique_ptr<Descent> descent,
+                                        ClusterOptions::Wire wire);
+
+  // Queues `message` for rank `dest` (never this rank). Thread-safe; never
+  // blocks.
+  void Send(int dest, std::string message);
+  // Blocks until fewer than `bytes` of queued and posted messages are waiting
+  // to complete (flow control for bulk transfers).
+  void WaitForSendsBelow(size_t bytes);
+  // Replies this rank's workers wait for (+n when requests go out, -1 per
+  // reply): while some are due the thread polls more eagerly.
+  void ExpectReplies(int n) { awaiting_replies_.fetch_add(n, std::memory_order_relaxed); }
+  // A new store id; every rank draws them in the same order.
+  uint16_t NextStoreId() { return next_store_id_++; }
+  // Routes messages of store `id` to `handler` (until Unregister, which
+  // returns only when the communication thread is out of the handler).
+  void Register(uint16_t id, Handler* handler);
+  void Unregister(uint16_t id);
+  // True on the communication thread.
+  bool OnCommThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+ private:
+  struct Collective;
+  struct State;
+
+  explicit MpiCluster(const ClusterOptions& options);
+  Status Run(Collective* collective);
+  void Main();
+
+  ClusterOptions options_;
+  int rank_ = 0;
+  int ranks_ = 1;
+  std::atomic<uint64_t> bytes_sent_{0};
+  std::atomic<int> awaiting_replies_{0};
+  uint16_t next_store_id_ = 0;
+  std::thread thread_;
+
+  std::mutex mu_;                 // Guards what follows.
+  std::condition_variable wake_;  // The communication thread waits here when idle.
+  std::condition_variable done_;  // Callers wait here (collectives, flow control).
+  bool started_ = false;
+  Status start_status_;
+  bool stop_ = false;
+  bool pending_wake_ = false;
+  std::deque<std::pair<int, std::string>> outbox_;
+  size_t unsent_bytes_ = 0;  // Queued or posted, not yet completed.
+  std::deque<Collective*> collectives_;
+
+  std::mutex handlers_mu_;  // Held while a handler runs.
+  std::map<uint16_t, Handler*> handlers_;
+};
+
+}  // namespace deepdist
+
+#endif  // DEEPDIST_SRC_STORE_MPI_CLUSTER_H_

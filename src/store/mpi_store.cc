@@ -1,0 +1,720 @@
+#include "src/store/mpi_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "src/store/rank_task_source.h"
+
+// Messages (see wire.h for the header and the encodings):
+//   pull request   ticket u64, tables u32, per table: table u32, count u32, ids
+//   pull reply     ticket u64, code u8, then the rows' values in request order,
+//                  or (code != 0) message length u32 and message
+//   push request   ticket u64, kind u8, defer u8, rate f32, tables u32,
+//                  per table: table u32, count u32, ids, values
+//   push ack       ticket u64, code u8 [, message length u32, message]
+//   progress       total u64
+//   shard chunk    table u32, first local index u64, count u32, fp32 values
+
+namespace deepdist {
+namespace {
+
+constexpr auto kProgressEvery = std::chrono::milliseconds(2);
+constexpr size_t kSnapshotChunkBytes = size_t{4} << 20;
+constexpr size_t kSnapshotInFlightBytes = size_t{32} << 20;
+
+void StoreMax(std::atomic<uint64_t>& a, uint64_t v) {
+  uint64_t seen = a.load(std::memory_order_relaxed);
+  while (seen < v && !a.compare_exchange_weak(seen, v, std::memory_order_relaxed)) {
+  }
+}
+
+Status StatusFromCode(uint8_t code, std::string message) {
+  switch (static_cast<Status::Code>(code)) {
+    case Status::Code::kOk:
+      return Status::OK();
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(std::move(message));
+    case Status::Code::kNotFound:
+      return Status::NotFound(std::move(message));
+    case Status::Code::kIOError:
+      return Status::IOError(std::move(message));
+    case Status::Code::kCorruption:
+      return Status::Corruption(std::move(message));
+    default:
+      return Status::Internal(std::move(message));
+  }
+}
+
+// Sync mode's rounds on one rank: its workers meet at a local barrier; the
+// last to arrive runs the cross-rank step for all of them.
+class MpiRounds : public Rounds {
+ public:
+  MpiRounds(MpiStore* store, size_t workers) : store_(store), workers_(workers) {
+    DD_CHECK(workers > 0);
+  }
+
+  Result<bool> Next(bool has_work) override {
+    std::unique_lock lock(mu_);
+    if (has_work) ++with_work_;
+    if (++arrived_ < workers_) {
+      const uint64_t generation = generation_;
+      cv_.wait(lock, [&] { return generation_ != generation; });
+      return result_;
+    }
+    const uint64_t local_work = with_work_;
+    arrived_ = 0;
+    with_work_ = 0;
+    // The others stay blocked until the generation moves, so nobody touches
+    // the counters meanwhile; the lock is not held across the collectives.
+    lock.unlock();
+    Result<uint64_t> total = store_->EndRound(local_work);
+    lock.lock();
+    result_ = total.ok() ? Result<bool>(total.value() > 0) : Result<bool>(total.status());
+    ++generation_;
+    cv_.notify_all();
+    return result_;
+  }
+
+ private:
+  MpiStore* const store_;
+  const size_t workers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t arrived_ = 0;
+  uint64_t with_work_ = 0;
+  uint64_t generation_ = 0;
+  Result<bool> result_{false};
+};
+
+}  // namespace
+
+MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_ptr<Descent> descent,
+                   ClusterOptions::Wire wire)
+    : cluster_(cluster),
+      id_(id),
+      rank_(cluster->rank()),
+      ranks_(cluster->ranks()),
+      fp16_(wire == ClusterOptions::Wire::kFp16),
+      descent_(std::move(descent)),
+      heard_(new std::atomic<uint64_t>[static_cast<size_t>(cluster->ranks())]),
+      progress_sent_at_(std::chrono::steady_clock::now()) {
+  DD_CHECK(descent_ != nullptr);
+  for (int r = 0; r < ranks_; ++r) heard_[r].store(0, std::memory_order_relaxed);
+  const size_t per_value = descent_->state_per_value();
+  const auto ranks = static_cast<size_t>(ranks_);
+  const auto rank = static_cast<size_t>(rank_);
+  for (size_t t = 0; t < model.num_tables(); ++t) {
+    const Table& full = model.table(t);
+    tables_.push_back({full.name(), full.rows(), full.dim()});
+    if (full.rows() > std::numeric_limits<uint32_t>::max()) narrow_ids_ = false;
+    const size_t local_rows = full.rows() > rank ? (full.rows() - rank - 1) / ranks + 1 : 0;
+    Table& part = shard_.emplace_back(full.name(), local_rows, full.dim());
+    for (size_t i = 0; i < local_rows; ++i) {
+      std::memcpy(part.row(i), full.row(i * ranks + rank), full.dim() * sizeof(float));
+    }
+    state_.emplace_back(local_rows * full.dim() * per_value, 0.0f);
+  }
+  deferred_.resize(tables_.size());
+  cluster_->Register(id_, this);
+}
+
+MpiStore::~MpiStore() {
+  cluster_->Unregister(id_);
+  // Replies that will never be taken now.
+  int due = 0;
+  std::lock_guard lock(ops_mu_);
+  for (const auto& [ticket, op] : ops_) due += op->remaining;
+  cluster_->ExpectReplies(-due);
+}
+
+Status MpiStore::Validate(size_t table, std::span<const RowId> ids, size_t stride,
+                          const char* what) const {
+  if (table >= tables_.size()) {
+    return Status::InvalidArgument(std::string(what) + ": no table " + std::to_string(table) +
+                                   " (the model has " + std::to_string(tables_.size()) + ")");
+  }
+  const TableInfo& info = tables_[table];
+  DD_CHECK(stride == 0 || stride >= info.dim);
+  for (RowId id : ids) {
+    if (id >= info.rows) {
+      return Status::InvalidArgument(std::string(what) + ": row " + std::to_string(id) +
+                                     " out of range of table '" + info.name + "' (" +
+                                     std::to_string(info.rows) + " rows)");
+    }
+  }
+  return Status::OK();
+}
+
+Ticket MpiStore::Settled(Status status) {
+  const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  if (!status.ok()) {
+    auto op = std::make_unique<Op>();
+    op->status = std::move(status);
+    std::lock_guard lock(ops_mu_);
+    ops_.emplace(ticket, std::move(op));
+  }
+  return ticket;
+}
+
+Ticket MpiStore::Pull(std::span<const RowBlock> blocks) {
+  for (const RowBlock& b : blocks) {
+    Status status = Validate(b.table, b.ids, b.stride, "pull");
+    if (!status.ok()) return Settled(std::move(status));
+    DD_CHECK(b.ids.empty() || b.values != nullptr);
+  }
+  // Remote rows by owner and table, each row once; `outs` says where each
+  // occurrence goes (slot in `ids`, buffer).
+  struct Group {
+    std::vector<RowId> ids;
+    std::unordered_map<RowId, uint32_t> slot;
+    std::vector<std::pair<uint32_t, float*>> outs;
+  };
+  std::vector<std::vector<Group>> groups(ranks_);
+  const auto ranks = static_cast<RowId>(ranks_);
+  for (const RowBlock& b : blocks) {
+    const size_t dim = tables_[b.table].dim;
+    const size_t stride = b.stride != 0 ? b.stride : dim;
+    for (size_t i = 0; i < b.ids.size(); ++i) {
+      const RowId id = b.ids[i];
+      float* out = b.values + i * stride;
+      const int owner = static_cast<int>(id % ranks);
+      if (owner == rank_) {
+        // Hogwild: the communication thread may be updating this row.
+        std::memcpy(out, shard_[b.table].row(id / ranks), dim * sizeof(float));
+        continue;
+      }
+      std::vector<Group>& per_table = groups[owner];
+      if (per_table.empty()) per_table.resize(tables_.size());
+      Group& g = per_table[b.table];
+      const auto [it, inserted] = g.slot.try_emplace(id, static_cast<uint32_t>(g.ids.size()));
+      if (inserted) g.ids.push_back(id);
+      g.outs.emplace_back(it->second, out);
+    }
+  }
+
+  const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  auto op = std::make_unique<Op>();
+  std::vector<std::pair<int, std::string>> messages;
+  const size_t id_bytes = narrow_ids_ ? 4 : 8;
+  for (int owner = 0; owner < ranks_; ++owner) {
+    if (groups[owner].empty()) continue;
+    if (op->dests.empty()) {
+      op->dests.resize(ranks_);
+      op->values.assign(ranks_, 0);
+    }
+    uint32_t used_tables = 0;
+    size_t ids = 0;
+    for (const Group& g : groups[owner]) {
+      used_tables += g.ids.empty() ? 0 : 1;
+      ids += g.ids.size();
+    }
+    std::string message;
+    message.reserve(kMessageHeaderBytes + 12 + used_tables * 8 + ids * id_bytes);
+    WireWriter w(&message);
+    w.Header(MessageType::kPullRequest, id_);
+    w.U64(ticket);
+    w.U32(used_tables);
+    size_t offset = 0;
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      const Group& g = groups[owner][t];
+      if (g.ids.empty()) continue;
+      DD_CHECK(g.ids.size() <= std::numeric_limits<uint32_t>::max());
+      const size_t dim = tables_[t].dim;
+      w.U32(static_cast<uint32_t>(t));
+      w.U32(static_cast<uint32_t>(g.ids.size()));
+      for (RowId id : g.ids) w.Id(id, narrow_ids_);
+      for (const auto& [slot, out] : g.outs) {
+        op->dests[owner].push_back({out, offset + size_t{slot} * dim, dim});
+      }
+      offset += g.ids.size() * dim;
+    }
+    op->values[owner] = offset;
+    messages.emplace_back(owner, std::move(message));
+  }
+  if (messages.empty()) return ticket;  // Every row was local: settled.
+  op->remaining = static_cast<int>(messages.size());
+  {
+    std::lock_guard lock(ops_mu_);
+    ops_.emplace(ticket, std::move(op));
+  }
+  cluster_->ExpectReplies(static_cast<int>(messages.size()));
+  for (auto& [owner, message] : messages) cluster_->Send(owner, std::move(message));
+  return ticket;
+}
+
+Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) {
+  if (options.kind == PushOptions::Kind::kDelta && !(options.rate > 0)) {
+    return Settled(Status::InvalidArgument("push: a delta needs its rate (> 0)"));
+  }
+  for (const ConstRowBlock& b : blocks) {
+    Status status = Validate(b.table, b.ids, b.stride, "push");
+    if (!status.ok()) return Settled(std::move(status));
+    DD_CHECK(b.ids.empty() || b.values != nullptr);
+  }
+  // Rows by owner and table, each row once with the sum of its values (in
+  // the order the call names them, as LocalStore sums).
+  struct Group {
+    std::vector<RowId> ids;
+    std::unordered_map<RowId, uint32_t> slot;
+    std::vector<float> sums;
+  };
+  std::vector<std::vector<Group>> groups(ranks_);
+  const auto ranks = static_cast<RowId>(ranks_);
+  for (const ConstRowBlock& b : blocks) {
+    const size_t dim = tables_[b.table].dim;
+    const size_t stride = b.stride != 0 ? b.stride : dim;
+    for (size_t i = 0; i < b.ids.size(); ++i) {
+      const RowId id = b.ids[i];
+      const float* values = b.values + i * stride;
+      std::vector<Group>& per_table = groups[id % ranks];
+      if (per_table.empty()) per_table.resize(tables_.size());
+      Group& g = per_table[b.table];
+      const auto [it, inserted] = g.slot.try_emplace(id, static_cast<uint32_t>(g.ids.size()));
+      if (inserted) {
+        g.ids.push_back(id);
+        g.sums.insert(g.sums.end(), values, values + dim);
+      } else {
+        float* sum = g.sums.data() + size_t{it->second} * dim;
+        for (size_t k = 0; k < dim; ++k) sum[k] += values[k];
+      }
+    }
+  }
+
+  const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  std::vector<std::pair<int, std::string>> messages;
+  const size_t id_bytes = narrow_ids_ ? 4 : 8;
+  for (int owner = 0; owner < ranks_; ++owner) {
+    if (owner == rank_ || groups[owner].empty()) continue;
+    uint32_t used_tables = 0;
+    size_t bytes = kMessageHeaderBytes + 22;
+    for (const Group& g : groups[owner]) {
+      if (g.ids.empty()) continue;
+      ++used_tables;
+      bytes += 8 + g.ids.size() * id_bytes + g.sums.size() * WireValueBytes(fp16_);
+    }
+    std::string message;
+    message.reserve(bytes);
+    WireWriter w(&message);
+    w.Header(MessageType::kPushRequest, id_);
+    w.U64(ticket);
+    w.U8(options.kind == PushOptions::Kind::kDelta ? 1 : 0);
+    w.U8(options.defer_to_round ? 1 : 0);
+    w.F32(options.rate);
+    w.U32(used_tables);
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      const Group& g = groups[owner][t];
+      if (g.ids.empty()) continue;
+      DD_CHECK(g.ids.size() <= std::numeric_limits<uint32_t>::max());
+      w.U32(static_cast<uint32_t>(t));
+      w.U32(static_cast<uint32_t>(g.ids.size()));
+      for (RowId id : g.ids) w.Id(id, narrow_ids_);
+      w.Values(g.sums.data(), g.sums.size(), fp16_);
+    }
+    messages.emplace_back(owner, std::move(message));
+  }
+  if (!messages.empty()) {
+    auto op = std::make_unique<Op>();
+    op->push = true;
+    op->remaining = static_cast<int>(messages.size());
+    {
+      std::lock_guard lock(ops_mu_);
+      ops_.emplace(ticket, std::move(op));
+      pending_pushes_ += messages.size();
+    }
+    cluster_->ExpectReplies(static_cast<int>(messages.size()));
+    for (auto& [owner, message] : messages) cluster_->Send(owner, std::move(message));
+  }
+  // The rows this rank owns, while the messages travel.
+  if (!groups[rank_].empty()) {
+    const float lr = learning_rate();
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      const Group& g = groups[rank_][t];
+      const size_t dim = tables_[t].dim;
+      for (size_t k = 0; k < g.ids.size(); ++k) {
+        ApplyOwned(t, g.ids[k], g.sums.data() + k * dim, options, lr);
+      }
+    }
+  }
+  return ticket;
+}
+
+void MpiStore::ApplyOwned(size_t table, RowId id, const float* values, const PushOptions& options,
+                          float lr) {
+  const size_t dim = tables_[table].dim;
+  const size_t local = id / static_cast<RowId>(ranks_);
+  if (options.defer_to_round) {
+    std::lock_guard lock(deferred_mu_);
+    Deferred& d = deferred_[table];
+    d.options = options;
+    auto [it, inserted] = d.rows.try_emplace(local);
+    if (inserted) {
+      it->second.assign(values, values + dim);
+    } else {
+      for (size_t k = 0; k < dim; ++k) it->second[k] += values[k];
+    }
+    return;
+  }
+  const size_t per_row = dim * descent_->state_per_value();
+  float* row = shard_[table].row(local);
+  float* state = per_row > 0 ? state_[table].data() + local * per_row : nullptr;
+  // Hogwild: no lock; a local worker or the communication thread may be
+  // updating the same row at the same time.
+  if (options.kind == PushOptions::Kind::kDelta) {
+    descent_->ApplyDelta(row, state, values, dim, options.rate, lr);
+  } else {
+    descent_->ApplyRow(row, state, values, dim, lr);
+  }
+}
+
+void MpiStore::ApplyDeferred() {
+  const float lr = learning_rate();
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    Deferred taken;
+    {
+      std::lock_guard lock(deferred_mu_);
+      std::swap(taken, deferred_[t]);
+    }
+    PushOptions now = taken.options;
+    now.defer_to_round = false;
+    for (const auto& [local, sum] : taken.rows) {
+      ApplyOwned(t, local * static_cast<RowId>(ranks_) + static_cast<RowId>(rank_), sum.data(), now,
+                 lr);
+    }
+  }
+}
+
+Status MpiStore::Wait(Ticket ticket) {
+  std::unique_lock lock(ops_mu_);
+  for (;;) {
+    auto it = ops_.find(ticket);
+    if (it == ops_.end()) return Status::OK();  // Settled without error.
+    if (it->second->remaining == 0) {
+      Status status = std::move(it->second->status);
+      ops_.erase(it);
+      return status;
+    }
+    ops_cv_.wait(lock);
+  }
+}
+
+void MpiStore::AwaitPushes() {
+  std::unique_lock lock(ops_mu_);
+  ops_cv_.wait(lock, [&] { return pending_pushes_ == 0; });
+}
+
+std::string MpiStore::ErrorReply(MessageType type, uint64_t ticket, const Status& status) const {
+  std::string reply;
+  WireWriter w(&reply);
+  w.Header(type, id_);
+  w.U64(ticket);
+  w.U8(static_cast<uint8_t>(status.code()));
+  w.U32(static_cast<uint32_t>(status.message().size()));
+  w.Bytes(status.message());
+  return reply;
+}
+
+void MpiStore::OnMessage(int source, std::string_view message) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  DD_CHECK(r.Header(&type, &store));
+  switch (type) {
+    case MessageType::kPullRequest:
+      ServePull(source, message);
+      break;
+    case MessageType::kPushRequest:
+      ServePush(source, message);
+      break;
+    case MessageType::kPullReply:
+      TakeReply(source, message, /*push=*/false);
+      break;
+    case MessageType::kPushAck:
+      TakeReply(source, message, /*push=*/true);
+      break;
+    case MessageType::kProgress: {
+      uint64_t total = 0;
+      DD_CHECK(r.U64(&total));
+      StoreMax(heard_[source], total);
+      break;
+    }
+    case MessageType::kShardChunk:
+      TakeShardChunk(source, message);
+      break;
+  }
+}
+
+void MpiStore::ServePull(int source, std::string_view message) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  uint64_t ticket = 0;
+  uint32_t used_tables = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&used_tables));
+  std::string reply;
+  reply.reserve(kMessageHeaderBytes + 9 + r.remaining() / (narrow_ids_ ? 4 : 8) * 64);
+  WireWriter w(&reply);
+  w.Header(MessageType::kPullReply, id_);
+  w.U64(ticket);
+  w.U8(0);
+  Status status;
+  const auto ranks = static_cast<RowId>(ranks_);
+  for (uint32_t s = 0; s < used_tables && status.ok(); ++s) {
+    uint32_t table = 0, count = 0;
+    if (!r.U32(&table) || !r.U32(&count) || table >= tables_.size()) {
+      status = Status::Corruption("pull: malformed request");
+      break;
+    }
+    const size_t dim = tables_[table].dim;
+    for (uint32_t i = 0; i < count; ++i) {
+      RowId id = 0;
+      if (!r.Id(narrow_ids_, &id) || id >= tables_[table].rows ||
+          id % ranks != static_cast<RowId>(rank_)) {
+        status = Status::Corruption("pull: malformed request");
+        break;
+      }
+      // Hogwild: local workers may be updating the row as it is copied.
+      w.Values(shard_[table].row(id / ranks), dim, fp16_);
+    }
+  }
+  if (!status.ok()) reply = ErrorReply(MessageType::kPullReply, ticket, status);
+  cluster_->Send(source, std::move(reply));
+}
+
+void MpiStore::ServePush(int source, std::string_view message) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  uint64_t ticket = 0;
+  uint8_t kind = 0, defer = 0;
+  PushOptions options;
+  uint32_t used_tables = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&kind) && r.U8(&defer) &&
+           r.F32(&options.rate) && r.U32(&used_tables));
+  options.kind = kind != 0 ? PushOptions::Kind::kDelta : PushOptions::Kind::kGradient;
+  options.defer_to_round = defer != 0;
+  const float lr = learning_rate();
+  const auto ranks = static_cast<RowId>(ranks_);
+  Status status;
+  std::vector<RowId> ids;
+  std::vector<float> values;
+  for (uint32_t s = 0; s < used_tables && status.ok(); ++s) {
+    uint32_t table = 0, count = 0;
+    if (!r.U32(&table) || !r.U32(&count) || table >= tables_.size()) {
+      status = Status::Corruption("push: malformed request");
+      break;
+    }
+    const size_t dim = tables_[table].dim;
+    ids.resize(count);
+    for (uint32_t i = 0; i < count && status.ok(); ++i) {
+      if (!r.Id(narrow_ids_, &ids[i]) || ids[i] >= tables_[table].rows ||
+          ids[i] % ranks != static_cast<RowId>(rank_)) {
+        status = Status::Corruption("push: malformed request");
+      }
+    }
+    values.resize(dim);
+    for (uint32_t i = 0; i < count && status.ok(); ++i) {
+      if (!r.Values(dim, fp16_, values.data())) {
+        status = Status::Corruption("push: malformed request");
+        break;
+      }
+      ApplyOwned(table, ids[i], values.data(), options, lr);
+    }
+  }
+  std::string ack;
+  if (status.ok()) {
+    WireWriter w(&ack);
+    w.Header(MessageType::kPushAck, id_);
+    w.U64(ticket);
+    w.U8(0);
+  } else {
+    ack = ErrorReply(MessageType::kPushAck, ticket, status);
+  }
+  cluster_->Send(source, std::move(ack));
+}
+
+void MpiStore::TakeReply(int source, std::string_view message, bool push) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  uint64_t ticket = 0;
+  uint8_t code = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&code));
+  Op* op = nullptr;
+  {
+    std::lock_guard lock(ops_mu_);
+    auto it = ops_.find(ticket);
+    DD_CHECK(it != ops_.end() && it->second->push == push);
+    op = it->second.get();
+  }
+  // The op stays in ops_ until its last reply is counted below, and only
+  // this thread counts, so it is safe to use without the lock.
+  Status status;
+  if (code != 0) {
+    uint32_t length = 0;
+    if (r.U32(&length) && r.remaining() >= length) {
+      status = StatusFromCode(code, std::string(r.rest().substr(0, length)));
+    } else {
+      status = Status::Corruption(push ? "push: malformed reply" : "pull: malformed reply");
+    }
+  } else if (!push) {
+    const std::string_view values = r.rest();
+    const size_t value_bytes = WireValueBytes(fp16_);
+    if (values.size() != op->values[source] * value_bytes) {
+      status = Status::Corruption("pull: reply of the wrong size");
+    } else {
+      for (const PullDest& d : op->dests[source]) {
+        DecodeValues(values.data() + d.offset * value_bytes, d.dim, fp16_, d.out);
+      }
+    }
+  }
+  {
+    std::lock_guard lock(ops_mu_);
+    auto it = ops_.find(ticket);
+    if (!status.ok() && op->status.ok()) op->status = std::move(status);
+    if (push) --pending_pushes_;
+    if (--op->remaining == 0) {
+      op->dests.clear();
+      if (op->status.ok()) ops_.erase(it);  // Wait finds nothing: settled without error.
+    }
+  }
+  ops_cv_.notify_all();
+  cluster_->ExpectReplies(-1);
+}
+
+void MpiStore::OnPoll() {
+  if (ranks_ < 2) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - progress_sent_at_ < kProgressEvery) return;
+  progress_sent_at_ = now;
+  const uint64_t total = progress_.load(std::memory_order_relaxed);
+  if (total <= progress_sent_.load(std::memory_order_relaxed)) return;
+  progress_sent_.store(total, std::memory_order_relaxed);
+  for (int r = 0; r < ranks_; ++r) {
+    if (r == rank_) continue;
+    std::string message;
+    WireWriter w(&message);
+    w.Header(MessageType::kProgress, id_);
+    w.U64(total);
+    cluster_->Send(r, std::move(message));
+  }
+}
+
+uint64_t MpiStore::progress() const {
+  uint64_t total = progress_.load(std::memory_order_relaxed);
+  for (int r = 0; r < ranks_; ++r) {
+    if (r != rank_) total += heard_[r].load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
+std::unique_ptr<TaskSource> MpiStore::NewTasks(uint64_t partitions, uint64_t epochs) {
+  return std::make_unique<RankTaskSource>(partitions, epochs, rank_, ranks_);
+}
+
+std::unique_ptr<Rounds> MpiStore::NewRounds(size_t local_workers) {
+  return std::make_unique<MpiRounds>(this, local_workers);
+}
+
+Result<uint64_t> MpiStore::EndRound(uint64_t local_work) {
+  AwaitPushes();
+  // After this barrier every push of the round, deferred or not, is in.
+  DD_RETURN_IF_ERROR(cluster_->Barrier());
+  ApplyDeferred();
+  return cluster_->Sum(local_work);
+}
+
+Status MpiStore::Barrier() {
+  AwaitPushes();
+  // The meeting itself exchanges the progress totals, so that progress() is
+  // exact after a barrier.
+  const uint64_t mine = progress_.load(std::memory_order_relaxed);
+  std::string bytes(sizeof(mine), '\0');
+  std::memcpy(bytes.data(), &mine, sizeof(mine));
+  Result<std::vector<std::string>> all = cluster_->AllGather(bytes);
+  if (!all.ok()) return all.status();
+  for (int r = 0; r < ranks_; ++r) {
+    uint64_t total = 0;
+    if (r == rank_ || all.value()[r].size() != sizeof(total)) continue;
+    std::memcpy(&total, all.value()[r].data(), sizeof(total));
+    StoreMax(heard_[r], total);
+  }
+  StoreMax(progress_sent_, mine);
+  return Status::OK();
+}
+
+Result<Model> MpiStore::Snapshot() {
+  Model model;
+  size_t expected = 0;  // Rank 0: rows the other ranks will send.
+  if (rank_ == 0) {
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      model.AddTable(tables_[t].name, tables_[t].rows, tables_[t].dim);
+      expected += tables_[t].rows - shard_[t].rows();
+    }
+    // Set before the barrier below, which no rank passes before rank 0 has
+    // joined it, so no chunk arrives before there is a place for it.
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_ = &model;
+    snapshot_rows_ = 0;
+  }
+  if (Status status = Barrier(); !status.ok()) {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_ = nullptr;
+    return status;
+  }
+  const auto ranks = static_cast<size_t>(ranks_);
+  if (rank_ == 0) {
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      Table& out = model.table(t);
+      for (size_t i = 0; i < shard_[t].rows(); ++i) {
+        std::memcpy(out.row(i * ranks), shard_[t].row(i), out.dim() * sizeof(float));
+      }
+    }
+    std::unique_lock lock(snapshot_mu_);
+    snapshot_cv_.wait(lock, [&] { return snapshot_rows_ == expected; });
+    snapshot_ = nullptr;
+  } else {
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      const size_t dim = tables_[t].dim;
+      const size_t per_chunk = std::max<size_t>(1, kSnapshotChunkBytes / (dim * sizeof(float) + 1));
+      for (size_t first = 0; first < shard_[t].rows(); first += per_chunk) {
+        const size_t count = std::min(per_chunk, shard_[t].rows() - first);
+        std::string message;
+        message.reserve(kMessageHeaderBytes + 16 + count * dim * sizeof(float));
+        WireWriter w(&message);
+        w.Header(MessageType::kShardChunk, id_);
+        w.U32(static_cast<uint32_t>(t));
+        w.U64(first);
+        w.U32(static_cast<uint32_t>(count));
+        for (size_t i = 0; i < count; ++i) w.Values(shard_[t].row(first + i), dim, false);
+        cluster_->Send(0, std::move(message));
+        cluster_->WaitForSendsBelow(kSnapshotInFlightBytes);
+      }
+    }
+  }
+  // Rank 0 joins once it holds every row, so the others' chunks are all in.
+  DD_RETURN_IF_ERROR(cluster_->Barrier());
+  return model;
+}
+
+void MpiStore::TakeShardChunk(int source, std::string_view message) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  uint32_t table = 0, count = 0;
+  uint64_t first = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U32(&table) && r.U64(&first) && r.U32(&count));
+  std::lock_guard lock(snapshot_mu_);
+  DD_CHECK(rank_ == 0 && snapshot_ != nullptr && table < tables_.size());
+  Table& out = snapshot_->table(table);
+  const auto ranks = static_cast<size_t>(ranks_);
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t id = (first + i) * ranks + static_cast<size_t>(source);
+    DD_CHECK(id < out.rows() && r.Values(out.dim(), false, out.row(id)));
+  }
+  snapshot_rows_ += count;
+  snapshot_cv_.notify_all();
+}
+
+}  // namespace deepdist

@@ -1,0 +1,95 @@
+// Wire format of the MPI store's messages.
+//
+// Every message starts with a 4-byte header: the message type, a flags byte
+// and the id of the store it belongs to (so several stores can share one
+// cluster). What follows depends on the type (see mpi_store.cc): tickets and
+// counts as fixed-width integers, row ids as uint32 when every table has fewer
+// than 2^32 rows (else uint64), and row values as IEEE binary32 or, with the
+// fp16 wire, binary16 rounded to nearest even. Integers and floats travel in
+// the host's byte order: the ranks of one job are assumed to share it.
+//
+// WireWriter appends to a string; WireReader reads from a view and reports a
+// short or malformed message as false instead of reading past the end.
+// Neither is thread-safe; each is used by one thread at a time.
+#ifndef DEEPDIST_SRC_STORE_WIRE_H_
+#define DEEPDIST_SRC_STORE_WIRE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace deepdist {
+
+enum class MessageType : uint8_t {
+  kPullRequest = 1,
+  kPullReply = 2,
+  kPushRequest = 3,
+  kPushAck = 4,
+  kProgress = 5,
+  kShardChunk = 6,
+};
+
+constexpr size_t kMessageHeaderBytes = 4;
+
+// Bytes one value takes on the wire.
+constexpr size_t WireValueBytes(bool fp16) { return fp16 ? 2 : 4; }
+
+// binary16 <-> binary32. FloatToHalf rounds to nearest, ties to even;
+// overflow gives infinity, NaN stays NaN.
+uint16_t FloatToHalf(float value);
+float HalfToFloat(uint16_t half);
+
+// Decodes n values at `in` (n * WireValueBytes(fp16) bytes) into `out`.
+void DecodeValues(const char* in, size_t n, bool fp16, float* out);
+
+// The store id of a message, or -1 when it is shorter than a header.
+int PeekStoreId(std::string_view message);
+
+class WireWriter {
+ public:
+  explicit WireWriter(std::string* out) : out_(out) {}
+
+  void Header(MessageType type, uint16_t store);
+  void U8(uint8_t v) { Raw(&v, sizeof(v)); }
+  void U32(uint32_t v) { Raw(&v, sizeof(v)); }
+  void U64(uint64_t v) { Raw(&v, sizeof(v)); }
+  void F32(float v) { Raw(&v, sizeof(v)); }
+  void Bytes(std::string_view bytes) { out_->append(bytes); }
+  // A row id, as uint32 when `narrow` (the caller knows it fits).
+  void Id(uint64_t id, bool narrow);
+  // n values, as binary16 when `fp16`.
+  void Values(const float* values, size_t n, bool fp16);
+
+ private:
+  void Raw(const void* p, size_t n) { out_->append(static_cast<const char*>(p), n); }
+  std::string* out_;
+};
+
+class WireReader {
+ public:
+  explicit WireReader(std::string_view in) : in_(in) {}
+
+  bool Header(MessageType* type, uint16_t* store);
+  bool U8(uint8_t* v) { return Raw(v, sizeof(*v)); }
+  bool U32(uint32_t* v) { return Raw(v, sizeof(*v)); }
+  bool U64(uint64_t* v) { return Raw(v, sizeof(*v)); }
+  bool F32(float* v) { return Raw(v, sizeof(*v)); }
+  bool Id(bool narrow, uint64_t* id);
+  // Decodes n values into out.
+  bool Values(size_t n, bool fp16, float* out);
+  // Skips n values.
+  bool SkipValues(size_t n, bool fp16);
+  // Bytes not read yet.
+  size_t remaining() const { return in_.size() - pos_; }
+  std::string_view rest() const { return in_.substr(pos_); }
+
+ private:
+  bool Raw(void* p, size_t n);
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace deepdist
+
+#endif  // DEEPDIST_SRC_STORE_WIRE_H_

@@ -1,0 +1,609 @@
+// MpiStore under mpiexec (2 or more ranks): the same answers as LocalStore,
+// sharding, the fp16 wire, rounds, tasks, progress, Snapshot and bytes_sent.
+//
+// Every rank runs every test in the same order, so the collectives inside
+// (store creation, Barrier, Snapshot, rounds) meet. Assertions never return
+// early before a collective; rank 0 prints gtest's output, the other ranks
+// print only their failures, and every rank exits with the same status.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <span>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "deepdist/cluster.h"
+#include "deepdist/descent.h"
+#include "deepdist/model.h"
+#include "deepdist/store.h"
+#include "src/store/mpi_cluster.h"
+#include "src/store/wire.h"
+
+namespace deepdist {
+namespace {
+
+Cluster* g_cluster = nullptr;
+
+// Deterministic values, multiples of 1/16 in [-0.5, 0.5]: sums of a few of
+// them are exact, so the order of summation does not matter where it may vary.
+Model MakeModel() {
+  Model model;
+  const std::pair<const char*, std::pair<size_t, size_t>> shapes[] = {
+      {"in", {11, 5}}, {"out", {7, 20}}, {"tiny", {1, 3}}};
+  for (const auto& [name, shape] : shapes) {
+    const size_t t = model.AddTable(name, shape.first, shape.second);
+    Table& table = model.table(t);
+    for (size_t r = 0; r < table.rows(); ++r) {
+      for (size_t c = 0; c < table.dim(); ++c) {
+        table.row(r)[c] = static_cast<float>((r * 31 + c * 7 + t * 3) % 17) * 0.0625f - 0.5f;
+      }
+    }
+  }
+  return model;
+}
+
+std::unique_ptr<Descent> MakeRule(const std::string& name, float alpha = 0.1f) {
+  if (name == "sgd") return std::make_unique<Sgd>(LearningRate{alpha, false, 1e-4f});
+  return std::make_unique<AdaGrad>(LearningRate{alpha, false, 1e-4f});
+}
+
+class MpiStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (g_cluster->ranks() < 2) GTEST_SKIP() << "run under mpiexec with 2 or more ranks";
+  }
+  int rank() const { return g_cluster->rank(); }
+  int ranks() const { return g_cluster->ranks(); }
+  std::unique_ptr<ParamStore> Make(Model model, std::unique_ptr<Descent> rule,
+                                   ClusterOptions::Wire wire = ClusterOptions::Wire::kFp32) {
+    auto* mpi = dynamic_cast<MpiCluster*>(g_cluster);
+    EXPECT_NE(mpi, nullptr);
+    return mpi->MakeStore(std::move(model), std::move(rule), wire);
+  }
+};
+
+// Compares two tables value by value, stopping after a few differences.
+void ExpectTablesEqual(const Table& want, const Table& got) {
+  ASSERT_EQ(want.rows(), got.rows());
+  ASSERT_EQ(want.dim(), got.dim());
+  int bad = 0;
+  for (size_t r = 0; r < want.rows(); ++r) {
+    for (size_t c = 0; c < want.dim(); ++c) {
+      EXPECT_EQ(want.row(r)[c], got.row(r)[c]) << want.name() << " row " << r << " col " << c;
+      if (want.row(r)[c] != got.row(r)[c] && ++bad >= 5) return;
+    }
+  }
+}
+
+void ExpectModelsEqual(const Model& want, const Model& got) {
+  ASSERT_EQ(want.num_tables(), got.num_tables());
+  for (size_t t = 0; t < want.num_tables(); ++t) ExpectTablesEqual(want.table(t), got.table(t));
+}
+
+float RoundToHalf(float v) { return static_cast<float>(static_cast<_Float16>(v)); }
+
+TEST(WireTest, HalfConversionMatchesTheCompiler) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = HalfToFloat(static_cast<uint16_t>(h));
+    const _Float16 reference = std::bit_cast<_Float16>(static_cast<uint16_t>(h));
+    if (f != f) {
+      EXPECT_NE(FloatToHalf(f) & 0x3ffu, 0u);  // Still a NaN.
+      continue;
+    }
+    ASSERT_EQ(f, static_cast<float>(reference)) << h;
+    ASSERT_EQ(FloatToHalf(f), h) << h;
+  }
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<uint32_t> bits;
+  int tested = 0;
+  while (tested < 2000000) {
+    const float f = std::bit_cast<float>(bits(rng));
+    if (f != f) continue;
+    ++tested;
+    const uint16_t want = std::bit_cast<uint16_t>(static_cast<_Float16>(f));
+    ASSERT_EQ(FloatToHalf(f), want) << f;
+  }
+  // Ties and edges: 65504 (max), 65519.99 and 65520 (the cut to infinity),
+  // 2^-24 (smallest subnormal), 2^-25 (a tie that rounds to zero).
+  for (float f : {65504.0f, 65519.99f, 65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-14f,
+                  0x1.ffcp-15f, 1.00048828125f, -1.00146484375f}) {
+    EXPECT_EQ(FloatToHalf(f), std::bit_cast<uint16_t>(static_cast<_Float16>(f))) << f;
+  }
+}
+
+// A plain reference store: the whole model in one place; a push sums the
+// values of rows it names more than once (in the order named) and applies
+// each sum once with the rule, at the rule's rate.
+class ReferenceStore {
+ public:
+  ReferenceStore(Model model, std::unique_ptr<Descent> rule)
+      : model_(std::move(model)), rule_(std::move(rule)) {
+    for (size_t t = 0; t < model_.num_tables(); ++t) {
+      const Table& table = model_.table(t);
+      state_.emplace_back(table.rows() * table.dim() * rule_->state_per_value(), 0.0f);
+    }
+  }
+  void Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) {
+    std::vector<std::map<RowId, std::vector<float>>> sums(model_.num_tables());
+    std::vector<std::vector<RowId>> order(model_.num_tables());
+    for (const ConstRowBlock& b : blocks) {
+      const size_t dim = model_.table(b.table).dim();
+      const size_t stride = b.stride == 0 ? dim : b.stride;
+      for (size_t i = 0; i < b.ids.size(); ++i) {
+        const float* v = b.values + i * stride;
+        auto [it, inserted] = sums[b.table].try_emplace(b.ids[i], v, v + dim);
+        if (inserted) {
+          order[b.table].push_back(b.ids[i]);
+        } else {
+          for (size_t k = 0; k < dim; ++k) it->second[k] += v[k];
+        }
+      }
+    }
+    const float lr = rule_->learning_rate();
+    for (size_t t = 0; t < model_.num_tables(); ++t) {
+      Table& table = model_.table(t);
+      const size_t per_row = table.dim() * rule_->state_per_value();
+      for (RowId id : order[t]) {
+        float* state = per_row > 0 ? state_[t].data() + id * per_row : nullptr;
+        if (options.kind == PushOptions::Kind::kDelta) {
+          rule_->ApplyDelta(table.row(id), state, sums[t][id].data(), table.dim(), options.rate,
+                            lr);
+        } else {
+          rule_->ApplyRow(table.row(id), state, sums[t][id].data(), table.dim(), lr);
+        }
+      }
+    }
+  }
+  void Pull(std::span<const RowBlock> blocks) const {
+    for (const RowBlock& b : blocks) {
+      const Table& table = model_.table(b.table);
+      const size_t stride = b.stride == 0 ? table.dim() : b.stride;
+      for (size_t i = 0; i < b.ids.size(); ++i) {
+        std::memcpy(b.values + i * stride, table.row(b.ids[i]), table.dim() * sizeof(float));
+      }
+    }
+  }
+  const Model& model() const { return model_; }
+
+ private:
+  Model model_;
+  std::unique_ptr<Descent> rule_;
+  std::vector<std::vector<float>> state_;
+};
+
+// (a) The same sequence of pulls and pushes, issued by rank 0 while the other
+// ranks wait at a barrier, leaves MpiStore with the same model as LocalStore
+// (pushes without repeated rows) or as the reference above (pushes that name
+// rows more than once), exactly: the same rule runs on the same values in the
+// same order.
+class ParityTest : public MpiStoreTest,
+                   public ::testing::WithParamInterface<std::tuple<std::string, bool>> {};
+
+TEST_P(ParityTest, SameModelAsOneProcess) {
+  const auto& [rule, duplicates] = GetParam();
+  const Model initial = MakeModel();
+  auto store = Make(initial, MakeRule(rule));
+  if (rank() == 0) {
+    LocalStore local(initial, MakeRule(rule));
+    ReferenceStore reference(initial, MakeRule(rule));
+    std::mt19937 rng(42);
+    std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+    for (int step = 0; step < 60; ++step) {
+      // Two blocks: table step % 3 densely packed, and table "in" at a
+      // stride. With `duplicates`, ids are drawn with replacement (so some
+      // repeat, within a block and across the two); without, no row repeats
+      // within the push.
+      const size_t t = step % 3;
+      const size_t dim_t = initial.table(t).dim();
+      const size_t dim_in = initial.table(0).dim();
+      std::vector<RowId> ids_t, ids_in;
+      std::vector<std::vector<bool>> used(3);
+      for (size_t k = 0; k < 3; ++k) used[k].assign(initial.table(k).rows(), false);
+      auto draw = [&](size_t table, size_t n, std::vector<RowId>& ids) {
+        for (size_t i = 0; i < n; ++i) {
+          const RowId id = rng() % initial.table(table).rows();
+          if (!duplicates && used[table][id]) continue;
+          used[table][id] = true;
+          ids.push_back(id);
+        }
+      };
+      draw(t, 1 + rng() % 9, ids_t);
+      draw(0, 1 + rng() % 6, ids_in);
+      const size_t stride_in = dim_in + 3;
+      std::vector<float> v_t(ids_t.size() * dim_t), v_in(ids_in.size() * stride_in);
+      for (float& v : v_t) v = value(rng);
+      for (float& v : v_in) v = value(rng);
+      const ConstRowBlock push[] = {{t, ids_t, v_t.data(), 0}, {0, ids_in, v_in.data(), stride_in}};
+      PushOptions options;
+      if (step % 2 == 1) {
+        options.kind = PushOptions::Kind::kDelta;
+        options.rate = 0.05f;
+      }
+      if (duplicates) {
+        reference.Push(push, options);
+      } else {
+        ASSERT_TRUE(local.PushNow(push, options).ok());
+      }
+      const Ticket pushed = store->Push(push, options);
+      // A pull issued after the push, before its Wait, sees it: messages
+      // between two ranks keep their order, and so does the owner.
+      std::vector<float> got_t(ids_t.size() * dim_t), want_t(got_t.size());
+      std::vector<float> got_in(ids_in.size() * stride_in, -7.0f), want_in(got_in);
+      const RowBlock pull_got[] = {{t, ids_t, got_t.data(), 0},
+                                   {0, ids_in, got_in.data(), stride_in}};
+      const RowBlock pull_want[] = {{t, ids_t, want_t.data(), 0},
+                                    {0, ids_in, want_in.data(), stride_in}};
+      const Ticket pulled = store->Pull(pull_got);
+      EXPECT_TRUE(store->Wait(pushed).ok());
+      EXPECT_TRUE(store->Wait(pulled).ok());
+      if (duplicates) {
+        reference.Pull(pull_want);
+      } else {
+        ASSERT_TRUE(local.PullNow(pull_want).ok());
+      }
+      EXPECT_EQ(got_t, want_t) << "step " << step;
+      EXPECT_EQ(got_in, want_in) << "step " << step;  // Padding between rows untouched.
+    }
+    EXPECT_TRUE(store->Barrier().ok());
+    Result<Model> snapshot = store->Snapshot();
+    ASSERT_TRUE(snapshot.ok());
+    ExpectModelsEqual(duplicates ? reference.model() : local.model(), snapshot.value());
+  } else {
+    EXPECT_TRUE(store->Barrier().ok());
+    Result<Model> snapshot = store->Snapshot();
+    ASSERT_TRUE(snapshot.ok());
+    EXPECT_EQ(snapshot.value().num_tables(), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, ParityTest,
+                         ::testing::Combine(::testing::Values("sgd", "adagrad"),
+                                            ::testing::Bool()));
+
+// (b) Every rank's pushes reach every row's owner; after Barrier every rank
+// pulls the sum of them all.
+TEST_F(MpiStoreTest, PullsSeeEveryRanksPushesAfterBarrier) {
+  const Model initial = MakeModel();
+  auto store = Make(initial, MakeRule("sgd", 0.5f));
+  const Table& in = initial.table(0);
+  std::vector<RowId> ids;
+  for (RowId r = 0; r < in.rows(); ++r) ids.push_back(r);
+  for (RowId r = 0; r < in.rows(); ++r) ids.push_back(r);  // Each row twice.
+  std::vector<float> g(ids.size() * in.dim(), static_cast<float>(rank() + 1));
+  const ConstRowBlock push{0, ids, g.data(), 0};
+  EXPECT_TRUE(store->PushNow({&push, 1}).ok());
+  EXPECT_TRUE(store->Barrier().ok());
+  std::vector<float> got(in.rows() * in.dim());
+  const RowBlock pull{0, {ids.data(), in.rows()}, got.data(), 0};
+  EXPECT_TRUE(store->PullNow({&pull, 1}).ok());
+  float total = 0;  // Sum over ranks of 2 * (rank + 1).
+  for (int r = 0; r < ranks(); ++r) total += 2.0f * static_cast<float>(r + 1);
+  for (size_t r = 0; r < in.rows(); ++r) {
+    for (size_t c = 0; c < in.dim(); ++c) {
+      EXPECT_EQ(got[r * in.dim() + c], in.row(r)[c] - 0.5f * total) << r << "," << c;
+    }
+  }
+  EXPECT_TRUE(store->Barrier().ok());
+}
+
+// (c) On the fp16 wire, remote rows arrive rounded to binary16 and remote
+// pushes are applied rounded to binary16; local rows are untouched by it.
+TEST_F(MpiStoreTest, Fp16WireRoundsRemoteValues) {
+  Model initial;
+  Table& w = initial.table(initial.AddTable("w", 9, 6));
+  for (size_t r = 0; r < w.rows(); ++r) {
+    for (size_t c = 0; c < w.dim(); ++c) w.row(r)[c] = 0.1f * static_cast<float>(r * 7 + c) - 2.3f;
+  }
+  auto store = Make(initial, MakeRule("sgd", 0.25f), ClusterOptions::Wire::kFp16);
+  if (rank() == 0) {
+    std::vector<RowId> ids;
+    for (RowId r = 0; r < w.rows(); ++r) ids.push_back(r);
+    std::vector<float> got(ids.size() * w.dim());
+    const RowBlock pull{0, ids, got.data(), 0};
+    EXPECT_TRUE(store->PullNow({&pull, 1}).ok());
+    for (size_t r = 0; r < w.rows(); ++r) {
+      const bool local = r % static_cast<size_t>(ranks()) == 0;
+      for (size_t c = 0; c < w.dim(); ++c) {
+        const float want = local ? w.row(r)[c] : RoundToHalf(w.row(r)[c]);
+        EXPECT_EQ(got[r * w.dim() + c], want) << r << "," << c;
+      }
+    }
+    std::vector<float> g(ids.size() * w.dim());
+    for (size_t i = 0; i < g.size(); ++i) g[i] = 0.01f * static_cast<float>(i) + 0.003f;
+    const ConstRowBlock push{0, ids, g.data(), 0};
+    EXPECT_TRUE(store->PushNow({&push, 1}).ok());
+    // The reference: SGD applied to the values the owner receives.
+    Model want = initial;
+    Sgd sgd;
+    for (size_t r = 0; r < w.rows(); ++r) {
+      std::vector<float> received(g.begin() + r * w.dim(), g.begin() + (r + 1) * w.dim());
+      if (r % static_cast<size_t>(ranks()) != 0) {
+        for (float& v : received) v = RoundToHalf(v);
+      }
+      sgd.ApplyRow(want.table(0).row(r), nullptr, received.data(), w.dim(), 0.25f);
+    }
+    EXPECT_TRUE(store->Barrier().ok());
+    Result<Model> snapshot = store->Snapshot();
+    ASSERT_TRUE(snapshot.ok());
+    ExpectModelsEqual(want, snapshot.value());
+  } else {
+    EXPECT_TRUE(store->Barrier().ok());
+    EXPECT_TRUE(store->Snapshot().ok());
+  }
+}
+
+// (d) Pushes deferred to a round, from every thread of every rank, are summed
+// and applied once at the round's end: AdaGrad's state shows one application.
+TEST_F(MpiStoreTest, DeferredPushesApplyOnceAsTheirSum) {
+  const Model initial = MakeModel();
+  const float alpha = 0.5f;
+  auto store = Make(initial, MakeRule("adagrad", alpha));
+  constexpr int kThreads = 2;
+  auto rounds = store->NewRounds(kThreads);
+  const Table& in = initial.table(0);
+  // Every thread pushes (rank + 1) to every row and row 0 once more.
+  std::vector<RowId> ids = {0};
+  for (RowId r = 0; r < in.rows(); ++r) ids.push_back(r);
+  float per_row = 0;  // Summed over ranks and threads.
+  for (int r = 0; r < ranks(); ++r) per_row += kThreads * static_cast<float>(r + 1);
+  // The reference: one AdaGrad step per round with the round's sums.
+  auto reference = [&](int steps) {
+    Table want = in;
+    std::vector<float> state(in.rows() * in.dim(), 0.0f);
+    AdaGrad rule(LearningRate{alpha, false, 1e-4f});
+    for (int s = 0; s < steps; ++s) {
+      for (size_t r = 0; r < in.rows(); ++r) {
+        const float sum = (s == 0 ? per_row : 1.0f) * (r == 0 ? 2.0f : 1.0f);
+        std::vector<float> g(in.dim(), sum);
+        rule.ApplyRow(want.row(r), state.data() + r * in.dim(), g.data(), in.dim(), alpha);
+      }
+    }
+    return want;
+  };
+  const Table after_one = reference(1);
+  const Table after_two = reference(2);
+
+  auto worker = [&](int thread) {
+    std::vector<float> g(ids.size() * in.dim(), static_cast<float>(rank() + 1));
+    const ConstRowBlock push{0, ids, g.data(), 0};
+    PushOptions deferred;
+    deferred.defer_to_round = true;
+    EXPECT_TRUE(store->PushNow({&push, 1}, deferred).ok());
+    // Not applied yet: the round has not ended (this thread has not arrived).
+    std::vector<float> got(in.rows() * in.dim());
+    const RowBlock pull{0, {ids.data() + 1, in.rows()}, got.data(), 0};
+    EXPECT_TRUE(store->PullNow({&pull, 1}).ok());
+    for (size_t r = 0; r < in.rows(); ++r) EXPECT_EQ(got[r * in.dim()], in.row(r)[0]);
+
+    Result<bool> more = rounds->Next(true);
+    ASSERT_TRUE(more.ok());
+    EXPECT_TRUE(more.value());
+    EXPECT_TRUE(store->PullNow({&pull, 1}).ok());
+    for (size_t r = 0; r < in.rows(); ++r) {
+      for (size_t c = 0; c < in.dim(); ++c) {
+        EXPECT_EQ(got[r * in.dim() + c], after_one.row(r)[c]) << r << "," << c;
+      }
+    }
+    // Round 2: only rank 0's first thread has work (a gradient of 1), so the
+    // round still says "more"; AdaGrad's state carries the first round's.
+    const bool has_work = rank() == 0 && thread == 0;
+    if (has_work) {
+      std::vector<float> ones(ids.size() * in.dim(), 1.0f);
+      const ConstRowBlock push_ones{0, ids, ones.data(), 0};
+      EXPECT_TRUE(store->PushNow({&push_ones, 1}, deferred).ok());
+    }
+    more = rounds->Next(has_work);
+    ASSERT_TRUE(more.ok());
+    EXPECT_TRUE(more.value());
+    EXPECT_TRUE(store->PullNow({&pull, 1}).ok());
+    for (size_t r = 0; r < in.rows(); ++r) {
+      for (size_t c = 0; c < in.dim(); ++c) {
+        EXPECT_EQ(got[r * in.dim() + c], after_two.row(r)[c]) << r << "," << c;
+      }
+    }
+    more = rounds->Next(false);
+    ASSERT_TRUE(more.ok());
+    EXPECT_FALSE(more.value());
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) threads.emplace_back(worker, i);
+  for (std::thread& t : threads) t.join();
+  EXPECT_TRUE(store->Barrier().ok());
+}
+
+// (e) Each (epoch, partition) goes to exactly one thread of one rank, the
+// rank whose number is the partition's modulo ranks, in epoch order.
+TEST_F(MpiStoreTest, TasksGoToExactlyOneRankAndThread) {
+  auto store = Make(MakeModel(), MakeRule("sgd"));
+  constexpr uint64_t kPartitions = 7, kEpochs = 3;
+  auto tasks = store->NewTasks(kPartitions, kEpochs);
+  std::vector<std::vector<Task>> per_thread(3);
+  std::vector<std::thread> threads;
+  for (auto& mine : per_thread) {
+    threads.emplace_back([&tasks, &mine] {
+      while (auto task = tasks->Next()) mine.push_back(*task);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::string bytes;
+  for (const auto& mine : per_thread) {
+    for (size_t i = 0; i < mine.size(); ++i) {
+      if (i > 0) EXPECT_LE(mine[i - 1].epoch, mine[i].epoch);
+      EXPECT_EQ(mine[i].partition % static_cast<uint64_t>(ranks()), static_cast<uint64_t>(rank()));
+      bytes.append(reinterpret_cast<const char*>(&mine[i]), sizeof(Task));
+    }
+  }
+  Result<std::vector<std::string>> all = g_cluster->AllGather(bytes);
+  ASSERT_TRUE(all.ok());
+  std::map<std::pair<uint64_t, uint64_t>, int> seen;
+  for (const std::string& from : all.value()) {
+    for (size_t at = 0; at + sizeof(Task) <= from.size(); at += sizeof(Task)) {
+      Task task;
+      std::memcpy(&task, from.data() + at, sizeof(Task));
+      ++seen[{task.epoch, task.partition}];
+    }
+  }
+  EXPECT_EQ(seen.size(), kPartitions * kEpochs);
+  for (const auto& [task, count] : seen) {
+    EXPECT_EQ(count, 1) << task.first << "," << task.second;
+    EXPECT_LT(task.first, kEpochs);
+    EXPECT_LT(task.second, kPartitions);
+  }
+  EXPECT_TRUE(store->Barrier().ok());
+}
+
+// (f) progress() sums every rank's AddProgress: exactly after a Barrier, and
+// soon (the communication threads report totals every few ms) without one.
+TEST_F(MpiStoreTest, ProgressSumsAllRanks) {
+  auto store = Make(MakeModel(), MakeRule("sgd"));
+  store->SetPlan(100000);
+  EXPECT_EQ(store->planned(), 100000u);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&] {
+      for (int k = 0; k < 10; ++k) store->AddProgress(static_cast<uint64_t>(rank() + 1));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_TRUE(store->Barrier().ok());
+  uint64_t want = 0;
+  for (int r = 0; r < ranks(); ++r) want += 20 * static_cast<uint64_t>(r + 1);
+  EXPECT_EQ(store->progress(), want);
+  EXPECT_DOUBLE_EQ(store->progress_fraction(), static_cast<double>(want) / 100000.0);
+
+  store->AddProgress(5);
+  want += 5 * static_cast<uint64_t>(ranks());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store->progress() != want && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(store->progress(), want);
+  EXPECT_TRUE(store->Barrier().ok());
+  EXPECT_EQ(store->progress(), want);
+}
+
+// (g) Snapshot gathers the shards at rank 0 in row order, tables with fewer
+// rows than ranks included.
+TEST_F(MpiStoreTest, SnapshotOnRankZeroEqualsTheModel) {
+  const Model initial = MakeModel();
+  auto store = Make(initial, MakeRule("adagrad"));
+  Result<Model> snapshot = store->Snapshot();
+  ASSERT_TRUE(snapshot.ok());
+  if (rank() == 0) {
+    ExpectModelsEqual(initial, snapshot.value());
+    for (size_t t = 0; t < initial.num_tables(); ++t) {
+      EXPECT_EQ(snapshot.value().table(t).name(), initial.table(t).name());
+    }
+  } else {
+    EXPECT_EQ(snapshot.value().num_tables(), 0u);
+  }
+}
+
+// (h) Remote traffic counts its bytes; pulls of local rows send nothing.
+TEST_F(MpiStoreTest, BytesSentCountsRemoteTrafficOnly) {
+  const Model initial = MakeModel();
+  auto store = Make(initial, MakeRule("sgd"));
+  EXPECT_TRUE(store->Barrier().ok());
+  if (rank() == 0) {
+    const uint64_t before = store->bytes_sent();
+    std::vector<RowId> local_ids;
+    for (RowId r = 0; r < initial.table(0).rows(); r += static_cast<RowId>(ranks())) {
+      local_ids.push_back(r);
+    }
+    std::vector<float> buffer(initial.table(0).rows() * initial.table(0).dim());
+    const RowBlock local_pull{0, local_ids, buffer.data(), 0};
+    EXPECT_TRUE(store->PullNow({&local_pull, 1}).ok());
+    EXPECT_EQ(store->bytes_sent(), before);
+    EXPECT_EQ(store->bytes_sent(), g_cluster->bytes_sent());
+
+    const RowId remote = 1;
+    const RowBlock remote_pull{0, {&remote, 1}, buffer.data(), 0};
+    EXPECT_TRUE(store->PullNow({&remote_pull, 1}).ok());
+    const uint64_t after_pull = store->bytes_sent();
+    EXPECT_GT(after_pull, before);
+    const ConstRowBlock remote_push{0, {&remote, 1}, buffer.data(), 0};
+    EXPECT_TRUE(store->PushNow({&remote_push, 1}).ok());
+    // The push carries a row of 5 floats and its id, at least.
+    EXPECT_GE(store->bytes_sent(), after_pull + 5 * sizeof(float) + sizeof(uint32_t));
+  }
+  EXPECT_TRUE(store->Barrier().ok());
+}
+
+// Out-of-range tables and rows are errors from Wait, naming the operation.
+TEST_F(MpiStoreTest, OutOfRangeIsAnError) {
+  const Model initial = MakeModel();
+  auto store = Make(initial, MakeRule("sgd"));
+  float buffer[64] = {};
+  const RowId far = 1000, one = 1;
+  const RowBlock bad_table{99, {&one, 1}, buffer, 0};
+  const RowBlock bad_row{0, {&far, 1}, buffer, 0};
+  const ConstRowBlock bad_push_table{99, {&one, 1}, buffer, 0};
+  const ConstRowBlock bad_push_row{1, {&far, 1}, buffer, 0};
+  Status s = store->PullNow({&bad_table, 1});
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("pull"), std::string::npos) << s.message();
+  s = store->PullNow({&bad_row, 1});
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("pull"), std::string::npos) << s.message();
+  s = store->PushNow({&bad_push_table, 1});
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("push"), std::string::npos) << s.message();
+  s = store->PushNow({&bad_push_row, 1});
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("push"), std::string::npos) << s.message();
+  EXPECT_TRUE(store->Barrier().ok());
+}
+
+// Prints one line per failed assertion, prefixed with the rank (ranks other
+// than 0 have no other output).
+class RankFailurePrinter : public ::testing::EmptyTestEventListener {
+ public:
+  explicit RankFailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const ::testing::TestPartResult& result) override {
+    if (!result.failed()) return;
+    std::fprintf(stderr, "[rank %d] %s:%d: %s\n", rank_,
+                 result.file_name() != nullptr ? result.file_name() : "?", result.line_number(),
+                 result.summary());
+  }
+
+ private:
+  int rank_;
+};
+
+}  // namespace
+}  // namespace deepdist
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  // JoinCluster initialises MPI (on its communication thread); nothing here
+  // touches MPI.
+  auto cluster = deepdist::JoinCluster();
+  if (!cluster.ok()) {
+    std::fprintf(stderr, "deepdist: %s\n", cluster.status().message().c_str());
+    return 1;
+  }
+  deepdist::g_cluster = cluster->get();
+  const int rank = deepdist::g_cluster->rank();
+  if (rank != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new deepdist::RankFailurePrinter(rank));
+  }
+  const int rc = RUN_ALL_TESTS();
+  // Every rank exits with the same status: failed if any rank failed.
+  deepdist::Result<uint64_t> failed = deepdist::g_cluster->Sum(rc != 0 ? 1 : 0);
+  const int status = failed.ok() && failed.value() == 0 ? 0 : 1;
+  if (rank == 0 && failed.ok() && failed.value() > 0 && rc == 0) {
+    std::fprintf(stderr, "%llu rank(s) failed\n", static_cast<unsigned long long>(failed.value()));
+  }
+  cluster->reset();  // Finalises MPI.
+  return status;
+}
