@@ -365,18 +365,24 @@ TEST_F(TrainerTest, OneWorkerOnTheReplicaPathGivesTheHogwildVectors) {
 }
 
 TEST_F(TrainerTest, PushAndFetchIntervalsSetHowOftenRowsTravel) {
+  // Intervals of 0 push and refresh at every progress checkpoint (at least
+  // once per partition); intervals longer than the run push once, at the
+  // end, and pull each row once.
   TrainerOptions o = Options();
   o.force_store_path = true;
-  o.batch_words = 50;
-  const Run every_batch = Train(o, MakeSgd());
-  o.push_every = 1000;
-  o.fetch_every = 4000;
-  const Run sparse = Train(o, MakeSgd());
-  EXPECT_GT(sparse.pushed, 0u);
-  EXPECT_LT(sparse.pushed * 3, every_batch.pushed)
-      << "pushed " << sparse.pushed << " rows at intervals, " << every_batch.pushed
-      << " after every batch";
-  EXPECT_LT(sparse.pulled * 3, every_batch.pulled);
+  const Run often = Train(o, MakeSgd());
+  o.push_every = o.fetch_every = uint64_t{1} << 40;
+  const Run once = Train(o, MakeSgd());
+  EXPECT_GT(once.pushed, 0u);
+  EXPECT_LE(once.pulled, 2 * vocab_.size());  // Each row of both tables once at most.
+  EXPECT_LE(once.pushed, 2 * vocab_.size());
+  EXPECT_GE(often.pulled, 2 * once.pulled) << "a refresh per epoch at least";
+  EXPECT_GE(often.pushed, 2 * once.pushed);
+  // Pushing without refreshing: rows travel out often, in once.
+  o.push_every = 1;
+  const Run push_only = Train(o, MakeSgd());
+  EXPECT_EQ(push_only.pulled, once.pulled);
+  EXPECT_GE(push_only.pushed, 2 * once.pushed);
 }
 
 TEST_F(TrainerTest, StorePathWithSmallBatches) {

@@ -91,9 +91,47 @@ using RowGradientFn = std::function<Update(Replica& model, Partition& data)>;
 using DescentFn =
     std::function<void(std::span<float> row, std::span<const float> update, float lr)>;
 
+// The Downpour form, for models that train their rows in place (word2vec):
+// each worker thread gets a Worker of its own and a Replica that lives
+// across its tasks. Train makes the rows it needs present
+// (replica.Require), changes them by SGD at the rate it chooses, and calls
+// replica.Advance(units, rate) as work is done: the replica counts the
+// store's progress, pushes its change every push_every units, refreshes
+// every fetch_every, and in sync mode ends a round there. Where the store
+// allows it (embedded, SGD) the replica is the master itself (Hogwild).
+class Worker {
+ public:
+  virtual ~Worker() = default;
+  [[nodiscard]] virtual Status Train(Replica& replica, Partition& data) = 0;
+  // After the worker's last task, before its replica's final push.
+  virtual void Done() {}
+};
+// Makes the Worker for worker thread `index` (0 .. threads - 1).
+using WorkerFactory = std::function<std::unique_ptr<Worker>(size_t index)>;
+
+struct WorkerOptions {
+  // Work units (words, examples) planned over all partitions and epochs:
+  // the learning-rate schedule's 1.0.
+  uint64_t planned_units = 0;
+  // The tables the replicas cover (all when empty), and their intervals;
+  // in sync mode a round is push_every units per worker.
+  std::vector<size_t> tables;
+  ReplicaOptions replica;
+  // Called from the thread that called train() about every 100 ms while
+  // the workers run.
+  std::function<void()> on_tick;
+  // Called once the store exists, before the first worker starts.
+  std::function<void(ParamStore& store)> on_start;
+};
+
 class DeepDist {
  public:
+  // A scope that owns its model server, made from `model` at the first
+  // train() (under MPI, every rank passes the same model).
   explicit DeepDist(Model model, Options options = {});
+  // A scope over an existing store (its rule and its cluster); the store
+  // must outlive the scope. options.cluster is not used.
+  DeepDist(ParamStore& store, Options options);
   ~DeepDist();
   DeepDist(const DeepDist&) = delete;
   DeepDist& operator=(const DeepDist&) = delete;
@@ -112,23 +150,43 @@ class DeepDist {
   [[nodiscard]] Status train(const std::vector<PartitionSpec>& partitions,
                              const GradientFn& gradient, const DescentFn& descent);
 
+  // The Downpour form with the store's own rule (a scope over a store), or
+  // with `descent`.
+  [[nodiscard]] Status train(const std::vector<PartitionSpec>& partitions,
+                             const WorkerFactory& workers, const WorkerOptions& options);
+  [[nodiscard]] Status train(const std::vector<PartitionSpec>& partitions,
+                             const WorkerFactory& workers, const WorkerOptions& options,
+                             const Descent& descent);
+
+  // The master model as of the last train() (rank 0's, under MPI). A scope
+  // over a store has no model of its own: use the store's Snapshot.
   Model& model();
   const Model& model() const;
   // Updates applied since construction: one per partition and epoch when
   // asynchronous, one per epoch when synchronous (this rank's, under MPI).
   size_t updates_applied() const { return updates_applied_; }
-  // The store behind the scope (created at the first train()), or nullptr.
-  ParamStore* store() { return store_.get(); }
+  const Options& options() const { return options_; }
+  // The store behind the scope (for an owned one, created at the first
+  // train()), or nullptr.
+  ParamStore* store() { return store_; }
 
  private:
   class ForwardingDescent;
   Status Run(const std::vector<PartitionSpec>& partitions, const GradientFn* whole,
              const RowGradientFn* rows, const Descent& descent);
+  Status RunWorkers(const std::vector<PartitionSpec>& partitions, const WorkerFactory& workers,
+                    const WorkerOptions& options);
+  // Makes the owned store on the first call (rows locked or not; the first
+  // train() decides); sets the rule for this train().
+  Status Prepare(const Descent& descent, bool lock_rows);
+  // Snapshot into model_ (rank 0) after an owned store's train().
+  Status Gather();
 
   Options options_;
   Model model_;
-  ForwardingDescent* rule_ = nullptr;  // Owned by store_.
-  std::unique_ptr<ParamStore> store_;
+  ForwardingDescent* rule_ = nullptr;  // Owned by owned_store_.
+  std::unique_ptr<ParamStore> owned_store_;
+  ParamStore* store_ = nullptr;  // owned_store_, or the borrowed one.
   size_t updates_applied_ = 0;
 };
 

@@ -24,6 +24,7 @@
 #ifndef DEEPDIST_REPLICA_H_
 #define DEEPDIST_REPLICA_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -47,6 +48,14 @@ struct ReplicaOptions {
   // Pushed changes are multiplied by this (sync mode: 1 / workers, so that
   // the round applies the workers' mean change).
   float push_scale = 1.0f;
+  // Sync mode: every push_every units the replica pushes its change,
+  // deferred to the round, ends the round with the other workers
+  // (Rounds::Next) and drops its rows, so the next round starts from the
+  // model the round left. Implies defer_to_round. Not owned.
+  Rounds* rounds = nullptr;
+  // When set and true, Advance stops the worker with an error: another
+  // worker has failed. Not owned.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 class Replica {
@@ -79,9 +88,14 @@ class Replica {
   const int32_t* remap() const;
   size_t rows_present(size_t k) const { return tables_[k].ids.size(); }
 
-  // Records `units` of work done with rows changed by SGD at `rate`; pushes
-  // and refreshes when their intervals have passed.
+  // Records `units` of work done (the store's progress) with rows changed by
+  // SGD at `rate`; pushes, refreshes or ends a sync round when their
+  // intervals have passed.
   [[nodiscard]] Status Advance(uint64_t units, float rate);
+  // After the worker's last task: pushes what is left and waits; in sync
+  // mode, also takes part in rounds until no worker has work left.
+  // `keep_changes` false (the worker failed) drops the change instead.
+  [[nodiscard]] Status Finish(float rate, bool keep_changes = true);
   // Pushes the change of every row since its last push (not waiting).
   [[nodiscard]] Status Push(float rate);
   // Pushes, waits, then drops every row (the next Require pulls it again).
@@ -100,6 +114,7 @@ class Replica {
     std::vector<RowId> changed_ids;  // Reused across pushes.
     std::vector<float> changes;
   };
+  void Drop();
   Local& LocalOf(size_t table);
   const Local& LocalOf(size_t table) const;
   static void Grow(Local& local, size_t slots);

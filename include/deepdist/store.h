@@ -135,6 +135,9 @@ class ParamStore {
   // The whole master model. Under MPI every rank calls it together; rank 0
   // gets the model, the other ranks an empty Model.
   [[nodiscard]] virtual Result<Model> Snapshot() = 0;
+  // As Snapshot, for a caller that is done with the store: the embedded
+  // store hands its model over without a copy and is empty afterwards.
+  [[nodiscard]] virtual Result<Model> TakeModel() { return Snapshot(); }
 
   // Progress and the learning-rate schedule. SetPlan (before training, on
   // every rank) sets the work units planned over the run and restarts the
@@ -190,6 +193,7 @@ class LocalStore : public ParamStore {
   Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options = {}) override;
   Status Wait(Ticket ticket) override;
   Result<Model> Snapshot() override { return model_; }
+  Result<Model> TakeModel() override { return std::move(model_); }
 
   // Starts counting progress from zero towards `planned_units`.
   void SetPlan(uint64_t planned_units) override {

@@ -1,11 +1,16 @@
-// deepdist word2vec train: count the vocabulary, train on the embedded model
-// server, write the vectors.
+// deepdist word2vec train: count the vocabulary, train on the model server,
+// write the vectors. Embedded by default; under an MPI launcher every rank
+// runs this same command: each counts and trains its share of the input, the
+// counts are merged, rows are sharded over the ranks, and rank 0 alone
+// prints and writes.
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
+#include "deepdist/cluster.h"
 #include "deepdist/descent.h"
 #include "deepdist/partition.h"
 #include "deepdist/store.h"
@@ -43,6 +48,9 @@ struct TrainFlags {
   unsigned long long seed = 1;
   std::string save_vocab;
   std::string read_vocab;
+  long long push_every = -1;
+  long long fetch_every = -1;
+  std::string wire = "fp32";
   bool json = false;
   bool quiet = false;
 };
@@ -74,13 +82,71 @@ std::string Validate(const TrainFlags& f) {
     return "--mode: must be async or sync, not \"" + f.mode + "\"";
   if (f.kernel != "pair" && f.kernel != "batched")
     return "--kernel: must be pair or batched, not \"" + f.kernel + "\"";
+  if (f.push_every != -1 && (f.push_every < 1 || f.push_every > (1ll << 40)))
+    return "--push-every: must be between 1 and 2^40 words";
+  if (f.fetch_every != -1 && (f.fetch_every < 1 || f.fetch_every > (1ll << 40)))
+    return "--fetch-every: must be between 1 and 2^40 words";
+  if (f.wire != "fp32" && f.wire != "fp16")
+    return "--wire: must be fp32 or fp16, not \"" + f.wire + "\"";
   if (f.inputs.empty()) return "--input: is required";
   return "";
 }
 
+// Default Downpour intervals on the replica path (docs/DISTRIBUTED.md has
+// the measurements behind them).
+constexpr uint64_t kDefaultPushEvery = uint64_t{1} << 18;
+constexpr uint64_t kDefaultFetchEvery = uint64_t{1} << 20;
+
+// Ends a step that every rank takes: each passes its own status; when any
+// failed, the lowest failing rank prints its message and every rank returns
+// that rank's exit code, so an error that all ranks see is printed once.
+// Returns 0 when every rank succeeded. A failed collective ends the job.
+int Agree(Cluster& cluster, const Status& status, bool usage = false) {
+  if (cluster.ranks() == 1) {
+    if (status.ok()) return 0;
+    return usage ? UsageError(status.message()) : ReportError(status);
+  }
+  const int code = status.ok() ? 0 : (usage || status.code() == Status::Code::kInvalidArgument ? 2 : 1);
+  Result<std::vector<std::string>> codes = cluster.AllGather(std::string(1, static_cast<char>(code)));
+  if (!codes.ok()) {
+    ReportError(codes.status());
+    cluster.Abort(1);
+  }
+  for (size_t r = 0; r < codes->size(); ++r) {
+    const int c = (*codes)[r].empty() ? 1 : (*codes)[r][0];
+    if (c == 0) continue;
+    if (static_cast<int>(r) == cluster.rank()) std::fprintf(stderr, "deepdist: %s\n", status.message().c_str());
+    return c;
+  }
+  return 0;
+}
+
+// A failure seen by this rank alone, while the others may be anywhere:
+// report it and end the whole job.
+[[noreturn]] void Fail(Cluster& cluster, const Status& status) {
+  const int code = ReportError(status);
+  std::fflush(stderr);
+  cluster.Abort(code);
+}
+
 int RunTrain(const TrainFlags& f) {
   const auto start = std::chrono::steady_clock::now();
-  if (std::string why = Validate(f); !why.empty()) return UsageError(why);
+  ClusterOptions cluster_options;
+  cluster_options.wire = f.wire == "fp16" ? ClusterOptions::Wire::kFp16 : ClusterOptions::Wire::kFp32;
+  // Not launched by MPI: a cluster of one, without touching MPI.
+  Result<std::unique_ptr<Cluster>> joined = JoinCluster(cluster_options);
+  if (!joined.ok()) return ReportError(joined.status());
+  Cluster& cluster = **joined;
+  const bool lead = cluster.rank() == 0;
+  const int ranks = cluster.ranks();
+
+  std::string why = Validate(f);
+  if (why.empty() && ranks == 1 && f.wire != "fp32") {
+    why = "--wire: only applies to a distributed run (under mpirun)";
+  }
+  if (int code = Agree(cluster, why.empty() ? Status::OK() : Status::InvalidArgument(why), true)) {
+    return code;
+  }
 
   word2vec::TrainerOptions options;
   options.model =
@@ -95,79 +161,171 @@ int RunTrain(const TrainFlags& f) {
   options.alpha = f.alpha > 0 ? static_cast<float>(f.alpha)
                               : (options.model == word2vec::Architecture::kCbow ? 0.05f : 0.025f);
   if (f.min_alpha > 0) {
-    if (f.min_alpha > options.alpha) return UsageError("--min-alpha: must not exceed --alpha");
+    if (f.min_alpha > options.alpha) {
+      return Agree(cluster, Status::InvalidArgument("--min-alpha: must not exceed --alpha"), true);
+    }
     options.min_alpha = static_cast<float>(f.min_alpha);
   }
   options.seed = f.seed;
   options.sync = f.mode == "sync";
   options.shared_negatives = f.kernel == "batched";
+  // Intervals asked for on the embedded store put workers on replicas (the
+  // Downpour scheme) instead of the master rows.
+  const bool intervals_given = f.push_every > 0 || f.fetch_every > 0;
+  options.force_store_path = intervals_given;
+  options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : kDefaultPushEvery;
+  options.fetch_every = f.fetch_every > 0 ? static_cast<uint64_t>(f.fetch_every)
+                                          : std::max(kDefaultFetchEvery, options.push_every);
 
-  // Fail before any work when an output cannot be written.
-  if (Status s = AtomicFile::CheckWritable(f.output); !s.ok()) return ReportError(s);
-  if (!f.save_vocab.empty()) {
-    if (Status s = AtomicFile::CheckWritable(f.save_vocab); !s.ok()) return ReportError(s);
+  // Fail before any work when an output cannot be written (rank 0 writes).
+  Status writable;
+  if (lead) {
+    writable = AtomicFile::CheckWritable(f.output);
+    if (writable.ok() && !f.save_vocab.empty()) writable = AtomicFile::CheckWritable(f.save_vocab);
   }
+  if (int code = Agree(cluster, writable)) return code;
 
+  // Every rank lists the same partitions; each reads its share (p % ranks).
   PartitionOptions popts;
-  popts.target_partitions = options.threads;
+  popts.target_partitions = options.threads * static_cast<size_t>(ranks);
   Result<std::vector<PartitionSpec>> parts = ListPartitions(f.inputs, popts);
-  if (!parts.ok()) return ReportError(parts.status());
+  if (int code = Agree(cluster, parts.status())) return code;
 
   word2vec::VocabularyOptions vopts;
   vopts.min_count = static_cast<uint64_t>(f.min_count);
   vopts.max_vocab = static_cast<size_t>(f.max_vocab);
   vopts.threads = options.threads;
+  Status vocab_status;
   if (!f.vocab_words.empty()) {
     Result<std::vector<std::string>> words = word2vec::ReadWordList(f.vocab_words);
-    if (!words.ok()) return ReportError(words.status());
-    vopts.keep_only = std::move(words.value());
+    if (words.ok()) {
+      vopts.keep_only = std::move(words.value());
+    } else {
+      vocab_status = words.status();
+    }
   }
-  Result<word2vec::Vocabulary> vocab = f.read_vocab.empty()
-                                           ? word2vec::Vocabulary::Count(*parts, vopts)
-                                           : word2vec::Vocabulary::Load(f.read_vocab, vopts);
-  if (!vocab.ok()) return ReportError(vocab.status());
+  if (int code = Agree(cluster, vocab_status)) return code;
+  Result<word2vec::Vocabulary> vocab = Status::OK();
+  if (!f.read_vocab.empty()) {
+    vocab = word2vec::Vocabulary::Load(f.read_vocab, vopts);
+    if (int code = Agree(cluster, vocab.status())) return code;
+  } else {
+    std::vector<PartitionSpec> mine;
+    for (size_t p = static_cast<size_t>(cluster.rank()); p < parts->size();
+         p += static_cast<size_t>(ranks)) {
+      mine.push_back((*parts)[p]);
+    }
+    Result<word2vec::WordCounts> counts = word2vec::Vocabulary::CountWords(mine, options.threads);
+    if (int code = Agree(cluster, counts.status())) return code;
+    if (ranks > 1) {
+      // The seed's reduceByKey: every rank merges every rank's counts, so
+      // all agree on the word ids and the negative table.
+      Result<std::vector<std::string>> all = cluster.AllGather(counts->Serialize());
+      if (!all.ok()) Fail(cluster, all.status());
+      word2vec::WordCounts merged;
+      for (const std::string& text : *all) {
+        Result<word2vec::WordCounts> one = word2vec::WordCounts::Parse(text);
+        if (!one.ok()) Fail(cluster, one.status());
+        merged.Merge(*one);
+      }
+      counts = std::move(merged);
+    }
+    vocab = word2vec::Vocabulary::FromCounts(counts->words, counts->tokens, vopts);
+  }
   if (vocab->size() == 0) {
     const std::string source = f.read_vocab.empty() ? f.inputs.front() : f.read_vocab;
-    return ReportError(Status::Corruption(
-        source + ": no word occurs at least " + std::to_string(f.min_count) +
-        " times (--min-count)" + (f.vocab_words.empty() ? "" : " among the --vocab-words")));
+    return Agree(cluster, Status::Corruption(
+                              source + ": no word occurs at least " + std::to_string(f.min_count) +
+                              " times (--min-count)" +
+                              (f.vocab_words.empty() ? "" : " among the --vocab-words")));
   }
   if (!f.save_vocab.empty()) {
-    if (Status s = vocab->Save(f.save_vocab); !s.ok()) return ReportError(s);
+    Status saved = lead ? vocab->Save(f.save_vocab) : Status::OK();
+    if (int code = Agree(cluster, saved)) return code;
   }
 
   word2vec::Trainer trainer(*vocab, options);
   LearningRate lr = trainer.Schedule();
   lr.linear_decay = f.optimizer == "sgd";
-  LocalStore store(trainer.NewModel(), MakeDescent(f.optimizer, lr));
-  ProgressLine progress(stderr, !f.quiet);
+  std::unique_ptr<ParamStore> store =
+      cluster.MakeStore(trainer.NewModel(), MakeDescent(f.optimizer, lr));
+  ProgressLine progress(stderr, lead && !f.quiet);
   Result<word2vec::TrainStats> stats =
-      trainer.Train(*parts, store, [&](const word2vec::TrainProgress& p) {
-        progress.Update(p.fraction, p.words, p.seconds, p.learning_rate, p.loss);
+      trainer.Train(*parts, *store, [&](const word2vec::TrainProgress& p) {
+        progress.Update(p.fraction, p.words * static_cast<uint64_t>(ranks), p.seconds,
+                        p.learning_rate, p.loss);
       });
   progress.Finish();
-  if (!stats.ok()) return ReportError(stats.status());
+  // A worker's failure (a truncated .gz in this rank's share, say) is this
+  // rank's alone: the others are training or waiting for it.
+  if (!stats.ok()) Fail(cluster, stats.status());
 
-  const word2vec::VectorFormat format =
-      f.format.empty()
-          ? word2vec::FormatForPath(f.output)
-          : (f.format == "text" ? word2vec::VectorFormat::kText : word2vec::VectorFormat::kBinary);
-  if (Status s = word2vec::SaveVectors(f.output, format, *vocab, store.model().table(0)); !s.ok()) {
-    return ReportError(s);
+  Result<Model> model = store->TakeModel();
+  if (!model.ok()) Fail(cluster, model.status());
+  // Totals over the ranks: words read, loss, bytes.
+  uint64_t words = stats->words;
+  double loss = stats->loss;
+  std::vector<double> epoch_loss = stats->epoch_loss;
+  uint64_t bytes_sent = 0;
+  if (ranks > 1) {
+    std::string mine = std::to_string(stats->words);
+    for (size_t e = 0; e < stats->epoch_pairs.size(); ++e) {
+      mine += " " + std::to_string(stats->epoch_pairs[e]) + " " +
+              std::to_string(stats->epoch_loss_sum[e]);
+    }
+    Result<std::vector<std::string>> all = cluster.AllGather(mine);
+    if (!all.ok()) Fail(cluster, all.status());
+    words = 0;
+    std::vector<double> sums(options.epochs, 0.0), pairs(options.epochs, 0.0);
+    for (const std::string& text : *all) {
+      std::istringstream in(text);
+      uint64_t w = 0;
+      in >> w;
+      words += w;
+      for (size_t e = 0; e < options.epochs; ++e) {
+        double p = 0, l = 0;
+        in >> p >> l;
+        pairs[e] += p;
+        sums[e] += l;
+      }
+    }
+    for (size_t e = 0; e < options.epochs; ++e) epoch_loss[e] = pairs[e] > 0 ? sums[e] / pairs[e] : 0.0;
+    loss = epoch_loss.back();
   }
+
+  Status written;
+  if (lead) {
+    const word2vec::VectorFormat format =
+        f.format.empty()
+            ? word2vec::FormatForPath(f.output)
+            : (f.format == "text" ? word2vec::VectorFormat::kText : word2vec::VectorFormat::kBinary);
+    written = word2vec::SaveVectors(f.output, format, *vocab, model->table(0));
+  }
+  if (int code = Agree(cluster, written)) return code;
+  if (ranks > 1) {
+    // Counted last, so the collectives above are in it too.
+    Result<uint64_t> total = cluster.Sum(cluster.bytes_sent());
+    if (!total.ok()) Fail(cluster, total.status());
+    bytes_sent = *total;
+  }
+  if (!lead) return 0;
+
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double wps = seconds > 0 ? static_cast<double>(stats->words) / seconds : 0.0;
+  const double wps = seconds > 0 ? static_cast<double>(words) / seconds : 0.0;
   if (f.json) {
     nlohmann::json j;
-    j["words"] = stats->words;
+    j["words"] = words;
     j["seconds"] = seconds;
     j["words_per_second"] = wps;
     j["vocab_size"] = vocab->size();
-    j["loss"] = stats->loss;
-    j["epoch_loss"] = stats->epoch_loss;
+    j["loss"] = loss;
+    j["epoch_loss"] = epoch_loss;
     j["train_seconds"] = stats->seconds;
     j["threads"] = options.threads;
+    j["ranks"] = ranks;
+    j["bytes_sent"] = bytes_sent;
+    j["bytes_per_word"] = words > 0 ? static_cast<double>(bytes_sent) / static_cast<double>(words) : 0.0;
     j["simd"] = word2vec::KernelTarget();
     j["output"] = f.output;
     std::printf("%s\n", j.dump().c_str());
@@ -175,8 +333,8 @@ int RunTrain(const TrainFlags& f) {
     std::printf(
         "trained %s on %llu words in %.1f s (%.0f words/s), %zu words in the vocabulary, "
         "final loss %.4f; vectors in %s\n",
-        f.model.c_str(), static_cast<unsigned long long>(stats->words), seconds, wps, vocab->size(),
-        stats->loss, f.output.c_str());
+        f.model.c_str(), static_cast<unsigned long long>(words), seconds, wps, vocab->size(), loss,
+        f.output.c_str());
   }
   return 0;
 }
@@ -225,6 +383,16 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Write the vocabulary (word count lines) to FILE");
   cmd->add_option("--read-vocab", flags->read_vocab,
                   "Read the vocabulary from FILE instead of counting");
+  cmd->add_option("--push-every", flags->push_every,
+                  "Words a worker trains on its replica between pushes of the change "
+                  "(Downpour's n_push; default 2^18 under MPI; given embedded, workers train "
+                  "on replicas instead of the master rows)");
+  cmd->add_option("--fetch-every", flags->fetch_every,
+                  "Words between refreshes of a worker's replica rows (Downpour's n_fetch; "
+                  "default 2^20, at least --push-every)");
+  cmd->add_option("--wire", flags->wire,
+                  "Row values between ranks: fp32, or fp16 (half the bytes; MPI only)")
+      ->capture_default_str();
   cmd->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet", flags->quiet, "No progress line");
   cmd->callback([flags, &run] { run = [flags] { return RunTrain(*flags); }; });

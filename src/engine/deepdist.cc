@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -107,6 +108,11 @@ DeepDist::DeepDist(Model model, Options options) : options_(options), model_(std
   if (options_.epochs == 0) options_.epochs = 1;
 }
 
+DeepDist::DeepDist(ParamStore& store, Options options) : options_(options), store_(&store) {
+  if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (options_.epochs == 0) options_.epochs = 1;
+}
+
 DeepDist::~DeepDist() = default;
 
 Model& DeepDist::model() { return model_; }
@@ -130,18 +136,22 @@ Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const Gradi
   return s;
 }
 
-Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const GradientFn* whole,
-                     const RowGradientFn* rows, const Descent& descent) {
-  if (store_ == nullptr) {
+Status DeepDist::Prepare(const Descent& descent, bool lock_rows) {
+  if (store_ != nullptr && owned_store_ == nullptr) {
+    return Status::InvalidArgument(
+        "descent: a DeepDist scope over a store trains with the store's own rule");
+  }
+  if (owned_store_ == nullptr) {
     auto rule = std::make_unique<ForwardingDescent>(&descent);
     rule_ = rule.get();
     Cluster* cluster = options_.cluster;
     if (cluster == nullptr || cluster->ranks() == 1) {
-      store_ = std::make_unique<LocalStore>(model_, std::move(rule),
-                                            LocalStoreOptions{.lock_rows = true});
+      owned_store_ = std::make_unique<LocalStore>(model_, std::move(rule),
+                                                  LocalStoreOptions{.lock_rows = lock_rows});
     } else {
-      store_ = cluster->MakeStore(model_, std::move(rule));
+      owned_store_ = cluster->MakeStore(model_, std::move(rule));
     }
+    store_ = owned_store_.get();
   } else if (descent.state_per_value() != rule_->state_per_value()) {
     return Status::InvalidArgument(
         "descent: " + descent.name() +
@@ -149,6 +159,113 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
         "scope");
   }
   rule_->Set(&descent);
+  return Status::OK();
+}
+
+Status DeepDist::Gather() {
+  if (owned_store_ == nullptr) return Status::OK();
+  Result<Model> snapshot = store_->Snapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  if (store_->rank() == 0) model_ = std::move(*snapshot);
+  return Status::OK();
+}
+
+Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const WorkerFactory& workers,
+                       const WorkerOptions& options) {
+  if (store_ == nullptr) {
+    return Status::InvalidArgument("descent: this DeepDist scope has no store yet; pass a rule");
+  }
+  return RunWorkers(partitions, workers, options);
+}
+
+Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const WorkerFactory& workers,
+                       const WorkerOptions& options, const Descent& descent) {
+  // Workers that train in place need the master rows unlocked (Hogwild).
+  DD_RETURN_IF_ERROR(Prepare(descent, /*lock_rows=*/false));
+  DD_RETURN_IF_ERROR(RunWorkers(partitions, workers, options));
+  return Gather();
+}
+
+Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
+                            const WorkerFactory& make_worker, const WorkerOptions& options) {
+  ParamStore& store = *store_;
+  const size_t threads = options_.threads;
+  const bool sync = options_.mode == Mode::kSync;
+  store.SetPlan(options.planned_units);
+  if (options.on_start) options.on_start(store);
+  const std::unique_ptr<TaskSource> tasks = store.NewTasks(partitions.size(), options_.epochs);
+  std::unique_ptr<Rounds> rounds;
+  if (sync) rounds = store.NewRounds(threads);
+
+  std::mutex error_mu;
+  Status first_error;
+  std::atomic<bool> failed{false};
+  std::atomic<size_t> running{threads};
+  std::atomic<size_t> done_tasks{0};
+  auto record = [&](Status s) {
+    std::lock_guard<std::mutex> lock(error_mu);
+    if (first_error.ok()) first_error = std::move(s);
+    failed = true;
+  };
+
+  ReplicaOptions replica_options = options.replica;
+  replica_options.stop = &failed;
+  replica_options.rounds = rounds.get();
+  if (sync) {
+    // A round applies the mean of every worker's change.
+    replica_options.push_scale =
+        1.0f / static_cast<float>(threads * static_cast<size_t>(store.ranks()));
+  }
+
+  auto run = [&](size_t index) {
+    std::unique_ptr<Worker> worker;
+    try {
+      worker = make_worker(index);
+    } catch (const std::exception& e) {
+      record(Status::Internal(std::string("worker: could not start: ") + e.what()));
+    }
+    Replica replica(store, options.tables, replica_options);
+    bool ok = worker != nullptr;
+    while (ok && !failed) {
+      const std::optional<Task> task = tasks->Next();
+      if (!task) break;
+      Partition part(partitions[task->partition], task->partition, task->epoch);
+      Status s;
+      try {
+        s = worker->Train(replica, part);
+      } catch (const std::exception& e) {
+        s = Status::Internal(part.spec().path + ": training failed: " + e.what());
+      }
+      if (!s.ok()) {
+        record(s);  // A stop after another's failure is not recorded twice.
+        ok = false;
+        break;
+      }
+      done_tasks.fetch_add(1);
+    }
+    if (worker != nullptr) worker->Done();
+    const float rate = store.learning_rate();
+    if (Status s = replica.Finish(rate, ok && !failed); !s.ok()) record(s);
+    running.fetch_sub(1);
+  };
+
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < threads; ++i) pool.emplace_back(run, i);
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (options.on_tick && running.load() > 0) options.on_tick();
+  }
+  for (std::thread& t : pool) t.join();
+  updates_applied_ += done_tasks.load();
+  if (!first_error.ok()) return first_error;
+  // Every rank's pushes are in before anyone reads the model.
+  return store.Barrier();
+}
+
+Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const GradientFn* whole,
+                     const RowGradientFn* rows, const Descent& descent) {
+  // Small dense models: every worker updates the same rows, so lock them.
+  DD_RETURN_IF_ERROR(Prepare(descent, /*lock_rows=*/true));
   ParamStore& store = *store_;
   const size_t num_parts = partitions.size();
   const size_t epochs = options_.epochs;
@@ -271,10 +388,7 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
   updates_applied_ += applied.load();
   if (!first_error.ok()) return first_error;
   DD_RETURN_IF_ERROR(store.Barrier());
-  Result<Model> snapshot = store.Snapshot();
-  if (!snapshot.ok()) return snapshot.status();
-  if (store.rank() == 0) model_ = std::move(*snapshot);
-  return Status::OK();
+  return Gather();
 }
 
 }  // namespace deepdist

@@ -15,6 +15,7 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
   }
   DD_CHECK(!tables.empty());
   position_.assign(store_.num_tables(), -1);
+  if (options_.rounds != nullptr) options_.defer_to_round = true;
   direct_ = options_.allow_direct && !options_.defer_to_round;
   tables_.resize(tables.size());
   for (size_t k = 0; k < tables.size(); ++k) {
@@ -185,22 +186,40 @@ Status Replica::Wait() {
   return first;
 }
 
+void Replica::Drop() {
+  for (Local& local : tables_) {
+    for (RowId id : local.ids) local.remap[id] = -1;
+    local.ids.clear();
+  }
+}
+
 Status Replica::Refresh(float rate) {
   if (direct_) return Status::OK();
   DD_RETURN_IF_ERROR(Push(rate));
   // The next pull must see this worker's own pushes.
   DD_RETURN_IF_ERROR(Wait());
-  for (Local& local : tables_) {
-    for (RowId id : local.ids) local.remap[id] = -1;
-    local.ids.clear();
-  }
+  Drop();
   return Status::OK();
 }
 
 Status Replica::Advance(uint64_t units, float rate) {
+  store_.AddProgress(units);
+  if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) {
+    return Status::Internal("training stopped: another worker failed");
+  }
   if (direct_) return Status::OK();
   since_push_ += units;
   since_fetch_ += units;
+  if (options_.rounds != nullptr) {
+    if (since_push_ < options_.push_every) return Status::OK();
+    since_push_ = 0;
+    DD_RETURN_IF_ERROR(Push(rate));
+    DD_RETURN_IF_ERROR(Wait());
+    Result<bool> more = options_.rounds->Next(true);
+    DD_RETURN_IF_ERROR(more.status());
+    Drop();
+    return Status::OK();
+  }
   if (since_fetch_ >= options_.fetch_every) {
     since_fetch_ = 0;
     since_push_ = 0;
@@ -213,6 +232,28 @@ Status Replica::Advance(uint64_t units, float rate) {
     return Push(rate);
   }
   return Status::OK();
+}
+
+Status Replica::Finish(float rate, bool keep_changes) {
+  Status status;
+  if (!direct_) {
+    if (keep_changes) status = Push(rate);
+    Status waited = Wait();
+    if (status.ok()) status = waited;
+    Drop();
+  }
+  if (options_.rounds != nullptr) {
+    // The last round this worker has changes for, then rounds until no
+    // worker anywhere has any: every worker calls Next equally often.
+    bool had_work = keep_changes;
+    for (;;) {
+      Result<bool> more = options_.rounds->Next(had_work);
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      had_work = false;
+    }
+  }
+  return status;
 }
 
 }  // namespace deepdist

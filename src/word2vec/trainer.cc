@@ -9,6 +9,7 @@
 #include <span>
 #include <thread>
 
+#include "deepdist/deepdist.h"
 #include "deepdist/replica.h"
 #include "src/word2vec/negative_table.h"
 #include "src/word2vec/sgns_kernel.h"
@@ -31,14 +32,119 @@ double SecondsSince(Clock::time_point start) {
 // State shared by the workers of one Train call. Counters are touched once per
 // kCheckpointWords words, not per word, so they do not bounce between cores.
 struct Shared {
+  KernelConfig config;
+  const Vocabulary* vocab = nullptr;
+  const std::vector<uint32_t>* keep = nullptr;
+  LearningRate schedule;
+  const TrainerOptions* options = nullptr;
+  ParamStore* store = nullptr;
   std::atomic<uint64_t> tokens_read{0};
-  std::atomic<bool> stop{false};
-  std::atomic<size_t> running{0};
   std::mutex mu;  // Guards what follows.
-  Status error;
   std::vector<double> epoch_loss;
   std::vector<uint64_t> epoch_pairs;
   double recent_loss = 0;
+};
+
+// One worker thread: streams its partitions, looks words up, subsamples, and
+// trains sentence by sentence on its replica.
+class Word2VecWorker : public Worker {
+ public:
+  explicit Word2VecWorker(Shared& shared)
+      : shared_(shared), scratch_(ScratchFloats(shared.config)) {
+    sentence_.reserve(kMaxSentence);
+  }
+
+  Status Train(Replica& replica, Partition& data) override {
+    const TrainerOptions& o = *shared_.options;
+    const KernelConfig& config = shared_.config;
+    const Vocabulary& vocab = *shared_.vocab;
+    const std::vector<uint32_t>& keep = *shared_.keep;
+    const size_t epoch = data.epoch();
+    uint64_t rng = o.seed ^ (0x9E3779B97F4A7C15ull * (epoch + 1)) ^
+                   (0xC2B2AE3D27D4EB4Full * (data.index() + 1));
+    NextRandom(&rng);
+    KernelStats stats;
+    KernelStats checkpoint_stats;
+    uint64_t tokens = 0, since_checkpoint = 0;
+    float alpha = shared_.schedule.At(shared_.store->progress_fraction());
+    Status status;
+
+    // Trains one batch on the replica: its rows made present first.
+    auto train_batch = [&](const int32_t* words, size_t n) {
+      if (!replica.direct()) {
+        uint64_t plan_rng = rng;
+        touched_.clear();
+        PlanSentence(config, words, n, &plan_rng, &touched_);
+        touched_ids_.assign(touched_.begin(), touched_.end());
+        DD_RETURN_IF_ERROR(replica.Require(touched_ids_));
+      }
+      TrainSentence(config, words, n, alpha, &rng,
+                    {replica.base(0), replica.base(1), replica.remap()}, scratch_.data(), &stats);
+      return Status::OK();
+    };
+    auto flush = [&]() {
+      if (sentence_.empty() || !status.ok()) {
+        sentence_.clear();
+        return;
+      }
+      if (replica.direct()) {
+        status = train_batch(sentence_.data(), sentence_.size());
+      } else {
+        for (size_t b = 0; b < sentence_.size() && status.ok(); b += o.batch_words) {
+          status = train_batch(sentence_.data() + b, std::min(o.batch_words, sentence_.size() - b));
+        }
+      }
+      sentence_.clear();
+    };
+    // Between sentences' words, never inside the kernel: the replica may
+    // push, refresh or end a sync round here.
+    auto checkpoint = [&]() {
+      shared_.tokens_read.fetch_add(tokens);
+      tokens = 0;
+      if (status.ok()) status = replica.Advance(since_checkpoint, alpha);
+      since_checkpoint = 0;
+      alpha = shared_.schedule.At(shared_.store->progress_fraction());
+      const uint64_t pairs = stats.pairs - checkpoint_stats.pairs;
+      if (pairs > 0) {
+        std::lock_guard<std::mutex> lock(shared_.mu);
+        shared_.recent_loss = (stats.loss - checkpoint_stats.loss) / static_cast<double>(pairs);
+      }
+      checkpoint_stats = stats;
+    };
+
+    Result<std::unique_ptr<PartitionReader>> reader = PartitionReader::Open(data.spec());
+    if (!reader.ok()) return reader.status();
+    Status read = (*reader)->ForEachChunk([&](std::string_view chunk) {
+      if (!status.ok()) return;
+      Tokenize(
+          chunk,
+          [&](std::string_view w) {
+            ++tokens;
+            const int32_t id = vocab.Find(w);
+            if (id < 0) return;
+            if (++since_checkpoint >= kCheckpointWords) checkpoint();
+            if (!KeepWord(keep[id], NextRandom(&rng))) return;
+            sentence_.push_back(id);
+            if (sentence_.size() >= kMaxSentence) flush();
+          },
+          [&] { flush(); });
+    });
+    flush();
+    checkpoint();
+    DD_RETURN_IF_ERROR(read);
+    DD_RETURN_IF_ERROR(status);
+    std::lock_guard<std::mutex> lock(shared_.mu);
+    shared_.epoch_loss[epoch] += stats.loss;
+    shared_.epoch_pairs[epoch] += stats.pairs;
+    return Status::OK();
+  }
+
+ private:
+  Shared& shared_;
+  std::vector<float> scratch_;
+  std::vector<int32_t> sentence_;
+  std::vector<int32_t> touched_;
+  std::vector<RowId> touched_ids_;
 };
 
 }  // namespace
@@ -78,200 +184,81 @@ LearningRate Trainer::Schedule() const {
 
 Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, ParamStore& store,
                                   const std::function<void(const TrainProgress&)>& on_progress) {
+  DeepDist dd(store, {.threads = options_.threads,
+                      .mode = options_.sync ? Mode::kSync : Mode::kAsync,
+                      .epochs = options_.epochs});
+  return Run(partitions, dd, nullptr, on_progress);
+}
+
+Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, DeepDist& dd,
+                                  const Descent& descent,
+                                  const std::function<void(const TrainProgress&)>& on_progress) {
+  return Run(partitions, dd, &descent, on_progress);
+}
+
+Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, DeepDist& dd,
+                                const Descent* descent,
+                                const std::function<void(const TrainProgress&)>& on_progress) {
   const TrainerOptions& o = options_;
-  DD_CHECK(store.num_tables() >= 2 && store.rows(kTableIn) == vocab_.size());
   DD_CHECK(o.window > 0 && o.negative >= 0 && o.epochs > 0 && o.threads > 0);
-  const size_t dim = store.dim(kTableIn);
+  if (dd.options().epochs != o.epochs) {
+    return Status::InvalidArgument("epochs: the DeepDist scope and the trainer disagree");
+  }
+  const size_t dim = o.dim;
   const size_t stride = (dim + Table::kRowAlign - 1) / Table::kRowAlign * Table::kRowAlign;
 
   const NegativeTable negatives(vocab_.counts());
   const std::vector<uint32_t> keep =
       SubsampleThresholds(vocab_.counts(), o.sample, vocab_.train_words());
-  KernelConfig config;
-  config.cbow = o.model == Architecture::kCbow;
-  config.window = o.window;
-  config.negative = o.negative;
-  config.stride = stride;
-  config.negatives = &negatives;
-  config.shared_negatives = o.shared_negatives;
-
-  ReplicaOptions replica_options;
-  replica_options.push_every = o.push_every;
-  replica_options.fetch_every = o.sync ? 0 : o.fetch_every;
-  replica_options.allow_direct = !o.force_store_path;
-  replica_options.defer_to_round = o.sync;
-  // Sync mode applies the workers' mean change.
-  replica_options.push_scale =
-      o.sync ? 1.0f / static_cast<float>(o.threads * static_cast<size_t>(store.ranks())) : 1.0f;
-  std::unique_ptr<Rounds> rounds;
-  if (o.sync) rounds = store.NewRounds(o.threads);
-  const uint64_t planned = o.epochs * vocab_.train_words() + 1;
-  store.SetPlan(planned);
-  const std::unique_ptr<TaskSource> tasks = store.NewTasks(partitions.size(), o.epochs);
-  const LearningRate schedule = Schedule();
-
   Shared shared;
+  shared.config.cbow = o.model == Architecture::kCbow;
+  shared.config.window = o.window;
+  shared.config.negative = o.negative;
+  shared.config.stride = stride;
+  shared.config.negatives = &negatives;
+  shared.config.shared_negatives = o.shared_negatives;
+  shared.vocab = &vocab_;
+  shared.keep = &keep;
+  shared.schedule = Schedule();
+  shared.options = &o;
   shared.epoch_loss.assign(o.epochs, 0.0);
   shared.epoch_pairs.assign(o.epochs, 0);
+
+  WorkerOptions wopts;
+  wopts.planned_units = o.epochs * vocab_.train_words() + 1;
+  wopts.tables = {kTableIn, kTableOut};
+  wopts.replica.push_every = o.push_every;
+  wopts.replica.fetch_every = o.fetch_every;
+  wopts.replica.allow_direct = !o.force_store_path;
   const Clock::time_point start = Clock::now();
-
-  auto fail = [&](const Status& s) {
-    std::lock_guard<std::mutex> lock(shared.mu);
-    if (shared.error.ok()) shared.error = s;
-    shared.stop = true;
-  };
-
-  auto worker = [&]() {
-    std::vector<float> scratch_storage(ScratchFloats(config));
-    float* scratch = scratch_storage.data();
-    std::vector<int32_t> sentence;
-    sentence.reserve(kMaxSentence);
-    Replica replica(store, {kTableIn, kTableOut}, replica_options);
-    std::vector<int32_t> touched;
-    std::vector<RowId> touched_ids;
-    float alpha = schedule.At(store.progress_fraction());
-    uint64_t words_since_advance = 0;
-
-    // Trains one batch on the replica: make its rows present, train, and let
-    // the replica push or refresh when its intervals have passed.
-    auto train_batch = [&](const int32_t* words, size_t n, uint64_t* rng, KernelStats* stats) {
-      if (!replica.direct()) {
-        uint64_t plan_rng = *rng;
-        touched.clear();
-        PlanSentence(config, words, n, &plan_rng, &touched);
-        touched_ids.assign(touched.begin(), touched.end());
-        DD_RETURN_IF_ERROR(replica.Require(touched_ids));
-      }
-      TrainSentence(config, words, n, alpha, rng,
-                    {replica.base(0), replica.base(1), replica.remap()}, scratch, stats);
-      if (rounds) {
-        // Sync: everyone's change goes into the round; the next batch is
-        // pulled at the model the round leaves.
-        DD_RETURN_IF_ERROR(replica.Refresh(alpha));
-        DD_RETURN_IF_ERROR(replica.Wait());
-        Result<bool> more = rounds->Next(true);
-        return more.status();
-      }
-      const uint64_t units = words_since_advance;
-      words_since_advance = 0;
-      return replica.Advance(units, alpha);
-    };
-
-    for (;;) {
-      if (shared.stop) break;
-      const std::optional<Task> task = tasks->Next();
-      if (!task) break;
-      const size_t epoch = task->epoch;
-      const PartitionSpec& part = partitions[task->partition];
-      uint64_t rng = o.seed ^ (0x9E3779B97F4A7C15ull * (epoch + 1)) ^
-                     (0xC2B2AE3D27D4EB4Full * (task->partition + 1));
-      NextRandom(&rng);
-      KernelStats stats;
-      KernelStats checkpoint_stats;
-      uint64_t tokens = 0, since_checkpoint = 0;
-      Status status;
-
-      auto flush = [&]() {
-        if (sentence.empty() || !status.ok()) {
-          sentence.clear();
-          return;
-        }
-        if (replica.direct()) {
-          TrainSentence(config, sentence.data(), sentence.size(), alpha, &rng,
-                        {replica.base(0), replica.base(1), nullptr}, scratch, &stats);
-        } else {
-          for (size_t b = 0; b < sentence.size() && status.ok(); b += o.batch_words) {
-            const size_t n = std::min(o.batch_words, sentence.size() - b);
-            status = train_batch(sentence.data() + b, n, &rng, &stats);
-          }
-        }
-        sentence.clear();
-      };
-      auto checkpoint = [&]() {
-        store.AddProgress(since_checkpoint);
-        shared.tokens_read.fetch_add(tokens);
-        tokens = 0;
-        since_checkpoint = 0;
-        alpha = schedule.At(store.progress_fraction());
-        const uint64_t pairs = stats.pairs - checkpoint_stats.pairs;
-        if (pairs > 0) {
-          std::lock_guard<std::mutex> lock(shared.mu);
-          shared.recent_loss = (stats.loss - checkpoint_stats.loss) / static_cast<double>(pairs);
-        }
-        checkpoint_stats = stats;
-      };
-
-      Result<std::unique_ptr<PartitionReader>> reader = PartitionReader::Open(part);
-      if (!reader.ok()) {
-        fail(reader.status());
-        break;
-      }
-      status = (*reader)->ForEachChunk([&](std::string_view chunk) {
-        if (shared.stop) return;
-        Tokenize(
-            chunk,
-            [&](std::string_view w) {
-              ++tokens;
-              const int32_t id = vocab_.Find(w);
-              if (id < 0) return;
-              ++words_since_advance;
-              if (++since_checkpoint >= kCheckpointWords) checkpoint();
-              if (!KeepWord(keep[id], NextRandom(&rng))) return;
-              sentence.push_back(id);
-              if (sentence.size() >= kMaxSentence) flush();
-            },
-            [&] { flush(); });
-      });
-      flush();
-      checkpoint();
-      if (!status.ok()) {
-        fail(status);
-        break;
-      }
+  wopts.on_tick = [&] {
+    if (!on_progress || shared.store == nullptr) return;
+    TrainProgress p;
+    p.fraction = shared.store->progress_fraction();
+    p.words = shared.tokens_read.load();
+    p.seconds = SecondsSince(start);
+    p.learning_rate = shared.schedule.At(p.fraction);
+    {
       std::lock_guard<std::mutex> lock(shared.mu);
-      shared.epoch_loss[epoch] += stats.loss;
-      shared.epoch_pairs[epoch] += stats.pairs;
+      p.loss = shared.recent_loss;
     }
-    if (rounds) {
-      // Take part in the rounds until no worker anywhere has work left.
-      for (;;) {
-        Result<bool> more = rounds->Next(false);
-        if (!more.ok()) {
-          fail(more.status());
-          break;
-        }
-        if (!*more) break;
-      }
-    } else {
-      Status s = replica.Refresh(alpha);
-      if (s.ok()) s = replica.Wait();
-      if (!s.ok()) fail(s);
-    }
-    shared.running.fetch_sub(1);
+    on_progress(p);
   };
-
-  std::vector<std::thread> threads;
-  shared.running = o.threads;
-  for (size_t t = 0; t < o.threads; ++t) threads.emplace_back(worker);
-  while (shared.running.load() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (on_progress && shared.running.load() > 0) {
-      TrainProgress p;
-      p.fraction = store.progress_fraction();
-      p.words = shared.tokens_read.load();
-      p.seconds = SecondsSince(start);
-      p.learning_rate = schedule.At(p.fraction);
-      {
-        std::lock_guard<std::mutex> lock(shared.mu);
-        p.loss = shared.recent_loss;
-      }
-      on_progress(p);
-    }
+  auto factory = [&](size_t) -> std::unique_ptr<Worker> {
+    return std::make_unique<Word2VecWorker>(shared);
+  };
+  Status status;
+  if (descent == nullptr) {
+    shared.store = dd.store();
+    DD_CHECK(shared.store != nullptr && shared.store->num_tables() >= 2 &&
+             shared.store->rows(kTableIn) == vocab_.size() && shared.store->dim(kTableIn) == dim);
+    status = dd.train(partitions, factory, wopts);
+  } else {
+    // The scope makes its store at this train(); the workers start after.
+    wopts.on_start = [&](ParamStore& store) { shared.store = &store; };
+    status = dd.train(partitions, factory, wopts, *descent);
   }
-  for (std::thread& t : threads) t.join();
-  if (!shared.error.ok()) return shared.error;
-  // Every rank's pushes are in before anyone reads the model.
-  DD_RETURN_IF_ERROR(store.Barrier());
+  if (!status.ok()) return status;
 
   TrainStats stats;
   stats.words = shared.tokens_read.load();

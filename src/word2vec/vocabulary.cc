@@ -8,6 +8,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "src/core/atomic_file.h"
@@ -48,14 +49,81 @@ Vocabulary Vocabulary::FromCounts(const std::vector<std::pair<std::string, uint6
   return v;
 }
 
+void WordCounts::Merge(const WordCounts& other) {
+  std::unordered_map<std::string_view, size_t> index;
+  index.reserve(words.size() + other.words.size());
+  for (size_t i = 0; i < words.size(); ++i) index.emplace(words[i].first, i);
+  std::vector<std::pair<std::string, uint64_t>> added;
+  for (const auto& [word, count] : other.words) {
+    auto it = index.find(word);
+    if (it != index.end()) {
+      words[it->second].second += count;
+    } else {
+      added.emplace_back(word, count);
+    }
+  }
+  // Appended after the lookups: growing `words` would move the keys' strings.
+  for (auto& wc : added) words.push_back(std::move(wc));
+  tokens += other.tokens;
+}
+
+std::string WordCounts::Serialize() const {
+  std::string out = std::to_string(tokens) + "\n";
+  for (const auto& [word, count] : words) {
+    out += word;
+    out += ' ';
+    out += std::to_string(count);
+    out += '\n';
+  }
+  return out;
+}
+
+Result<WordCounts> WordCounts::Parse(std::string_view text) {
+  WordCounts counts;
+  auto bad = [] { return Status::Corruption("vocabulary: malformed word counts from a rank"); };
+  auto number = [](std::string_view digits, uint64_t* value) {
+    if (digits.empty()) return false;
+    uint64_t v = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    *value = v;
+    return true;
+  };
+  size_t pos = text.find('\n');
+  if (pos == std::string_view::npos || !number(text.substr(0, pos), &counts.tokens)) return bad();
+  ++pos;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) return bad();
+    const std::string_view line = text.substr(pos, nl - pos);
+    const size_t space = line.rfind(' ');
+    uint64_t count = 0;
+    if (space == std::string_view::npos || space == 0 || !number(line.substr(space + 1), &count)) {
+      return bad();
+    }
+    counts.words.emplace_back(std::string(line.substr(0, space)), count);
+    pos = nl + 1;
+  }
+  return counts;
+}
+
 Result<Vocabulary> Vocabulary::Count(const std::vector<PartitionSpec>& partitions,
                                      const VocabularyOptions& options) {
+  Result<WordCounts> counts = CountWords(partitions, options.threads);
+  if (!counts.ok()) return counts.status();
+  return FromCounts(counts->words, counts->tokens, options);
+}
+
+Result<WordCounts> Vocabulary::CountWords(const std::vector<PartitionSpec>& partitions,
+                                          size_t threads_wanted) {
   struct Local {
     WordTable table;
     std::vector<uint64_t> counts;
     uint64_t tokens = 0;
   };
-  const size_t threads = std::max<size_t>(1, std::min(options.threads, partitions.size()));
+  const size_t threads = std::max<size_t>(1, std::min(threads_wanted, partitions.size()));
   std::vector<Local> locals(threads);
   std::mutex error_mu;
   Status error;
@@ -102,12 +170,13 @@ Result<Vocabulary> Vocabulary::Count(const std::vector<PartitionSpec>& partition
     total.tokens += other.tokens;
     other = Local();
   }
-  std::vector<std::pair<std::string, uint64_t>> counts;
-  counts.reserve(total.table.size());
+  WordCounts counts;
+  counts.tokens = total.tokens;
+  counts.words.reserve(total.table.size());
   for (int32_t id = 0; id < static_cast<int32_t>(total.table.size()); ++id) {
-    counts.emplace_back(std::move(total.table.words()[id]), total.counts[id]);
+    counts.words.emplace_back(std::move(total.table.words()[id]), total.counts[id]);
   }
-  return FromCounts(counts, total.tokens, options);
+  return counts;
 }
 
 Result<Vocabulary> Vocabulary::Load(const std::string& path, const VocabularyOptions& options) {

@@ -27,6 +27,7 @@
 #include <functional>
 #include <vector>
 
+#include "deepdist/deepdist.h"
 #include "deepdist/descent.h"
 #include "deepdist/model.h"
 #include "deepdist/partition.h"
@@ -115,8 +116,18 @@ class Trainer {
   [[nodiscard]] Result<TrainStats> Train(
       const std::vector<PartitionSpec>& partitions, ParamStore& store,
       const std::function<void(const TrainProgress&)>& on_progress = {});
+  // The same through a DeepDist scope that owns its model (NewModel()) and
+  // has this trainer's epochs: word2vec as the seed trains it,
+  // dd.train(partitions, workers, descent). dd.model() holds the result.
+  [[nodiscard]] Result<TrainStats> Train(
+      const std::vector<PartitionSpec>& partitions, DeepDist& dd, const Descent& descent,
+      const std::function<void(const TrainProgress&)>& on_progress = {});
 
  private:
+  Result<TrainStats> Run(const std::vector<PartitionSpec>& partitions, DeepDist& dd,
+                         const Descent* descent,
+                         const std::function<void(const TrainProgress&)>& on_progress);
+
   const Vocabulary& vocab_;
   TrainerOptions options_;
 };

@@ -32,6 +32,21 @@ struct VocabularyOptions {
   size_t threads = 1;
 };
 
+// Raw word counts of some partitions, before any filter: what each rank
+// counts of its share of the input before the counts are merged (the seed's
+// reduceByKey across ranks).
+struct WordCounts {
+  std::vector<std::pair<std::string, uint64_t>> words;
+  uint64_t tokens = 0;  // Every token counted.
+
+  // Adds `other`'s counts into these.
+  void Merge(const WordCounts& other);
+  // A compact text form ("tokens\nword count\n..."): words never hold
+  // whitespace, so the form is unambiguous.
+  std::string Serialize() const;
+  [[nodiscard]] static Result<WordCounts> Parse(std::string_view text);
+};
+
 class Vocabulary {
  public:
   Vocabulary();
@@ -42,6 +57,9 @@ class Vocabulary {
   // Counts the words of `partitions` (listed with SplitOn::kWords).
   [[nodiscard]] static Result<Vocabulary> Count(const std::vector<PartitionSpec>& partitions,
                                                 const VocabularyOptions& options);
+  // Counts the words of `partitions`, unfiltered, with `threads` threads.
+  [[nodiscard]] static Result<WordCounts> CountWords(const std::vector<PartitionSpec>& partitions,
+                                                     size_t threads);
   // Builds from (word, count) pairs, applying the same filters as Count.
   static Vocabulary FromCounts(const std::vector<std::pair<std::string, uint64_t>>& counts,
                                uint64_t corpus_words, const VocabularyOptions& options);
