@@ -95,13 +95,22 @@ TEST(LocalStoreTest, PushAppliesSgd) {
   EXPECT_EQ(out, (std::vector<float>{10, 10, 10}));
 }
 
-TEST(LocalStoreTest, PushOfARepeatedRowAppliesEachGradient) {
+TEST(LocalStoreTest, PushOfARepeatedRowSumsItsGradientsIntoOne) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>(LearningRate{1.0f, false}));
-  const std::vector<RowId> ids = {2, 2};
-  const std::vector<float> g = {1, 1, 1, 2, 2, 2};
+  const std::vector<RowId> ids = {2, 0, 2};
+  const std::vector<float> g = {1, 1, 1, 5, 5, 5, 2, 2, 2};
   ASSERT_TRUE(PushRows(store, 0, ids, g.data()).ok());
-  // [21, 22, 23] - [1, 1, 1] - [2, 2, 2] = [18, 19, 20]
+  // [21, 22, 23] - ([1, 1, 1] + [2, 2, 2]) = [18, 19, 20]
   EXPECT_EQ(Row(store.model(), 0, 2), (std::vector<float>{18, 19, 20}));
+  EXPECT_EQ(Row(store.model(), 0, 0), (std::vector<float>{-4, -3, -2}));
+
+  // AdaGrad shows that the sum is applied once: one accumulation of 3^2.
+  Model m;
+  m.AddTable("w", 1, 1);
+  LocalStore adagrad(std::move(m), std::make_unique<AdaGrad>(LearningRate{1.0f, false}));
+  const std::vector<float> parts = {1, 2};
+  ASSERT_TRUE(PushRows(adagrad, 0, {0, 0}, parts.data()).ok());
+  EXPECT_NEAR(adagrad.model().table(0).row(0)[0], -1.0f, 1e-7);  // 3 / sqrt(9)
 }
 
 TEST(LocalStoreTest, PushUsesTheScheduledRate) {

@@ -48,6 +48,15 @@ struct ReplicaOptions {
   // Pushed changes are multiplied by this (sync mode: 1 / workers, so that
   // the round applies the workers' mean change).
   float push_scale = 1.0f;
+  // Hot rows: the rows with ids below hot_rows (word2vec's most frequent
+  // words: ids follow frequency) are pushed and refreshed every hot_every
+  // units, more often than the rest. They change most and are shared by
+  // every worker, so their staleness costs the most accuracy, while they
+  // are few, so syncing them often costs few bytes (the sub-model
+  // synchronisation of Ji et al. 2016 for distributed word2vec). 0: off.
+  // Not in sync mode (a round syncs every row).
+  uint64_t hot_rows = 0;
+  uint64_t hot_every = 0;
   // Sync mode: every push_every units the replica pushes its change,
   // deferred to the round, ends the round with the other workers
   // (Rounds::Next) and drops its rows, so the next round starts from the
@@ -70,9 +79,13 @@ class Replica {
 
   // Makes rows `ids` (duplicates allowed) of store table `table` present.
   [[nodiscard]] Status Require(size_t table, std::span<const RowId> ids);
-  // Makes `ids` present in every table of the replica, at the same slots;
-  // the tables must have the same number of rows.
-  [[nodiscard]] Status Require(std::span<const RowId> ids);
+  // Gives `ids` the same slot in every table of the replica (the tables must
+  // have the same number of rows) and makes their rows present in the
+  // tables whose positions are set in the mask `tables` (bit k: the k-th
+  // table of the replica; all by default). A row of a table not asked for
+  // holds no value: the caller must neither read nor change it.
+  static constexpr uint32_t kAllTables = ~0u;
+  [[nodiscard]] Status Require(std::span<const RowId> ids, uint32_t tables = kAllTables);
   // Makes every row of every table present (the seed's whole-model fetch).
   [[nodiscard]] Status RequireAll();
   // Row `id` of store table `table`, which must be present.
@@ -83,6 +96,10 @@ class Replica {
   // `s` of table k is at base(k) + s * stride(k).
   float* base(size_t k) { return direct_ ? direct_tables_[k]->data() : tables_[k].current.data(); }
   size_t stride(size_t k) const { return tables_[k].stride; }
+  // The shared slot of `id` (the row itself in direct mode), or -1.
+  int32_t slot(RowId id) const {
+    return direct_ ? static_cast<int32_t>(id) : tables_[0].remap[id];
+  }
   // Row id -> slot for the shared slots (nullptr in direct mode: the slot
   // of a row is the row).
   const int32_t* remap() const;
@@ -111,10 +128,18 @@ class Replica {
     std::vector<RowId> ids;      // Slot -> row id.
     Table current{"replica", 0, 1};  // The worker's values, by slot.
     Table pushed{"pushed", 0, 1};    // The values as last pulled or pushed.
+    std::vector<uint8_t> loaded;     // Slot -> its row has been pulled.
     std::vector<RowId> changed_ids;  // Reused across pushes.
     std::vector<float> changes;
+    std::vector<RowId> load_ids;  // Reused across Requires.
+    std::vector<int32_t> load_slots;
+    std::vector<float> load_buffer;
+    bool load_in_place = true;
   };
   void Drop();
+  Status PushChanges(float rate, bool hot_only);
+  // Pushes the hot rows' change and unloads them (see ReplicaOptions).
+  Status RefreshHot(float rate);
   Local& LocalOf(size_t table);
   const Local& LocalOf(size_t table) const;
   static void Grow(Local& local, size_t slots);
@@ -127,7 +152,7 @@ class Replica {
   std::vector<Table*> direct_tables_;
   std::vector<Local> tables_;
   std::vector<int> position_;  // Store table -> position in tables_, -1.
-  uint64_t since_push_ = 0, since_fetch_ = 0;
+  uint64_t since_push_ = 0, since_fetch_ = 0, since_hot_ = 0;
   std::vector<RowId> missing_;
   std::vector<Ticket> in_flight_;
 };

@@ -5,6 +5,7 @@
 // prints and writes.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -50,6 +51,8 @@ struct TrainFlags {
   std::string read_vocab;
   long long push_every = -1;
   long long fetch_every = -1;
+  long long hot_rows = -1;
+  long long hot_every = -1;
   std::string wire = "fp32";
   bool json = false;
   bool quiet = false;
@@ -86,6 +89,10 @@ std::string Validate(const TrainFlags& f) {
     return "--push-every: must be between 1 and 2^40 words";
   if (f.fetch_every != -1 && (f.fetch_every < 1 || f.fetch_every > (1ll << 40)))
     return "--fetch-every: must be between 1 and 2^40 words";
+  if (f.hot_rows != -1 && (f.hot_rows < 0 || f.hot_rows > (1ll << 40)))
+    return "--hot-rows: must be between 0 and 2^40";
+  if (f.hot_every != -1 && (f.hot_every < 1 || f.hot_every > (1ll << 40)))
+    return "--hot-every: must be between 1 and 2^40 words";
   if (f.wire != "fp32" && f.wire != "fp16")
     return "--wire: must be fp32 or fp16, not \"" + f.wire + "\"";
   if (f.inputs.empty()) return "--input: is required";
@@ -96,6 +103,8 @@ std::string Validate(const TrainFlags& f) {
 // the measurements behind them).
 constexpr uint64_t kDefaultPushEvery = uint64_t{1} << 18;
 constexpr uint64_t kDefaultFetchEvery = uint64_t{1} << 20;
+constexpr uint64_t kDefaultHotRows = 1024;
+constexpr uint64_t kDefaultHotEvery = uint64_t{1} << 14;
 
 // Ends a step that every rank takes: each passes its own status; when any
 // failed, the lowest failing rank prints its message and every rank returns
@@ -127,6 +136,7 @@ int Agree(Cluster& cluster, const Status& status, bool usage = false) {
   const int code = ReportError(status);
   std::fflush(stderr);
   cluster.Abort(code);
+  std::_Exit(code);  // Not reached: Abort ends the job.
 }
 
 int RunTrain(const TrainFlags& f) {
@@ -171,11 +181,14 @@ int RunTrain(const TrainFlags& f) {
   options.shared_negatives = f.kernel == "batched";
   // Intervals asked for on the embedded store put workers on replicas (the
   // Downpour scheme) instead of the master rows.
-  const bool intervals_given = f.push_every > 0 || f.fetch_every > 0;
+  const bool intervals_given =
+      f.push_every > 0 || f.fetch_every > 0 || f.hot_rows > 0 || f.hot_every > 0;
   options.force_store_path = intervals_given;
   options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : kDefaultPushEvery;
   options.fetch_every = f.fetch_every > 0 ? static_cast<uint64_t>(f.fetch_every)
                                           : std::max(kDefaultFetchEvery, options.push_every);
+  options.hot_rows = f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows) : kDefaultHotRows;
+  options.hot_every = f.hot_every > 0 ? static_cast<uint64_t>(f.hot_every) : kDefaultHotEvery;
 
   // Fail before any work when an output cannot be written (rank 0 writes).
   Status writable;
@@ -390,6 +403,11 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--fetch-every", flags->fetch_every,
                   "Words between refreshes of a worker's replica rows (Downpour's n_fetch; "
                   "default 2^20, at least --push-every)");
+  cmd->add_option("--hot-rows", flags->hot_rows,
+                  "The most frequent words whose rows are synced every --hot-every words "
+                  "(default 1024; 0: none)");
+  cmd->add_option("--hot-every", flags->hot_every,
+                  "Words between pushes and refreshes of the hot rows (default 2^14)");
   cmd->add_option("--wire", flags->wire,
                   "Row values between ranks: fp32, or fp16 (half the bytes; MPI only)")
       ->capture_default_str();

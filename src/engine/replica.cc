@@ -86,6 +86,7 @@ Status Replica::Require(size_t table, std::span<const RowId> ids) {
   const size_t first = local.ids.size();
   Grow(local, first + missing_.size());
   local.ids.insert(local.ids.end(), missing_.begin(), missing_.end());
+  local.loaded.resize(local.ids.size(), 1);
   // New slots are consecutive, so the rows land in place.
   const RowBlock block{local.table, missing_, local.current.row(first), local.stride};
   DD_RETURN_IF_ERROR(store_.PullNow(std::span<const RowBlock>(&block, 1)));
@@ -94,17 +95,17 @@ Status Replica::Require(size_t table, std::span<const RowId> ids) {
   return Status::OK();
 }
 
-Status Replica::Require(std::span<const RowId> ids) {
+Status Replica::Require(std::span<const RowId> ids, uint32_t tables) {
   if (direct_) return Status::OK();
   Local& lead = tables_[0];
   missing_.clear();
   Assign(lead, ids, &missing_);
-  if (missing_.empty()) return Status::OK();
   const size_t first = lead.ids.size();
-  std::vector<RowBlock> blocks;
+  // New ids get the same slot in every table, loaded in none yet.
   for (Local& local : tables_) {
     // Every table has seen the same Require calls, so its slots agree.
     DD_CHECK(local.ids.size() == first && local.remap.size() == lead.remap.size());
+    if (missing_.empty()) continue;
     if (&local != &lead) {
       for (size_t i = 0; i < missing_.size(); ++i) {
         local.remap[missing_[i]] = static_cast<int32_t>(first + i);
@@ -112,13 +113,52 @@ Status Replica::Require(std::span<const RowId> ids) {
     }
     Grow(local, first + missing_.size());
     local.ids.insert(local.ids.end(), missing_.begin(), missing_.end());
-    blocks.push_back({local.table, missing_, local.current.row(first), local.stride});
+    local.loaded.resize(local.ids.size(), 0);
   }
+  // Per table asked for, the slots of `ids` not loaded yet. New slots are
+  // consecutive and land in place; older ones (a row first needed in
+  // another table) go through a buffer.
+  std::vector<RowBlock> blocks;
+  for (size_t k = 0; k < tables_.size(); ++k) {
+    Local& local = tables_[k];
+    local.load_ids.clear();
+    local.load_slots.clear();
+    if ((tables & (1u << k)) == 0) continue;
+    for (RowId id : ids) {
+      const int32_t slot = local.remap[id];
+      if (local.loaded[slot]) continue;
+      local.loaded[slot] = 1;
+      local.load_ids.push_back(id);
+      local.load_slots.push_back(slot);
+    }
+    if (local.load_ids.empty()) continue;
+    bool in_place = true;
+    for (size_t i = 0; i < local.load_slots.size() && in_place; ++i) {
+      in_place = local.load_slots[i] == local.load_slots[0] + static_cast<int32_t>(i);
+    }
+    if (in_place) {
+      blocks.push_back({local.table, local.load_ids,
+                        local.current.row(static_cast<RowId>(local.load_slots[0])),
+                        local.stride});
+    } else {
+      local.load_buffer.resize(local.load_ids.size() * local.stride);
+      blocks.push_back({local.table, local.load_ids, local.load_buffer.data(), local.stride});
+    }
+    local.load_in_place = in_place;
+  }
+  if (blocks.empty()) return Status::OK();
   // One pull for every table.
   DD_RETURN_IF_ERROR(store_.PullNow(blocks));
   for (Local& local : tables_) {
-    std::memcpy(local.pushed.row(first), local.current.row(first),
-                missing_.size() * local.stride * sizeof(float));
+    if (local.load_ids.empty()) continue;
+    const size_t bytes = local.stride * sizeof(float);
+    for (size_t i = 0; i < local.load_slots.size(); ++i) {
+      const RowId slot = static_cast<RowId>(local.load_slots[i]);
+      if (!local.load_in_place) {
+        std::memcpy(local.current.row(slot), &local.load_buffer[i * local.stride], bytes);
+      }
+      std::memcpy(local.pushed.row(slot), local.current.row(slot), bytes);
+    }
   }
   return Status::OK();
 }
@@ -143,7 +183,9 @@ const float* Replica::Row(size_t table, RowId id) const {
 
 float* Replica::MutableRow(size_t table, RowId id) { return const_cast<float*>(Row(table, id)); }
 
-Status Replica::Push(float rate) {
+Status Replica::Push(float rate) { return PushChanges(rate, false); }
+
+Status Replica::PushChanges(float rate, bool hot_only) {
   if (direct_) return Status::OK();
   PushOptions options;
   options.kind = PushOptions::Kind::kDelta;
@@ -155,7 +197,14 @@ Status Replica::Push(float rate) {
     const size_t dim = local.dim;
     local.changed_ids.clear();
     local.changes.clear();
-    for (size_t s = 0; s < local.ids.size(); ++s) {
+    const size_t hot = std::min<size_t>(options_.hot_rows, local.remap.size());
+    const size_t count = hot_only ? hot : local.ids.size();
+    for (size_t i = 0; i < count; ++i) {
+      // Hot rows by id (row id i), or every slot.
+      const int32_t slot = hot_only ? local.remap[i] : static_cast<int32_t>(i);
+      if (slot < 0) continue;
+      const size_t s = static_cast<size_t>(slot);
+      if (!local.loaded[s]) continue;  // Never pulled, so never changed.
       float* now = local.current.row(s);
       float* before = local.pushed.row(s);
       // Rows the worker did not change are left out (their difference is
@@ -164,7 +213,7 @@ Status Replica::Push(float rate) {
       local.changed_ids.push_back(local.ids[s]);
       const size_t at = local.changes.size();
       local.changes.resize(at + dim);
-      for (size_t i = 0; i < dim; ++i) local.changes[at + i] = (now[i] - before[i]) * scale;
+      for (size_t k = 0; k < dim; ++k) local.changes[at + k] = (now[k] - before[k]) * scale;
       std::memcpy(before, now, dim * sizeof(float));
     }
     if (!local.changed_ids.empty()) {
@@ -190,6 +239,7 @@ void Replica::Drop() {
   for (Local& local : tables_) {
     for (RowId id : local.ids) local.remap[id] = -1;
     local.ids.clear();
+    local.loaded.clear();
   }
 }
 
@@ -202,6 +252,20 @@ Status Replica::Refresh(float rate) {
   return Status::OK();
 }
 
+Status Replica::RefreshHot(float rate) {
+  DD_RETURN_IF_ERROR(PushChanges(rate, true));
+  DD_RETURN_IF_ERROR(Wait());
+  // The hot rows keep their slots; unloaded, they are pulled again when next
+  // needed.
+  for (Local& local : tables_) {
+    const size_t hot = std::min<size_t>(options_.hot_rows, local.remap.size());
+    for (size_t id = 0; id < hot; ++id) {
+      if (local.remap[id] >= 0) local.loaded[static_cast<size_t>(local.remap[id])] = 0;
+    }
+  }
+  return Status::OK();
+}
+
 Status Replica::Advance(uint64_t units, float rate) {
   store_.AddProgress(units);
   if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) {
@@ -210,6 +274,7 @@ Status Replica::Advance(uint64_t units, float rate) {
   if (direct_) return Status::OK();
   since_push_ += units;
   since_fetch_ += units;
+  since_hot_ += units;
   if (options_.rounds != nullptr) {
     if (since_push_ < options_.push_every) return Status::OK();
     since_push_ = 0;
@@ -223,7 +288,12 @@ Status Replica::Advance(uint64_t units, float rate) {
   if (since_fetch_ >= options_.fetch_every) {
     since_fetch_ = 0;
     since_push_ = 0;
+    since_hot_ = 0;
     return Refresh(rate);
+  }
+  if (options_.hot_rows > 0 && since_hot_ >= options_.hot_every) {
+    since_hot_ = 0;
+    DD_RETURN_IF_ERROR(RefreshHot(rate));
   }
   if (since_push_ >= options_.push_every) {
     since_push_ = 0;

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <barrier>
 #include <cstring>
+#include <unordered_map>
 
 #include "deepdist/store.h"
 
@@ -132,31 +133,78 @@ Status LocalStore::DoPush(std::span<const ConstRowBlock> blocks, const PushOptio
     for (RowId id : b.ids) {
       if (id >= t.rows()) return Status::InvalidArgument("push: row out of range");
     }
+    // A row repeated within a block is one change: its values summed (the
+    // first, then the others in order), applied once, as the MPI store does.
+    std::span<const RowId> ids = b.ids;
+    const float* values = b.values;
+    size_t values_stride = stride;
+    thread_local std::vector<uint32_t> stamps;
+    thread_local uint32_t generation = 0;
+    thread_local std::vector<RowId> merged_ids;
+    thread_local std::vector<float> merged;
+    if (ids.size() > 1) {
+      if (stamps.size() < t.rows()) stamps.assign(t.rows(), 0);
+      if (++generation == 0) {  // Wrapped: start the stamps afresh.
+        std::fill(stamps.begin(), stamps.end(), 0);
+        generation = 1;
+      }
+      bool repeated = false;
+      for (RowId id : ids) {
+        if (stamps[id] == generation) {
+          repeated = true;
+          break;
+        }
+        stamps[id] = generation;
+      }
+      if (repeated) {
+        std::unordered_map<RowId, size_t> at;
+        merged_ids.clear();
+        merged.clear();
+        for (size_t i = 0; i < ids.size(); ++i) {
+          const float* v = b.values + i * stride;
+          auto [it, fresh] = at.emplace(ids[i], merged_ids.size());
+          if (fresh) {
+            merged_ids.push_back(ids[i]);
+            merged.insert(merged.end(), v, v + dim);
+          } else {
+            float* sum = &merged[it->second * dim];
+            for (size_t k = 0; k < dim; ++k) sum[k] += v[k];
+          }
+        }
+        ids = merged_ids;
+        values = merged.data();
+        values_stride = dim;
+      }
+    }
     if (options.defer_to_round) {
       std::lock_guard<std::mutex> lock(mu_);
       Deferred& d = deferred_[b.table];
       d.options = options;
-      for (size_t i = 0; i < b.ids.size(); ++i) {
-        std::vector<float>& sum = d.rows[b.ids[i]];
-        if (sum.empty()) sum.assign(dim, 0.0f);
-        const float* v = b.values + i * stride;
-        for (size_t k = 0; k < dim; ++k) sum[k] += v[k];
+      for (size_t i = 0; i < ids.size(); ++i) {
+        std::vector<float>& sum = d.rows[ids[i]];
+        const float* v = values + i * values_stride;
+        if (sum.empty()) {
+          sum.assign(v, v + dim);
+        } else {
+          for (size_t k = 0; k < dim; ++k) sum[k] += v[k];
+        }
       }
       continue;
     }
     const size_t per_row = dim * descent_->state_per_value();
     float* state = state_[b.table].data();
-    for (size_t i = 0; i < b.ids.size(); ++i) {
-      const RowId id = b.ids[i];
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const RowId id = ids[i];
+      const float* v = values + i * values_stride;
       float* row_state = per_row > 0 ? state + id * per_row : nullptr;
       // Without lock_rows, Hogwild: another worker may be updating this row
       // right now.
       std::mutex* lock = RowLock(id);
       if (lock != nullptr) lock->lock();
       if (delta) {
-        descent_->ApplyDelta(t.row(id), row_state, b.values + i * stride, dim, options.rate, lr);
+        descent_->ApplyDelta(t.row(id), row_state, v, dim, options.rate, lr);
       } else {
-        descent_->ApplyRow(t.row(id), row_state, b.values + i * stride, dim, lr);
+        descent_->ApplyRow(t.row(id), row_state, v, dim, lr);
       }
       if (lock != nullptr) lock->unlock();
     }

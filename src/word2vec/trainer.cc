@@ -76,7 +76,11 @@ class Word2VecWorker : public Worker {
         touched_.clear();
         PlanSentence(config, words, n, &plan_rng, &touched_);
         touched_ids_.assign(touched_.begin(), touched_.end());
-        DD_RETURN_IF_ERROR(replica.Require(touched_ids_));
+        // The batch's own words come first: they need both tables; the
+        // negatives after them only their output rows.
+        const std::span<const RowId> all(touched_ids_);
+        DD_RETURN_IF_ERROR(replica.Require(all.first(n)));
+        DD_RETURN_IF_ERROR(replica.Require(all.subspan(n), 1u << 1));
       }
       TrainSentence(config, words, n, alpha, &rng,
                     {replica.base(0), replica.base(1), replica.remap()}, scratch_.data(), &stats);
@@ -229,6 +233,8 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
   wopts.tables = {kTableIn, kTableOut};
   wopts.replica.push_every = o.push_every;
   wopts.replica.fetch_every = o.fetch_every;
+  wopts.replica.hot_rows = o.hot_rows;
+  wopts.replica.hot_every = o.hot_every;
   wopts.replica.allow_direct = !o.force_store_path;
   const Clock::time_point start = Clock::now();
   wopts.on_tick = [&] {

@@ -62,6 +62,10 @@ struct TrainerOptions {
   // fetch_every words. 0 means after every batch.
   uint64_t push_every = 0;
   uint64_t fetch_every = 0;
+  // The hot_rows most frequent words are pushed and refreshed every
+  // hot_every words (ReplicaOptions); 0 turns this off.
+  uint64_t hot_rows = 0;
+  uint64_t hot_every = 0;
   // Take the replica path even where the store allows Hogwild (the replica
   // being the master itself).
   bool force_store_path = false;

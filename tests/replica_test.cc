@@ -1,0 +1,230 @@
+// Replica: rows pulled on Require into slots, changes pushed as deltas at
+// the push interval, rows dropped at the fetch interval, hot rows synced on
+// their own interval, the direct (Hogwild) mode, and sync rounds.
+#include "deepdist/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "deepdist/descent.h"
+#include "deepdist/model.h"
+#include "deepdist/store.h"
+
+namespace deepdist {
+namespace {
+
+// Two tables of 6 rows: "a" (dim 3), row r = [r, r, r]; "b" (dim 2), zero.
+Model TwoTables() {
+  Model m;
+  m.AddTable("a", 6, 3);
+  m.AddTable("b", 6, 2);
+  for (RowId r = 0; r < 6; ++r) {
+    for (size_t i = 0; i < 3; ++i) m["a"].row(r)[i] = static_cast<float>(r);
+  }
+  return m;
+}
+
+// Counts the rows that travel through a LocalStore.
+class CountingStore : public LocalStore {
+ public:
+  using LocalStore::LocalStore;
+  Ticket Pull(std::span<const RowBlock> blocks) override {
+    for (const RowBlock& b : blocks) pulled[b.table] += b.ids.size();
+    return LocalStore::Pull(blocks);
+  }
+  Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) override {
+    for (const ConstRowBlock& b : blocks) pushed[b.table] += b.ids.size();
+    last_push = options;
+    return LocalStore::Push(blocks, options);
+  }
+  uint64_t pulled[2] = {0, 0};
+  uint64_t pushed[2] = {0, 0};
+  PushOptions last_push;
+};
+
+ReplicaOptions Copies(uint64_t push_every, uint64_t fetch_every) {
+  ReplicaOptions o;
+  o.push_every = push_every;
+  o.fetch_every = fetch_every;
+  o.allow_direct = false;
+  return o;
+}
+
+TEST(ReplicaTest, RequireGivesSharedSlotsAndPullsOnlyMissingRows) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, Copies(100, 100));
+  EXPECT_FALSE(replica.direct());
+  const std::vector<RowId> first = {4, 1, 4};
+  ASSERT_TRUE(replica.Require(first).ok());
+  EXPECT_EQ(store.pulled[0], 2u);  // 4 and 1, once each.
+  EXPECT_EQ(store.pulled[1], 2u);
+  EXPECT_EQ(replica.slot(4), replica.remap()[4]);
+  EXPECT_EQ(replica.Row(0, 4)[2], 4.0f);
+  EXPECT_EQ(replica.Row(0, 1)[0], 1.0f);
+  EXPECT_EQ(replica.slot(2), -1);
+  // The slot is the same in both tables: base + slot * stride.
+  const int32_t s = replica.remap()[1];
+  EXPECT_EQ(replica.base(0) + s * replica.stride(0), replica.Row(0, 1));
+  EXPECT_EQ(replica.base(1) + s * replica.stride(1), replica.Row(1, 1));
+  const std::vector<RowId> second = {1, 2};
+  ASSERT_TRUE(replica.Require(second).ok());
+  EXPECT_EQ(store.pulled[0], 3u);  // Only 2 was missing.
+  EXPECT_EQ(replica.rows_present(0), 3u);
+}
+
+TEST(ReplicaTest, ATableMaskPullsOnlyThoseTablesAndTheRestLaterOnDemand) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, Copies(100, 100));
+  const std::vector<RowId> ids = {3, 5};
+  ASSERT_TRUE(replica.Require(ids, 1u << 1).ok());  // Table "b" only.
+  EXPECT_EQ(store.pulled[0], 0u);
+  EXPECT_EQ(store.pulled[1], 2u);
+  const std::vector<RowId> later = {5};
+  ASSERT_TRUE(replica.Require(later).ok());  // Now "a" too, for 5 only.
+  EXPECT_EQ(store.pulled[0], 1u);
+  EXPECT_EQ(store.pulled[1], 2u);
+  EXPECT_EQ(replica.Row(0, 5)[0], 5.0f);
+  // A row never loaded is never pushed, whatever its slot holds.
+  replica.MutableRow(1, 3)[0] = 7.0f;
+  replica.base(0)[replica.slot(3) * replica.stride(0)] = 99.0f;  // Unloaded.
+  ASSERT_TRUE(replica.Push(0.1f).ok());
+  ASSERT_TRUE(replica.Wait().ok());
+  EXPECT_EQ(store.pushed[0], 0u);
+  EXPECT_EQ(store.pushed[1], 1u);
+  EXPECT_EQ(store.model()["a"].row(3)[0], 3.0f);
+  EXPECT_EQ(store.model()["b"].row(3)[0], 7.0f);
+}
+
+TEST(ReplicaTest, PushSendsTheChangeOfChangedRowsOnlyAsADelta) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, Copies(100, 100));
+  const std::vector<RowId> ids = {0, 2, 3};
+  ASSERT_TRUE(replica.Require(ids).ok());
+  replica.MutableRow(0, 2)[1] += 0.5f;
+  // Someone else changes the master meanwhile: SGD adds our delta to it.
+  store.model()["a"].row(2)[1] = 10.0f;
+  ASSERT_TRUE(replica.Push(0.25f).ok());
+  ASSERT_TRUE(replica.Wait().ok());
+  EXPECT_EQ(store.pushed[0], 1u);
+  EXPECT_EQ(store.pushed[1], 0u);
+  EXPECT_EQ(store.last_push.kind, PushOptions::Kind::kDelta);
+  EXPECT_EQ(store.last_push.rate, 0.25f);
+  EXPECT_EQ(store.model()["a"].row(2)[1], 10.5f);
+  // Pushed once: nothing left to push.
+  ASSERT_TRUE(replica.Push(0.25f).ok());
+  EXPECT_EQ(store.pushed[0], 1u);
+}
+
+TEST(ReplicaTest, AdvancePushesAndRefreshesAtTheirIntervals) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  store.SetPlan(1000);
+  Replica replica(store, {0, 1}, Copies(10, 30));
+  const std::vector<RowId> ids = {1};
+  ASSERT_TRUE(replica.Require(ids).ok());
+  replica.MutableRow(0, 1)[0] = 2.0f;
+  ASSERT_TRUE(replica.Advance(9, 0.1f).ok());  // Not yet.
+  EXPECT_EQ(store.pushed[0], 0u);
+  EXPECT_EQ(store.progress(), 9u);
+  ASSERT_TRUE(replica.Advance(1, 0.1f).ok());  // 10: a push.
+  EXPECT_EQ(store.pushed[0], 1u);
+  EXPECT_EQ(replica.rows_present(0), 1u);
+  ASSERT_TRUE(replica.Advance(20, 0.1f).ok());  // 30: a refresh drops the rows.
+  EXPECT_EQ(replica.rows_present(0), 0u);
+  EXPECT_EQ(replica.slot(1), -1);
+  ASSERT_TRUE(replica.Require(ids).ok());  // Pulled again, with the change in.
+  EXPECT_EQ(store.pulled[0], 2u);
+  EXPECT_EQ(replica.Row(0, 1)[0], 2.0f);
+  EXPECT_EQ(store.progress(), 30u);
+}
+
+TEST(ReplicaTest, HotRowsAreSyncedOnTheirOwnInterval) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  ReplicaOptions o = Copies(1000, 1000);
+  o.hot_rows = 2;  // Rows 0 and 1.
+  o.hot_every = 5;
+  Replica replica(store, {0, 1}, o);
+  const std::vector<RowId> ids = {0, 4};
+  ASSERT_TRUE(replica.Require(ids).ok());
+  replica.MutableRow(0, 0)[0] = 3.0f;
+  replica.MutableRow(0, 4)[0] = 8.0f;
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());
+  // Row 0's change is in the master, row 4's is not yet.
+  EXPECT_EQ(store.model()["a"].row(0)[0], 3.0f);
+  EXPECT_EQ(store.model()["a"].row(4)[0], 4.0f);
+  // Row 0 is pulled again when next needed, with others' changes.
+  store.model()["a"].row(0)[1] = 6.0f;
+  const uint64_t before = store.pulled[0];
+  ASSERT_TRUE(replica.Require(ids).ok());
+  EXPECT_EQ(store.pulled[0], before + 1);
+  EXPECT_EQ(replica.Row(0, 0)[1], 6.0f);
+  EXPECT_EQ(replica.Row(0, 4)[0], 8.0f);  // Cold rows keep the worker's values.
+  ASSERT_TRUE(replica.Finish(0.1f).ok());
+  EXPECT_EQ(store.model()["a"].row(4)[0], 8.0f);
+}
+
+TEST(ReplicaTest, DirectModeIsTheMasterItself) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, ReplicaOptions{});
+  ASSERT_TRUE(replica.direct());
+  EXPECT_EQ(replica.remap(), nullptr);
+  EXPECT_EQ(replica.base(0), store.model()["a"].data());
+  const std::vector<RowId> ids = {2};
+  ASSERT_TRUE(replica.Require(ids).ok());
+  replica.MutableRow(0, 2)[0] = -1.0f;
+  EXPECT_EQ(store.model()["a"].row(2)[0], -1.0f);
+  ASSERT_TRUE(replica.Advance(100, 0.1f).ok());
+  ASSERT_TRUE(replica.Finish(0.1f).ok());
+  EXPECT_EQ(store.pulled[0] + store.pushed[0], 0u);
+  EXPECT_EQ(store.progress(), 100u);
+
+  // A rule without Hogwild (AdaGrad) gives copies.
+  CountingStore adagrad(TwoTables(), std::make_unique<AdaGrad>());
+  EXPECT_FALSE(Replica(adagrad, {0, 1}, ReplicaOptions{}).direct());
+}
+
+TEST(ReplicaTest, AStopFlagEndsTheWorkerAtItsNextAdvance) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  std::atomic<bool> stop{false};
+  ReplicaOptions o = Copies(100, 100);
+  o.stop = &stop;
+  Replica replica(store, {0, 1}, o);
+  EXPECT_TRUE(replica.Advance(1, 0.1f).ok());
+  stop = true;
+  EXPECT_FALSE(replica.Advance(1, 0.1f).ok());
+}
+
+TEST(ReplicaTest, SyncRoundsApplyTheWorkersMeanChangeOnce) {
+  Model m;
+  m.AddTable("w", 2, 1);
+  LocalStore store(std::move(m), std::make_unique<Sgd>());
+  const std::unique_ptr<Rounds> rounds = store.NewRounds(2);
+  std::vector<std::thread> workers;
+  std::vector<float> seen(2, -1.0f);
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&, w] {
+      ReplicaOptions o = Copies(10, 10);
+      o.rounds = rounds.get();
+      o.push_scale = 0.5f;
+      Replica replica(store, {0}, o);
+      const std::vector<RowId> ids = {0};
+      ASSERT_TRUE(replica.Require(ids).ok());
+      replica.MutableRow(0, 0)[0] += static_cast<float>(2 * (w + 1));  // +2 and +4.
+      ASSERT_TRUE(replica.Advance(10, 0.1f).ok());  // Ends the round.
+      ASSERT_TRUE(replica.Require(ids).ok());
+      seen[w] = replica.Row(0, 0)[0];  // Both see the mean, 3.
+      if (w == 0) replica.MutableRow(0, 0)[0] += 2.0f;  // One more change, then done.
+      ASSERT_TRUE(replica.Finish(0.1f).ok());
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(seen[0], 3.0f);
+  EXPECT_EQ(seen[1], 3.0f);
+  EXPECT_EQ(store.model()["w"].row(0)[0], 4.0f);  // 3 + 2 * 0.5.
+}
+
+}  // namespace
+}  // namespace deepdist
