@@ -59,6 +59,9 @@ class Cluster {
 
 // True when this process was started by an MPI launcher (mpirun, srun, ...).
 bool LaunchedByMpi();
+// This process's rank as the launcher announced it (0 when not launched by
+// MPI), read before MPI starts: for messages that only rank 0 should print.
+int LaunchedRank();
 
 // Joins the job this process belongs to: a cluster of one when not launched
 // by MPI; the MPI job otherwise (an error when MPI support is not built).

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "deepdist/cluster.h"
 #include "src/cli/commands.h"
 
 namespace deepdist::cli {
@@ -85,6 +86,8 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // Every rank of an MPI job parses the same command line: one message.
+    if (LaunchedRank() != 0) return 2;
     return UsageError(Describe(e));
   }
   if (!run) return UsageError("no command given (try --help)");

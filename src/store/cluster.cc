@@ -40,6 +40,13 @@ bool LaunchedByMpi() {
   return false;
 }
 
+int LaunchedRank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
+    if (const char* value = Env(name)) return static_cast<int>(std::strtol(value, nullptr, 10));
+  }
+  return 0;
+}
+
 Result<std::unique_ptr<Cluster>> JoinCluster(const ClusterOptions& options) {
   // A job of one rank needs no MPI at all.
   if (!LaunchedByMpi() || LaunchedSize() == 1) {

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The deepdist binary under mpirun: the same command as embedded trains
+# distributed, rank 0 alone writes and prints, the counts of every rank agree,
+# and a failure on one rank ends the job with one message, never a hang.
+#   mpi_cli_test.sh CASE DEEPDIST MPIEXEC ARGS...
+# CASE: train | sync | adagrad | badinput | midtraining | flags
+set -uo pipefail
+case_name=$1
+bin=$2
+shift 2
+mpiexec=("$@")
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+fail() {
+  echo "FAIL: $*"
+  for f in "$dir"/out "$dir"/err; do [[ -f $f ]] && { echo "--- $f"; cat "$f"; }; done
+  exit 1
+}
+
+# A small corpus with two topics, repeated, in two part files.
+corpus() {
+  mkdir -p "$dir/parts"
+  local animals="cat dog mouse horse cow sheep goat pig duck lion"
+  local vehicles="car bus train plane boat truck bike tram ship taxi"
+  local i
+  for part in 0 1; do
+    for i in $(seq 1 400); do
+      echo "the $(echo $animals | tr ' ' '\n' | shuf -n 6 --random-source=<(yes $i$part) | tr '\n' ' ')a"
+      echo "the $(echo $vehicles | tr ' ' '\n' | shuf -n 6 --random-source=<(yes $i$part) | tr '\n' ' ')a"
+    done >"$dir/parts/part-0000$part"
+  done
+}
+
+# Runs a command with a time limit; records its exit code and elapsed seconds.
+run() {
+  local limit=$1
+  shift
+  local start
+  start=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >"$dir/out" 2>"$dir/err"
+  rc=$?
+  elapsed=$(($(date +%s) - start))
+  if [[ $rc -eq 124 || $rc -eq 137 ]]; then fail "no end within ${limit}s"; fi
+}
+
+json_field() {  # json_field FIELD: from the last line of $dir/out
+  tail -n 1 "$dir/out" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+
+corpus
+epochs=2
+[[ $case_name == adagrad ]] && epochs=10
+common=(word2vec train --input "$dir/parts" --dim 16 --min-count 1 --epochs $epochs --threads 1
+  --quiet --json)
+case "$case_name" in
+  train | sync | adagrad)
+    extra=()
+    [[ $case_name == sync ]] && extra=(--mode sync)
+    [[ $case_name == adagrad ]] && extra=(--optimizer adagrad --alpha 0.1)
+    run 120 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.txt" "${extra[@]}"
+    [[ $rc -eq 0 ]] || fail "exit $rc"
+    [[ $(json_field ranks) == 2 ]] || fail "ranks should be 2"
+    [[ $(json_field bytes_sent) -gt 0 ]] || fail "no bytes sent"
+    # Rank 0 alone prints: one JSON line.
+    [[ $(grep -c '^{' "$dir/out") -eq 1 ]] || fail "more than one summary printed"
+    # The words of both ranks' shares are counted (2 epochs of both parts).
+    want=$((epochs * $(cat "$dir"/parts/* | wc -w)))
+    [[ $(json_field words) -eq $want ]] || fail "words $(json_field words), want $want"
+    [[ -s "$dir/v.txt" ]] || fail "no vectors"
+    [[ $(head -n 1 "$dir/v.txt") == "22 16" ]] || fail "header $(head -n 1 "$dir/v.txt")"
+    ls "$dir" | grep -q '\.tmp' && fail "a temporary file was left"
+    # The vectors learned the topics: cat is nearer dog than car.
+    "$bin" word2vec similar --vectors "$dir/v.txt" cat --topn 21 --json >"$dir/out" 2>"$dir/err" ||
+      fail "similar failed"
+    tail -n 1 "$dir/out" | /usr/bin/python3 -c '
+import json, sys
+scores = {r["word"]: r["score"] for r in json.load(sys.stdin)["results"]}
+assert scores["dog"] > scores["car"], scores
+' || fail "cat is not nearer dog than car"
+    ;;
+  badinput)
+    # A truncated .gz part: one rank's share of the vocabulary count fails.
+    head -c 200 <(gzip -c "$dir/parts/part-00001") >"$dir/parts/part-00001.gz"
+    rm "$dir/parts/part-00001"
+    run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.bin"
+    [[ $rc -eq 1 ]] || fail "exit $rc, want 1"
+    [[ $(grep -c '^deepdist: ' "$dir/err") -eq 1 ]] || fail "want one 'deepdist: ' line"
+    grep -q '^deepdist: .*part-00001.gz' "$dir/err" || fail "the message names the file"
+    [[ -e "$dir/v.bin" ]] && fail "an output was written"
+    ;;
+  midtraining)
+    # The vocabulary is read from a file, so rank 1 meets its truncated part
+    # only while training: it ends the job.
+    cat "$dir"/parts/* | tr ' ' '\n' | sort | uniq -c | awk '{print $2, $1}' >"$dir/vocab.txt"
+    head -c 300 <(gzip -c "$dir/parts/part-00001") >"$dir/parts/part-00001.gz"
+    rm "$dir/parts/part-00001"
+    run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.bin" --read-vocab "$dir/vocab.txt"
+    [[ $rc -ne 0 ]] || fail "exit 0"
+    grep -q '^deepdist: .*part-00001.gz' "$dir/err" || fail "no message naming the file"
+    [[ $(grep -c '^deepdist: ' "$dir/err") -eq 1 ]] || fail "want one 'deepdist: ' line"
+    [[ -e "$dir/v.bin" ]] && fail "an output was written"
+    ;;
+  flags)
+    # A flag the parser rejects is reported once (by rank 0), exit 2.
+    run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.bin" --epochs 3
+    [[ $rc -eq 2 ]] || fail "exit $rc, want 2"
+    [[ $(grep -c '^deepdist: --epochs: ' "$dir/err") -eq 1 ]] || fail "want one message"
+    # A value the command rejects: the same.
+    run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.bin" --push-every 0
+    [[ $rc -eq 2 ]] || fail "exit $rc, want 2"
+    [[ $(grep -c '^deepdist: --push-every: ' "$dir/err") -eq 1 ]] || fail "want one message"
+    # An unwritable output: found before training, once.
+    run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output /nonexistent-dir/v.bin
+    [[ $rc -eq 1 ]] || fail "exit $rc, want 1"
+    [[ $(grep -c '^deepdist: /nonexistent-dir' "$dir/err") -eq 1 ]] || fail "want one message"
+    ;;
+  *)
+    fail "unknown case $case_name"
+    ;;
+esac
+echo "PASS: $case_name (${elapsed}s)"
