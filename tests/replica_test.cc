@@ -99,6 +99,22 @@ TEST(ReplicaTest, ATableMaskPullsOnlyThoseTablesAndTheRestLaterOnDemand) {
   EXPECT_EQ(store.model()["b"].row(3)[0], 7.0f);
 }
 
+TEST(ReplicaTest, GroupsOfIdsWithTheirTablesComeInOnePull) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, Copies(100, 100));
+  const std::vector<RowId> both = {2, 4}, only_b = {5, 2, 1};
+  const Replica::RowGroup groups[] = {{both}, {only_b, 1u << 1}};
+  ASSERT_TRUE(replica.Require(groups).ok());
+  EXPECT_EQ(store.pulled[0], 2u);  // 2 and 4.
+  EXPECT_EQ(store.pulled[1], 4u);  // 2, 4, 5 and 1.
+  // Every id has its own slot, the same in both tables.
+  std::vector<int32_t> slots;
+  for (RowId id : {2, 4, 5, 1}) slots.push_back(replica.slot(id));
+  EXPECT_EQ(slots, (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(replica.Row(0, 4)[0], 4.0f);
+  EXPECT_EQ(replica.Row(0, 2)[0], 2.0f);
+}
+
 TEST(ReplicaTest, PushSendsTheChangeOfChangedRowsOnlyAsADelta) {
   CountingStore store(TwoTables(), std::make_unique<Sgd>());
   Replica replica(store, {0, 1}, Copies(100, 100));

@@ -86,6 +86,12 @@ class Replica {
   // holds no value: the caller must neither read nor change it.
   static constexpr uint32_t kAllTables = ~0u;
   [[nodiscard]] Status Require(std::span<const RowId> ids, uint32_t tables = kAllTables);
+  // Several groups of ids, each with its tables, in one pull.
+  struct RowGroup {
+    std::span<const RowId> ids;
+    uint32_t tables = kAllTables;
+  };
+  [[nodiscard]] Status Require(std::span<const RowGroup> groups);
   // Makes every row of every table present (the seed's whole-model fetch).
   [[nodiscard]] Status RequireAll();
   // Row `id` of store table `table`, which must be present.

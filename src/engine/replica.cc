@@ -68,11 +68,11 @@ void Replica::Grow(Local& local, size_t slots) {
 }
 
 void Replica::Assign(Local& local, std::span<const RowId> ids, std::vector<RowId>* missing) {
-  const size_t first = missing->size();
+  // `missing` may hold earlier ids of the same Require: slots follow them.
   for (RowId id : ids) {
     DD_CHECK(id < local.remap.size());
     if (local.remap[id] >= 0) continue;
-    local.remap[id] = static_cast<int32_t>(local.ids.size() + missing->size() - first);
+    local.remap[id] = static_cast<int32_t>(local.ids.size() + missing->size());
     missing->push_back(id);
   }
 }
@@ -96,10 +96,15 @@ Status Replica::Require(size_t table, std::span<const RowId> ids) {
 }
 
 Status Replica::Require(std::span<const RowId> ids, uint32_t tables) {
+  const RowGroup group{ids, tables};
+  return Require(std::span<const RowGroup>(&group, 1));
+}
+
+Status Replica::Require(std::span<const RowGroup> groups) {
   if (direct_) return Status::OK();
   Local& lead = tables_[0];
   missing_.clear();
-  Assign(lead, ids, &missing_);
+  for (const RowGroup& g : groups) Assign(lead, g.ids, &missing_);
   const size_t first = lead.ids.size();
   // New ids get the same slot in every table, loaded in none yet.
   for (Local& local : tables_) {
@@ -123,13 +128,15 @@ Status Replica::Require(std::span<const RowId> ids, uint32_t tables) {
     Local& local = tables_[k];
     local.load_ids.clear();
     local.load_slots.clear();
-    if ((tables & (1u << k)) == 0) continue;
-    for (RowId id : ids) {
-      const int32_t slot = local.remap[id];
-      if (local.loaded[slot]) continue;
-      local.loaded[slot] = 1;
-      local.load_ids.push_back(id);
-      local.load_slots.push_back(slot);
+    for (const RowGroup& g : groups) {
+      if ((g.tables & (1u << k)) == 0) continue;
+      for (RowId id : g.ids) {
+        const int32_t slot = local.remap[id];
+        if (local.loaded[slot]) continue;
+        local.loaded[slot] = 1;
+        local.load_ids.push_back(id);
+        local.load_slots.push_back(slot);
+      }
     }
     if (local.load_ids.empty()) continue;
     bool in_place = true;

@@ -79,8 +79,8 @@ class Word2VecWorker : public Worker {
         // The batch's own words come first: they need both tables; the
         // negatives after them only their output rows.
         const std::span<const RowId> all(touched_ids_);
-        DD_RETURN_IF_ERROR(replica.Require(all.first(n)));
-        DD_RETURN_IF_ERROR(replica.Require(all.subspan(n), 1u << 1));
+        const Replica::RowGroup groups[] = {{all.first(n)}, {all.subspan(n), 1u << 1}};
+        DD_RETURN_IF_ERROR(replica.Require(groups));
       }
       TrainSentence(config, words, n, alpha, &rng,
                     {replica.base(0), replica.base(1), replica.remap()}, scratch_.data(), &stats);
