@@ -18,17 +18,26 @@ fail() {
   exit 1
 }
 
-# A small corpus with two topics, repeated, in two part files.
+# A small corpus with two topics, in two part files: each line is "the",
+# six words of one topic in a pseudo-random order, and "a".
 corpus() {
   mkdir -p "$dir/parts"
-  local animals="cat dog mouse horse cow sheep goat pig duck lion"
-  local vehicles="car bus train plane boat truck bike tram ship taxi"
-  local i
+  local part
   for part in 0 1; do
-    for i in $(seq 1 400); do
-      echo "the $(echo $animals | tr ' ' '\n' | shuf -n 6 --random-source=<(yes $i$part) | tr '\n' ' ')a"
-      echo "the $(echo $vehicles | tr ' ' '\n' | shuf -n 6 --random-source=<(yes $i$part) | tr '\n' ' ')a"
-    done >"$dir/parts/part-0000$part"
+    awk -v seed=$((part + 7)) 'BEGIN {
+      split("cat dog mouse horse cow sheep goat pig duck lion", animals, " ")
+      split("car bus train plane boat truck bike tram ship taxi", vehicles, " ")
+      s = seed
+      for (i = 0; i < 800; i++) {
+        line = "the"
+        for (k = 0; k < 6; k++) {
+          s = (s * 1103515245 + 12345) % 2147483648
+          j = 1 + int(s / 2147483648 * 10)
+          line = line " " (i % 2 ? vehicles[j] : animals[j])
+        }
+        print line " a"
+      }
+    }' >"$dir/parts/part-0000$part"
   done
 }
 

@@ -34,6 +34,12 @@ constexpr auto kBusySpin = std::chrono::microseconds(200);
 constexpr int kBusySleepCapUs = 50;
 // Messages taken in one pass before the thread turns to its other duties.
 constexpr int kReceivesPerPass = 64;
+// The pool of send buffers: smaller buffers are not worth keeping (malloc
+// serves them from memory already mapped); at most this many, of at most
+// this many bytes in all.
+constexpr size_t kPoolMinBytes = size_t{64} << 10;
+constexpr size_t kPoolBuffers = 16;
+constexpr size_t kPoolMaxBytes = size_t{128} << 20;
 
 // True when this node runs more ranks than it has hardware threads: then a
 // rank that polls eagerly takes the core another rank needs, and it is
@@ -138,8 +144,15 @@ void MpiCluster::Main() {
   std::vector<std::unique_ptr<std::string>> posted;
   std::vector<int> completed;
   std::deque<std::pair<int, std::string>> outgoing;
+  // The receive buffer, kept across messages and grown as needed (never
+  // zero-filled: MPI overwrites what the message covers). Bytes, whose
+  // allocation may hold values of any type, so that a handler can read the
+  // floats of a message in place (new aligns it for any of them).
+  std::unique_ptr<std::byte[]> received;
+  size_t received_capacity = 0;
   Collective* current = nullptr;
   Clock::time_point last_busy = Clock::now();
+
   int sleeps = 0;
 
   for (;;) {
@@ -154,9 +167,14 @@ void MpiCluster::Main() {
       if (!flag) break;
       int count = 0;
       MPI_Get_count(&status, MPI_BYTE, &count);
-      std::string buffer(static_cast<size_t>(count), '\0');
-      MPI_Mrecv(buffer.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
+      const auto size = static_cast<size_t>(count);
+      if (size > received_capacity) {
+        received_capacity = std::max(size, 2 * received_capacity);
+        received.reset(new std::byte[received_capacity]);
+      }
+      MPI_Mrecv(received.get(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
       busy = true;
+      const std::string_view buffer(reinterpret_cast<const char*>(received.get()), size);
       const int store = PeekStoreId(buffer);
       std::lock_guard lock(handlers_mu_);
       auto it = handlers_.find(static_cast<uint16_t>(store));
@@ -196,7 +214,10 @@ void MpiCluster::Main() {
                    completed.data(), MPI_STATUSES_IGNORE);
       if (done_count > 0 && done_count != MPI_UNDEFINED) {
         size_t freed = 0;
-        for (int i = 0; i < done_count; ++i) freed += posted[completed[i]]->size();
+        for (int i = 0; i < done_count; ++i) {
+          freed += posted[completed[i]]->size();
+          Recycle(std::move(*posted[completed[i]]));
+        }
         size_t keep = 0;
         for (size_t i = 0; i < requests.size(); ++i) {
           if (requests[i] == MPI_REQUEST_NULL) continue;
@@ -333,6 +354,45 @@ void MpiCluster::Send(int dest, std::string message) {
     pending_wake_ = true;
   }
   wake_.notify_one();
+}
+
+std::string MpiCluster::NewMessage(size_t bytes) {
+  std::string buffer;
+  if (bytes >= kPoolMinBytes) {
+    std::lock_guard lock(pool_mu_);
+    // The smallest pooled buffer that fits, else the largest (grown below).
+    size_t best = pool_.size();
+    for (size_t i = 0; i < pool_.size(); ++i) {
+      const size_t capacity = pool_[i].capacity();
+      if (best == pool_.size()) {
+        best = i;
+        continue;
+      }
+      const size_t best_capacity = pool_[best].capacity();
+      const bool fits = capacity >= bytes, best_fits = best_capacity >= bytes;
+      if (fits ? !best_fits || capacity < best_capacity : !best_fits && capacity > best_capacity) {
+        best = i;
+      }
+    }
+    if (best < pool_.size()) {
+      buffer = std::move(pool_[best]);
+      if (best + 1 < pool_.size()) pool_[best] = std::move(pool_.back());
+      pool_.pop_back();
+      pool_bytes_ -= buffer.capacity();
+    }
+  }
+  buffer.clear();
+  buffer.reserve(bytes);
+  return buffer;
+}
+
+void MpiCluster::Recycle(std::string buffer) {
+  const size_t capacity = buffer.capacity();
+  if (capacity < kPoolMinBytes) return;
+  std::lock_guard lock(pool_mu_);
+  if (pool_.size() >= kPoolBuffers || pool_bytes_ + capacity > kPoolMaxBytes) return;
+  pool_bytes_ += capacity;
+  pool_.push_back(std::move(buffer));
 }
 
 void MpiCluster::WaitForSendsBelow(size_t bytes) {

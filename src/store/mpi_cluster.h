@@ -86,6 +86,11 @@ class MpiCluster : public Cluster {
   // Queues `message` for rank `dest` (never this rank). Thread-safe; never
   // blocks.
   void Send(int dest, std::string message);
+  // An empty string with room for `bytes`, for a message to Send: the buffer
+  // of a completed send when one is pooled. Messages run to megabytes, and a
+  // fresh buffer that large is fresh memory the kernel must fault in and zero
+  // page by page; a pooled one is already mapped. Thread-safe.
+  std::string NewMessage(size_t bytes);
   // Blocks until fewer than `bytes` of queued and posted messages are waiting
   // to complete (flow control for bulk transfers).
   void WaitForSendsBelow(size_t bytes);
@@ -127,6 +132,13 @@ class MpiCluster : public Cluster {
   std::deque<std::pair<int, std::string>> outbox_;
   size_t unsent_bytes_ = 0;  // Queued or posted, not yet completed.
   std::deque<Collective*> collectives_;
+
+  // Returns the buffer of a completed send to the pool (or frees it).
+  void Recycle(std::string buffer);
+
+  std::mutex pool_mu_;             // Guards what follows.
+  std::vector<std::string> pool_;  // Buffers of completed sends, kept for reuse.
+  size_t pool_bytes_ = 0;          // Their capacities, summed.
 
   std::mutex handlers_mu_;  // Held while a handler runs.
   std::map<uint16_t, Handler*> handlers_;

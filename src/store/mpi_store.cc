@@ -5,14 +5,17 @@
 #include <limits>
 #include <utility>
 
+#include "src/store/mpi_rounds.h"
 #include "src/store/rank_task_source.h"
 
 // Messages (see wire.h for the header and the encodings):
 //   pull request   ticket u64, tables u32, per table: table u32, count u32, ids
 //   pull reply     ticket u64, code u8, then the rows' values in request order,
 //                  or (code != 0) message length u32 and message
-//   push request   ticket u64, kind u8, defer u8, rate f32, tables u32,
-//                  per table: table u32, count u32, ids, values
+//   push request   ticket u64, kind u8, defer u8, 2 bytes of padding,
+//                  rate f32, tables u32, per table: table u32, count u32, ids,
+//                  values (the padding puts fp32 values at 4-byte offsets, so
+//                  that the owner applies them in place)
 //   push ack       ticket u64, code u8 [, message length u32, message]
 //   progress       total u64
 //   shard chunk    table u32, first local index u64, count u32, fp32 values
@@ -46,47 +49,6 @@ Status StatusFromCode(uint8_t code, std::string message) {
       return Status::Internal(std::move(message));
   }
 }
-
-// Sync mode's rounds on one rank: its workers meet at a local barrier; the
-// last to arrive runs the cross-rank step for all of them.
-class MpiRounds : public Rounds {
- public:
-  MpiRounds(MpiStore* store, size_t workers) : store_(store), workers_(workers) {
-    DD_CHECK(workers > 0);
-  }
-
-  Result<bool> Next(bool has_work) override {
-    std::unique_lock lock(mu_);
-    if (has_work) ++with_work_;
-    if (++arrived_ < workers_) {
-      const uint64_t generation = generation_;
-      cv_.wait(lock, [&] { return generation_ != generation; });
-      return result_;
-    }
-    const uint64_t local_work = with_work_;
-    arrived_ = 0;
-    with_work_ = 0;
-    // The others stay blocked until the generation moves, so nobody touches
-    // the counters meanwhile; the lock is not held across the collectives.
-    lock.unlock();
-    Result<uint64_t> total = store_->EndRound(local_work);
-    lock.lock();
-    result_ = total.ok() ? Result<bool>(total.value() > 0) : Result<bool>(total.status());
-    ++generation_;
-    cv_.notify_all();
-    return result_;
-  }
-
- private:
-  MpiStore* const store_;
-  const size_t workers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t arrived_ = 0;
-  uint64_t with_work_ = 0;
-  uint64_t generation_ = 0;
-  Result<bool> result_{false};
-};
 
 }  // namespace
 
@@ -158,20 +120,37 @@ Ticket MpiStore::Settled(Status status) {
   return ticket;
 }
 
+std::unique_ptr<RowGroups> MpiStore::TakeGroups() {
+  {
+    std::lock_guard lock(groups_mu_);
+    if (!free_groups_.empty()) {
+      std::unique_ptr<RowGroups> groups = std::move(free_groups_.back());
+      free_groups_.pop_back();
+      groups->Begin();
+      return groups;
+    }
+  }
+  std::vector<size_t> rows;
+  for (const TableInfo& info : tables_) rows.push_back(info.rows);
+  auto groups = std::make_unique<RowGroups>(std::move(rows), ranks_);
+  groups->Begin();
+  return groups;
+}
+
+void MpiStore::ReturnGroups(std::unique_ptr<RowGroups> groups) {
+  std::lock_guard lock(groups_mu_);
+  free_groups_.push_back(std::move(groups));
+}
+
 Ticket MpiStore::Pull(std::span<const RowBlock> blocks) {
   for (const RowBlock& b : blocks) {
     Status status = Validate(b.table, b.ids, b.stride, "pull");
     if (!status.ok()) return Settled(std::move(status));
     DD_CHECK(b.ids.empty() || b.values != nullptr);
   }
-  // Remote rows by owner and table, each row once; `outs` says where each
-  // occurrence goes (slot in `ids`, buffer).
-  struct Group {
-    std::vector<RowId> ids;
-    std::unordered_map<RowId, uint32_t> slot;
-    std::vector<std::pair<uint32_t, float*>> outs;
-  };
-  std::vector<std::vector<Group>> groups(ranks_);
+  // Remote rows by owner and table, each row once, with where each
+  // occurrence goes.
+  std::unique_ptr<RowGroups> groups = TakeGroups();
   const auto ranks = static_cast<RowId>(ranks_);
   for (const RowBlock& b : blocks) {
     const size_t dim = tables_[b.table].dim;
@@ -185,12 +164,7 @@ Ticket MpiStore::Pull(std::span<const RowBlock> blocks) {
         std::memcpy(out, shard_[b.table].row(id / ranks), dim * sizeof(float));
         continue;
       }
-      std::vector<Group>& per_table = groups[owner];
-      if (per_table.empty()) per_table.resize(tables_.size());
-      Group& g = per_table[b.table];
-      const auto [it, inserted] = g.slot.try_emplace(id, static_cast<uint32_t>(g.ids.size()));
-      if (inserted) g.ids.push_back(id);
-      g.outs.emplace_back(it->second, out);
+      groups->AddPull(owner, b.table, id, out);
     }
   }
 
@@ -199,40 +173,44 @@ Ticket MpiStore::Pull(std::span<const RowBlock> blocks) {
   std::vector<std::pair<int, std::string>> messages;
   const size_t id_bytes = narrow_ids_ ? 4 : 8;
   for (int owner = 0; owner < ranks_; ++owner) {
-    if (groups[owner].empty()) continue;
+    if (owner == rank_ || !groups->has(owner)) continue;
     if (op->dests.empty()) {
       op->dests.resize(ranks_);
       op->values.assign(ranks_, 0);
     }
     uint32_t used_tables = 0;
-    size_t ids = 0;
-    for (const Group& g : groups[owner]) {
+    size_t ids = 0, outs = 0;
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      const RowGroups::Group& g = groups->group(owner, t);
       used_tables += g.ids.empty() ? 0 : 1;
       ids += g.ids.size();
+      outs += g.outs.size();
     }
-    std::string message;
-    message.reserve(kMessageHeaderBytes + 12 + used_tables * 8 + ids * id_bytes);
+    std::string message =
+        cluster_->NewMessage(kMessageHeaderBytes + 12 + used_tables * 8 + ids * id_bytes);
     WireWriter w(&message);
     w.Header(MessageType::kPullRequest, id_);
     w.U64(ticket);
     w.U32(used_tables);
+    std::vector<PullDest>& dests = op->dests[owner];
+    dests.reserve(outs);
     size_t offset = 0;
     for (size_t t = 0; t < tables_.size(); ++t) {
-      const Group& g = groups[owner][t];
+      const RowGroups::Group& g = groups->group(owner, t);
       if (g.ids.empty()) continue;
       DD_CHECK(g.ids.size() <= std::numeric_limits<uint32_t>::max());
       const size_t dim = tables_[t].dim;
       w.U32(static_cast<uint32_t>(t));
       w.U32(static_cast<uint32_t>(g.ids.size()));
-      for (RowId id : g.ids) w.Id(id, narrow_ids_);
-      for (const auto& [slot, out] : g.outs) {
-        op->dests[owner].push_back({out, offset + size_t{slot} * dim, dim});
-      }
+      w.Ids(g.ids, narrow_ids_);
+      for (const auto& [slot, out] : g.outs)
+        dests.push_back({out, offset + size_t{slot} * dim, dim});
       offset += g.ids.size() * dim;
     }
     op->values[owner] = offset;
     messages.emplace_back(owner, std::move(message));
   }
+  ReturnGroups(std::move(groups));
   if (messages.empty()) return ticket;  // Every row was local: settled.
   op->remaining = static_cast<int>(messages.size());
   {
@@ -253,32 +231,17 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
     if (!status.ok()) return Settled(std::move(status));
     DD_CHECK(b.ids.empty() || b.values != nullptr);
   }
-  // Rows by owner and table, each row once with the sum of its values (in
-  // the order the call names them, as LocalStore sums).
-  struct Group {
-    std::vector<RowId> ids;
-    std::unordered_map<RowId, uint32_t> slot;
-    std::vector<float> sums;
-  };
-  std::vector<std::vector<Group>> groups(ranks_);
+  // Rows by owner and table, each row once with the sum of its values. The
+  // values stay in the caller's buffers (unless a row is named twice) and
+  // are serialized or applied from there before Push returns.
+  std::unique_ptr<RowGroups> groups = TakeGroups();
   const auto ranks = static_cast<RowId>(ranks_);
   for (const ConstRowBlock& b : blocks) {
     const size_t dim = tables_[b.table].dim;
     const size_t stride = b.stride != 0 ? b.stride : dim;
     for (size_t i = 0; i < b.ids.size(); ++i) {
       const RowId id = b.ids[i];
-      const float* values = b.values + i * stride;
-      std::vector<Group>& per_table = groups[id % ranks];
-      if (per_table.empty()) per_table.resize(tables_.size());
-      Group& g = per_table[b.table];
-      const auto [it, inserted] = g.slot.try_emplace(id, static_cast<uint32_t>(g.ids.size()));
-      if (inserted) {
-        g.ids.push_back(id);
-        g.sums.insert(g.sums.end(), values, values + dim);
-      } else {
-        float* sum = g.sums.data() + size_t{it->second} * dim;
-        for (size_t k = 0; k < dim; ++k) sum[k] += values[k];
-      }
+      groups->AddPush(static_cast<int>(id % ranks), b.table, id, b.values + i * stride, dim);
     }
   }
 
@@ -286,31 +249,38 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
   std::vector<std::pair<int, std::string>> messages;
   const size_t id_bytes = narrow_ids_ ? 4 : 8;
   for (int owner = 0; owner < ranks_; ++owner) {
-    if (owner == rank_ || groups[owner].empty()) continue;
+    if (owner == rank_ || !groups->has(owner)) continue;
     uint32_t used_tables = 0;
-    size_t bytes = kMessageHeaderBytes + 22;
-    for (const Group& g : groups[owner]) {
+    size_t bytes = kMessageHeaderBytes + 24;
+    for (size_t t = 0; t < tables_.size(); ++t) {
+      const RowGroups::Group& g = groups->group(owner, t);
       if (g.ids.empty()) continue;
       ++used_tables;
-      bytes += 8 + g.ids.size() * id_bytes + g.sums.size() * WireValueBytes(fp16_);
+      bytes += 8 + g.ids.size() * (id_bytes + tables_[t].dim * WireValueBytes(fp16_));
     }
-    std::string message;
-    message.reserve(bytes);
+    std::string message = cluster_->NewMessage(bytes);
     WireWriter w(&message);
     w.Header(MessageType::kPushRequest, id_);
     w.U64(ticket);
     w.U8(options.kind == PushOptions::Kind::kDelta ? 1 : 0);
     w.U8(options.defer_to_round ? 1 : 0);
+    w.U8(0);  // Padding.
+    w.U8(0);
     w.F32(options.rate);
     w.U32(used_tables);
     for (size_t t = 0; t < tables_.size(); ++t) {
-      const Group& g = groups[owner][t];
+      const RowGroups::Group& g = groups->group(owner, t);
       if (g.ids.empty()) continue;
       DD_CHECK(g.ids.size() <= std::numeric_limits<uint32_t>::max());
+      const size_t dim = tables_[t].dim;
       w.U32(static_cast<uint32_t>(t));
       w.U32(static_cast<uint32_t>(g.ids.size()));
-      for (RowId id : g.ids) w.Id(id, narrow_ids_);
-      w.Values(g.sums.data(), g.sums.size(), fp16_);
+      w.Ids(g.ids, narrow_ids_);
+      if (g.summed) {
+        w.Values(g.sums.data(), g.sums.size(), fp16_);
+      } else {
+        for (const float* values : g.src) w.Values(values, dim, fp16_);
+      }
     }
     messages.emplace_back(owner, std::move(message));
   }
@@ -327,16 +297,17 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
     for (auto& [owner, message] : messages) cluster_->Send(owner, std::move(message));
   }
   // The rows this rank owns, while the messages travel.
-  if (!groups[rank_].empty()) {
+  if (groups->has(rank_)) {
     const float lr = learning_rate();
     for (size_t t = 0; t < tables_.size(); ++t) {
-      const Group& g = groups[rank_][t];
+      const RowGroups::Group& g = groups->group(rank_, t);
       const size_t dim = tables_[t].dim;
       for (size_t k = 0; k < g.ids.size(); ++k) {
-        ApplyOwned(t, g.ids[k], g.sums.data() + k * dim, options, lr);
+        ApplyOwned(t, g.ids[k], g.values(k, dim), options, lr);
       }
     }
   }
+  ReturnGroups(std::move(groups));
   return ticket;
 }
 
@@ -452,8 +423,23 @@ void MpiStore::ServePull(int source, std::string_view message) {
   uint64_t ticket = 0;
   uint32_t used_tables = 0;
   DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&used_tables));
-  std::string reply;
-  reply.reserve(kMessageHeaderBytes + 9 + r.remaining() / (narrow_ids_ ? 4 : 8) * 64);
+  // The reply's exact size first (a pass over the tables' headers), so that
+  // it is written once into a buffer of the right size.
+  size_t bytes = kMessageHeaderBytes + 9;
+  {
+    WireReader scan = r;
+    const size_t id_bytes = narrow_ids_ ? 4 : 8;
+    for (uint32_t s = 0; s < used_tables; ++s) {
+      uint32_t table = 0, count = 0;
+      if (!scan.U32(&table) || !scan.U32(&count) || table >= tables_.size() ||
+          scan.remaining() < size_t{count} * id_bytes) {
+        break;  // Malformed: reported below.
+      }
+      scan = WireReader(scan.rest().substr(size_t{count} * id_bytes));
+      bytes += size_t{count} * tables_[table].dim * WireValueBytes(fp16_);
+    }
+  }
+  std::string reply = cluster_->NewMessage(bytes);
   WireWriter w(&reply);
   w.Header(MessageType::kPullReply, id_);
   w.U64(ticket);
@@ -487,18 +473,18 @@ void MpiStore::ServePush(int source, std::string_view message) {
   MessageType type;
   uint16_t store;
   uint64_t ticket = 0;
-  uint8_t kind = 0, defer = 0;
+  uint8_t kind = 0, defer = 0, padding = 0;
   PushOptions options;
   uint32_t used_tables = 0;
   DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&kind) && r.U8(&defer) &&
-           r.F32(&options.rate) && r.U32(&used_tables));
+           r.U8(&padding) && r.U8(&padding) && r.F32(&options.rate) && r.U32(&used_tables));
   options.kind = kind != 0 ? PushOptions::Kind::kDelta : PushOptions::Kind::kGradient;
   options.defer_to_round = defer != 0;
   const float lr = learning_rate();
   const auto ranks = static_cast<RowId>(ranks_);
   Status status;
   std::vector<RowId> ids;
-  std::vector<float> values;
+  std::vector<float>& values = serve_values_;
   for (uint32_t s = 0; s < used_tables && status.ok(); ++s) {
     uint32_t table = 0, count = 0;
     if (!r.U32(&table) || !r.U32(&count) || table >= tables_.size()) {
@@ -515,11 +501,16 @@ void MpiStore::ServePush(int source, std::string_view message) {
     }
     values.resize(dim);
     for (uint32_t i = 0; i < count && status.ok(); ++i) {
-      if (!r.Values(dim, fp16_, values.data())) {
+      // fp32 values are applied where they lie in the message (the receive
+      // buffer is aligned, and so are the values in it); fp16 ones decoded.
+      const char* at = r.rest().data();
+      const bool in_place = !fp16_ && reinterpret_cast<uintptr_t>(at) % alignof(float) == 0;
+      if (in_place ? !r.SkipValues(dim, false) : !r.Values(dim, fp16_, values.data())) {
         status = Status::Corruption("push: malformed request");
         break;
       }
-      ApplyOwned(table, ids[i], values.data(), options, lr);
+      ApplyOwned(table, ids[i], in_place ? reinterpret_cast<const float*>(at) : values.data(),
+                 options, lr);
     }
   }
   std::string ack;

@@ -48,6 +48,7 @@
 #include "deepdist/cluster.h"
 #include "deepdist/store.h"
 #include "src/store/mpi_cluster.h"
+#include "src/store/row_groups.h"
 #include "src/store/wire.h"
 
 namespace deepdist {
@@ -135,6 +136,9 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   // Blocks until every push this rank issued has been acknowledged.
   void AwaitPushes();
   std::string ErrorReply(MessageType type, uint64_t ticket, const Status& status) const;
+  // Scratch for one Pull or Push: from the free list, or new.
+  std::unique_ptr<RowGroups> TakeGroups();
+  void ReturnGroups(std::unique_ptr<RowGroups> groups);
 
   MpiCluster* cluster_;
   const uint16_t id_;
@@ -161,6 +165,10 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
 
   std::mutex deferred_mu_;
   std::vector<Deferred> deferred_;  // Per table.
+
+  std::mutex groups_mu_;
+  std::vector<std::unique_ptr<RowGroups>> free_groups_;  // One per concurrent call, at most.
+  std::vector<float> serve_values_;  // Communication thread: a pushed row, decoded.
 
   std::mutex snapshot_mu_;  // Rank 0 during Snapshot: the model being gathered.
   std::condition_variable snapshot_cv_;

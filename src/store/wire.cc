@@ -1,7 +1,9 @@
 #include "src/store/wire.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <iterator>
 
 namespace deepdist {
 
@@ -87,17 +89,31 @@ void WireWriter::Id(uint64_t id, bool narrow) {
   }
 }
 
-void WireWriter::Values(const float* values, size_t n, bool fp16) {
-  const size_t at = out_->size();
-  out_->resize(at + n * WireValueBytes(fp16));
-  char* p = out_->data() + at;
-  if (!fp16) {
-    std::memcpy(p, values, n * sizeof(float));
+void WireWriter::Ids(std::span<const uint64_t> ids, bool narrow) {
+  if (!narrow) {
+    Raw(ids.data(), ids.size_bytes());
     return;
   }
-  for (size_t i = 0; i < n; ++i) {
-    const uint16_t h = FloatToHalf(values[i]);
-    std::memcpy(p + 2 * i, &h, sizeof(h));
+  // Narrowed through a small buffer, so that the string is appended to in a
+  // few large pieces.
+  uint32_t chunk[256];
+  for (size_t at = 0; at < ids.size(); at += std::size(chunk)) {
+    const size_t n = std::min(std::size(chunk), ids.size() - at);
+    for (size_t i = 0; i < n; ++i) chunk[i] = static_cast<uint32_t>(ids[at + i]);
+    Raw(chunk, n * sizeof(uint32_t));
+  }
+}
+
+void WireWriter::Values(const float* values, size_t n, bool fp16) {
+  if (!fp16) {
+    Raw(values, n * sizeof(float));
+    return;
+  }
+  uint16_t chunk[256];
+  for (size_t at = 0; at < n; at += std::size(chunk)) {
+    const size_t m = std::min(std::size(chunk), n - at);
+    for (size_t i = 0; i < m; ++i) chunk[i] = FloatToHalf(values[at + i]);
+    Raw(chunk, m * sizeof(uint16_t));
   }
 }
 

@@ -8,14 +8,16 @@
 // fp16 wire, binary16 rounded to nearest even. Integers and floats travel in
 // the host's byte order: the ranks of one job are assumed to share it.
 //
-// WireWriter appends to a string; WireReader reads from a view and reports a
-// short or malformed message as false instead of reading past the end.
-// Neither is thread-safe; each is used by one thread at a time.
+// WireWriter appends to a string (never zero-filling first: a reserved string
+// is written once, which matters for messages of megabytes); WireReader reads from a view and
+// reports a short or malformed message as false instead of reading past the end. Neither is
+// thread-safe; each is used by one thread at a time.
 #ifndef DEEPDIST_SRC_STORE_WIRE_H_
 #define DEEPDIST_SRC_STORE_WIRE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -58,6 +60,8 @@ class WireWriter {
   void Bytes(std::string_view bytes) { out_->append(bytes); }
   // A row id, as uint32 when `narrow` (the caller knows it fits).
   void Id(uint64_t id, bool narrow);
+  // Row ids, each as Id writes it.
+  void Ids(std::span<const uint64_t> ids, bool narrow);
   // n values, as binary16 when `fp16`.
   void Values(const float* values, size_t n, bool fp16);
 
