@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the test dependencies, builds every test configuration and runs
 # its tests. Each configuration is a separate build folder:
-#   build-release  Release (-O3): all tests, the end-to-end training test included
-#   build-asan     Debug with AddressSanitizer and UBSan: the unit tests
+#   build-release  Release (-O3): all tests, the end-to-end training test and the
+#                  MPI tests (label "mpi", run under mpiexec with 2 and 3 ranks) included
+#   build-asan     Debug with AddressSanitizer and UBSan: the unit and MPI tests
 # Usage: scripts/test.sh [release|asan]...   (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -184,10 +184,17 @@ int RunTrain(const TrainFlags& f) {
   const bool intervals_given =
       f.push_every > 0 || f.fetch_every > 0 || f.hot_rows > 0 || f.hot_every > 0;
   options.force_store_path = intervals_given;
-  options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : kDefaultPushEvery;
-  options.fetch_every = f.fetch_every > 0 ? static_cast<uint64_t>(f.fetch_every)
-                                          : std::max(kDefaultFetchEvery, options.push_every);
-  options.hot_rows = f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows) : kDefaultHotRows;
+  // Defaults: between ranks, the measured intervals; within one process
+  // (AdaGrad, sync mode), replicas sync at every progress checkpoint (10,000
+  // words), which costs only memory copies.
+  const bool distributed = ranks > 1;
+  const uint64_t default_push = distributed ? kDefaultPushEvery : 0;
+  options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : default_push;
+  options.fetch_every =
+      f.fetch_every > 0 ? static_cast<uint64_t>(f.fetch_every)
+                        : std::max(distributed ? kDefaultFetchEvery : 0, options.push_every);
+  options.hot_rows = f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows)
+                                     : (distributed ? kDefaultHotRows : 0);
   options.hot_every = f.hot_every > 0 ? static_cast<uint64_t>(f.hot_every) : kDefaultHotEvery;
 
   // Fail before any work when an output cannot be written (rank 0 writes).
