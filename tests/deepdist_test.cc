@@ -513,6 +513,59 @@ TEST(DeepDistScopeDeathTest, GradientThrowingANonStandardExceptionFailsTrain) {
   }
 }
 
+TEST(DeepDistScopeTest, SyncModeEqualsAPlainLoopOfTheSameRounds) {
+  // gradient(m, p) = m / 2 + (p + 1) per value, SGD at 0.25, 4 partitions
+  // averaged per epoch. Every value stays a short binary fraction, so float
+  // sums are exact in any order and the scope must match the loop exactly.
+  const size_t parts = 4, epochs = 6;
+  Model start;
+  start.AddTable("w", 2, 3);
+  for (RowId r = 0; r < 2; ++r) {
+    for (size_t i = 0; i < 3; ++i) start["w"].row(r)[i] = static_cast<float>(r * 3 + i) - 2.0f;
+  }
+  auto gradient_at = [](const float* row, size_t n, size_t p, float* g) {
+    for (size_t i = 0; i < n; ++i) g[i] = row[i] * 0.5f + static_cast<float>(p + 1);
+  };
+  // The plain loop: every partition's gradient at the same model, the mean
+  // applied once per epoch.
+  Model want = start;
+  for (size_t e = 0; e < epochs; ++e) {
+    const Model at = want;
+    for (RowId r = 0; r < 2; ++r) {
+      float sum[3] = {0, 0, 0};
+      for (size_t p = 0; p < parts; ++p) {
+        float g[3];
+        gradient_at(at["w"].row(r), 3, p, g);
+        for (size_t i = 0; i < 3; ++i) sum[i] += g[i];
+      }
+      for (size_t i = 0; i < 3; ++i) want["w"].row(r)[i] -= 0.25f * (sum[i] / parts);
+    }
+  }
+  for (size_t threads : {1u, 3u}) {
+    DeepDist dd(start, {.threads = threads, .mode = Mode::kSync, .epochs = epochs});
+    Sgd sgd(LearningRate{0.25f, false});
+    Status s = dd.train(
+        FakePartitions(parts),
+        [&](const Model& m, Partition& p) {
+          Update u;
+          for (RowId r = 0; r < 2; ++r) {
+            float g[3];
+            gradient_at(m["w"].row(r), 3, p.index(), g);
+            u.Add(0, 3, r, g);
+          }
+          return u;
+        },
+        sgd);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    for (RowId r = 0; r < 2; ++r) {
+      for (size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(dd.model()["w"].row(r)[i], want["w"].row(r)[i])
+            << threads << " threads, row " << r << ", value " << i;
+      }
+    }
+  }
+}
+
 TEST(DeepDistScopeTest, NoPartitionsInAsyncModeIsANoOp) {
   DeepDist dd(ScalarModel(), {.mode = Mode::kAsync, .epochs = 3});
   int calls = 0;

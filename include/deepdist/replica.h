@@ -52,8 +52,9 @@ struct ReplicaOptions {
   // words: ids follow frequency) are pushed and refreshed every hot_every
   // units, more often than the rest. They change most and are shared by
   // every worker, so their staleness costs the most accuracy, while they
-  // are few, so syncing them often costs few bytes (the sub-model
-  // synchronisation of Ji et al. 2016 for distributed word2vec). 0: off.
+  // are few, so syncing them often costs few bytes (Ji et al. 2016,
+  // arXiv:1604.04661, tie a word's sync frequency to its frequency in the
+  // same way). 0: off.
   // Not in sync mode (a round syncs every row).
   uint64_t hot_rows = 0;
   uint64_t hot_every = 0;
@@ -121,7 +122,8 @@ class Replica {
   [[nodiscard]] Status Finish(float rate, bool keep_changes = true);
   // Pushes the change of every row since its last push (not waiting).
   [[nodiscard]] Status Push(float rate);
-  // Pushes, waits, then drops every row (the next Require pulls it again).
+  // Pushes, then drops every row (the next Require pulls it again, with
+  // the push in: stores keep a worker's pushes and pulls in order).
   [[nodiscard]] Status Refresh(float rate);
   // Waits for the pushes in flight.
   [[nodiscard]] Status Wait();

@@ -17,6 +17,10 @@
 // memory) and the MPI store (src/store/, built with -DDEEPDIST_MPI=ON), which
 // shards rows across ranks by row id. MakeStore (cluster.h) picks one.
 //
+// Order: the pulls and pushes one thread issues reach each row in the order
+// they were issued, so a pull issued after a push sees that push even
+// before the push's Wait.
+//
 // Thread safety: every method may be called from any number of worker
 // threads at once, except Snapshot and Barrier, which one thread per rank
 // calls while no worker runs. LocalStore does not lock rows: concurrent pushes

@@ -101,10 +101,10 @@ std::string Validate(const TrainFlags& f) {
 
 // Default Downpour intervals on the replica path (docs/DISTRIBUTED.md has
 // the measurements behind them).
-constexpr uint64_t kDefaultPushEvery = uint64_t{1} << 18;
-constexpr uint64_t kDefaultFetchEvery = uint64_t{1} << 20;
+constexpr uint64_t kDefaultPushEvery = uint64_t{1} << 19;
+constexpr uint64_t kDefaultFetchEvery = uint64_t{1} << 19;
 constexpr uint64_t kDefaultHotRows = 1024;
-constexpr uint64_t kDefaultHotEvery = uint64_t{1} << 14;
+constexpr uint64_t kDefaultHotEvery = uint64_t{1} << 15;
 
 // Ends a step that every rank takes: each passes its own status; when any
 // failed, the lowest failing rank prints its message and every rank returns
@@ -405,16 +405,16 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Read the vocabulary from FILE instead of counting");
   cmd->add_option("--push-every", flags->push_every,
                   "Words a worker trains on its replica between pushes of the change "
-                  "(Downpour's n_push; default 2^18 under MPI; given embedded, workers train "
-                  "on replicas instead of the master rows)");
+                  "(Downpour's n_push; default 2^19 under MPI, 10,000 in one process; given "
+                  "in one process, workers train on replicas instead of the master rows)");
   cmd->add_option("--fetch-every", flags->fetch_every,
                   "Words between refreshes of a worker's replica rows (Downpour's n_fetch; "
-                  "default 2^20, at least --push-every)");
+                  "default 2^19 under MPI, 10,000 in one process; at least --push-every)");
   cmd->add_option("--hot-rows", flags->hot_rows,
                   "The most frequent words whose rows are synced every --hot-every words "
-                  "(default 1024; 0: none)");
+                  "(default 1024 under MPI, 0 in one process)");
   cmd->add_option("--hot-every", flags->hot_every,
-                  "Words between pushes and refreshes of the hot rows (default 2^14)");
+                  "Words between pushes and refreshes of the hot rows (default 2^15)");
   cmd->add_option("--wire", flags->wire,
                   "Row values between ranks: fp32, or fp16 (half the bytes; MPI only)")
       ->capture_default_str();

@@ -252,16 +252,18 @@ void Replica::Drop() {
 
 Status Replica::Refresh(float rate) {
   if (direct_) return Status::OK();
-  DD_RETURN_IF_ERROR(Push(rate));
-  // The next pull must see this worker's own pushes.
+  // Settle the last interval's push, then push this one's without waiting:
+  // a store applies one worker's pushes and pulls in the order they were
+  // issued, so the next pull already sees this push.
   DD_RETURN_IF_ERROR(Wait());
+  DD_RETURN_IF_ERROR(Push(rate));
   Drop();
   return Status::OK();
 }
 
 Status Replica::RefreshHot(float rate) {
-  DD_RETURN_IF_ERROR(PushChanges(rate, true));
-  DD_RETURN_IF_ERROR(Wait());
+  DD_RETURN_IF_ERROR(PushChanges(rate, true));  // Seen by later pulls (see Refresh).
+
   // The hot rows keep their slots; unloaded, they are pulled again when next
   // needed.
   for (Local& local : tables_) {
