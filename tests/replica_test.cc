@@ -229,9 +229,9 @@ TEST(ReplicaTest, SyncRoundsApplyTheWorkersMeanChangeOnce) {
       const std::vector<RowId> ids = {0};
       ASSERT_TRUE(replica.Require(ids).ok());
       replica.MutableRow(0, 0)[0] += static_cast<float>(2 * (w + 1));  // +2 and +4.
-      ASSERT_TRUE(replica.Advance(10, 0.1f).ok());  // Ends the round.
+      ASSERT_TRUE(replica.Advance(10, 0.1f).ok());                     // Ends the round.
       ASSERT_TRUE(replica.Require(ids).ok());
-      seen[w] = replica.Row(0, 0)[0];  // Both see the mean, 3.
+      seen[w] = replica.Row(0, 0)[0];                   // Both see the mean, 3.
       if (w == 0) replica.MutableRow(0, 0)[0] += 2.0f;  // One more change, then done.
       ASSERT_TRUE(replica.Finish(0.1f).ok());
     });

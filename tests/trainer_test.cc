@@ -5,12 +5,11 @@
 
 #include <gtest/gtest.h>
 
-#include <limits>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>

@@ -49,8 +49,8 @@ class Descent {
   // Folds in `delta`, the change a worker's replica made to this row by SGD
   // at rate `delta_rate` (Downpour's accumulated update). By default the
   // rule takes -delta / delta_rate as the gradient and applies it at `lr`.
-  virtual void ApplyDelta(float* row, float* state, const float* delta, size_t n,
-                          float delta_rate, float lr) const;
+  virtual void ApplyDelta(float* row, float* state, const float* delta, size_t n, float delta_rate,
+                          float lr) const;
 
   // Fraction of the planned work done, 0..1, drives the schedule.
   void set_progress(double fraction) { progress_.store(fraction, std::memory_order_relaxed); }

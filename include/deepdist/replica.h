@@ -104,9 +104,7 @@ class Replica {
   float* base(size_t k) { return direct_ ? direct_tables_[k]->data() : tables_[k].current.data(); }
   size_t stride(size_t k) const { return tables_[k].stride; }
   // The shared slot of `id` (the row itself in direct mode), or -1.
-  int32_t slot(RowId id) const {
-    return direct_ ? static_cast<int32_t>(id) : tables_[0].remap[id];
-  }
+  int32_t slot(RowId id) const { return direct_ ? static_cast<int32_t>(id) : tables_[0].remap[id]; }
   // Row id -> slot for the shared slots (nullptr in direct mode: the slot
   // of a row is the row).
   const int32_t* remap() const;
@@ -132,8 +130,8 @@ class Replica {
   struct Local {
     size_t table = 0;  // In the store.
     size_t dim = 0, stride = 0;
-    std::vector<int32_t> remap;  // Row id -> slot, -1 when absent.
-    std::vector<RowId> ids;      // Slot -> row id.
+    std::vector<int32_t> remap;      // Row id -> slot, -1 when absent.
+    std::vector<RowId> ids;          // Slot -> row id.
     Table current{"replica", 0, 1};  // The worker's values, by slot.
     Table pushed{"pushed", 0, 1};    // The values as last pulled or pushed.
     std::vector<uint8_t> loaded;     // Slot -> its row has been pulled.

@@ -115,8 +115,10 @@ int Agree(Cluster& cluster, const Status& status, bool usage = false) {
     if (status.ok()) return 0;
     return usage ? UsageError(status.message()) : ReportError(status);
   }
-  const int code = status.ok() ? 0 : (usage || status.code() == Status::Code::kInvalidArgument ? 2 : 1);
-  Result<std::vector<std::string>> codes = cluster.AllGather(std::string(1, static_cast<char>(code)));
+  const int code =
+      status.ok() ? 0 : (usage || status.code() == Status::Code::kInvalidArgument ? 2 : 1);
+  Result<std::vector<std::string>> codes =
+      cluster.AllGather(std::string(1, static_cast<char>(code)));
   if (!codes.ok()) {
     ReportError(codes.status());
     cluster.Abort(1);
@@ -124,7 +126,8 @@ int Agree(Cluster& cluster, const Status& status, bool usage = false) {
   for (size_t r = 0; r < codes->size(); ++r) {
     const int c = (*codes)[r].empty() ? 1 : (*codes)[r][0];
     if (c == 0) continue;
-    if (static_cast<int>(r) == cluster.rank()) std::fprintf(stderr, "deepdist: %s\n", status.message().c_str());
+    if (static_cast<int>(r) == cluster.rank())
+      std::fprintf(stderr, "deepdist: %s\n", status.message().c_str());
     return c;
   }
   return 0;
@@ -142,7 +145,8 @@ int Agree(Cluster& cluster, const Status& status, bool usage = false) {
 int RunTrain(const TrainFlags& f) {
   const auto start = std::chrono::steady_clock::now();
   ClusterOptions cluster_options;
-  cluster_options.wire = f.wire == "fp16" ? ClusterOptions::Wire::kFp16 : ClusterOptions::Wire::kFp32;
+  cluster_options.wire =
+      f.wire == "fp16" ? ClusterOptions::Wire::kFp16 : ClusterOptions::Wire::kFp32;
   // Not launched by MPI: a cluster of one, without touching MPI.
   Result<std::unique_ptr<Cluster>> joined = JoinCluster(cluster_options);
   if (!joined.ok()) return ReportError(joined.status());
@@ -198,12 +202,11 @@ int RunTrain(const TrainFlags& f) {
   const uint64_t default_push = distributed ? scaled(kDefaultPushEvery, uint64_t{1} << 14) : 0;
   options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : default_push;
   options.fetch_every =
-      f.fetch_every > 0
-          ? static_cast<uint64_t>(f.fetch_every)
-          : std::max(distributed ? scaled(kDefaultFetchEvery, uint64_t{1} << 14) : 0,
-                     options.push_every);
-  options.hot_rows = f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows)
-                                     : (distributed ? kDefaultHotRows : 0);
+      f.fetch_every > 0 ? static_cast<uint64_t>(f.fetch_every)
+                        : std::max(distributed ? scaled(kDefaultFetchEvery, uint64_t{1} << 14) : 0,
+                                   options.push_every);
+  options.hot_rows =
+      f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows) : (distributed ? kDefaultHotRows : 0);
   options.hot_every =
       f.hot_every > 0 ? static_cast<uint64_t>(f.hot_every) : scaled(kDefaultHotEvery, 1u << 11);
 
@@ -264,10 +267,10 @@ int RunTrain(const TrainFlags& f) {
   }
   if (vocab->size() == 0) {
     const std::string source = f.read_vocab.empty() ? f.inputs.front() : f.read_vocab;
-    return Agree(cluster, Status::Corruption(
-                              source + ": no word occurs at least " + std::to_string(f.min_count) +
-                              " times (--min-count)" +
-                              (f.vocab_words.empty() ? "" : " among the --vocab-words")));
+    return Agree(cluster,
+                 Status::Corruption(source + ": no word occurs at least " +
+                                    std::to_string(f.min_count) + " times (--min-count)" +
+                                    (f.vocab_words.empty() ? "" : " among the --vocab-words")));
   }
   if (!f.save_vocab.empty()) {
     Status saved = lead ? vocab->Save(f.save_vocab) : Status::OK();
@@ -319,16 +322,17 @@ int RunTrain(const TrainFlags& f) {
         sums[e] += l;
       }
     }
-    for (size_t e = 0; e < options.epochs; ++e) epoch_loss[e] = pairs[e] > 0 ? sums[e] / pairs[e] : 0.0;
+    for (size_t e = 0; e < options.epochs; ++e)
+      epoch_loss[e] = pairs[e] > 0 ? sums[e] / pairs[e] : 0.0;
     loss = epoch_loss.back();
   }
 
   Status written;
   if (lead) {
     const word2vec::VectorFormat format =
-        f.format.empty()
-            ? word2vec::FormatForPath(f.output)
-            : (f.format == "text" ? word2vec::VectorFormat::kText : word2vec::VectorFormat::kBinary);
+        f.format.empty() ? word2vec::FormatForPath(f.output)
+                         : (f.format == "text" ? word2vec::VectorFormat::kText
+                                               : word2vec::VectorFormat::kBinary);
     written = word2vec::SaveVectors(f.output, format, *vocab, model->table(0));
   }
   if (int code = Agree(cluster, written)) return code;
@@ -355,7 +359,8 @@ int RunTrain(const TrainFlags& f) {
     j["threads"] = options.threads;
     j["ranks"] = ranks;
     j["bytes_sent"] = bytes_sent;
-    j["bytes_per_word"] = words > 0 ? static_cast<double>(bytes_sent) / static_cast<double>(words) : 0.0;
+    j["bytes_per_word"] =
+        words > 0 ? static_cast<double>(bytes_sent) / static_cast<double>(words) : 0.0;
     j["simd"] = word2vec::KernelTarget();
     j["output"] = f.output;
     std::printf("%s\n", j.dump().c_str());

@@ -123,8 +123,8 @@ Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const Gradi
   return Run(partitions, &gradient, nullptr, descent);
 }
 
-Status DeepDist::train(const std::vector<PartitionSpec>& partitions,
-                       const RowGradientFn& gradient, const Descent& descent) {
+Status DeepDist::train(const std::vector<PartitionSpec>& partitions, const RowGradientFn& gradient,
+                       const Descent& descent) {
   return Run(partitions, nullptr, &gradient, descent);
 }
 
@@ -283,9 +283,8 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
   };
 
   // Runs the gradient on one task; false when it failed (recorded).
-  auto run_gradient = [&](Model& local, Replica& replica,
-                          std::vector<std::vector<RowId>>& ids, const Task& task,
-                          Update* out) {
+  auto run_gradient = [&](Model& local, Replica& replica, std::vector<std::vector<RowId>>& ids,
+                          const Task& task, Update* out) {
     Partition part(partitions[task.partition], task.partition, task.epoch);
     try {
       if (whole != nullptr) {

@@ -6,7 +6,6 @@
 
 namespace deepdist {
 
-
 Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions options)
     : store_(store), options_(options) {
   if (tables.empty()) {
@@ -145,8 +144,7 @@ Status Replica::Require(std::span<const RowGroup> groups) {
     }
     if (in_place) {
       blocks.push_back({local.table, local.load_ids,
-                        local.current.row(static_cast<RowId>(local.load_slots[0])),
-                        local.stride});
+                        local.current.row(static_cast<RowId>(local.load_slots[0])), local.stride});
     } else {
       local.load_buffer.resize(local.load_ids.size() * local.stride);
       blocks.push_back({local.table, local.load_ids, local.load_buffer.data(), local.stride});
