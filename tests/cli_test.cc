@@ -392,12 +392,34 @@ TEST_F(CliTest, EmptyVocabularyFiles) {
 TEST_F(CliTest, BadFlagValues) {
   const fs::path output = dir_ / "out.bin";
   const std::vector<std::vector<std::string>> cases = {
-      {"--dim", "0"},      {"--dim", "-3"},         {"--window", "-1"},    {"--epochs", "abc"},
-      {"--epochs", "0"},   {"--negative", "0"},     {"--model", "foo"},    {"--format", "xml"},
-      {"--sample", "2"},   {"--min-count", "0"},    {"--max-vocab", "-1"}, {"--threads", "-1"},
-      {"--alpha", "0"},    {"--optimizer", "adam"}, {"--mode", "bogus"},   {"--seed", "xyz"},
-      {"--dim", "1.5"},    {"--window", ""},        {"--min-alpha", "0"},  {"--min-alpha", "x"},
-      {"--kernel", "gemm"}};
+      {"--dim", "0"},
+      {"--dim", "-3"},
+      {"--window", "-1"},
+      {"--epochs", "abc"},
+      {"--epochs", "0"},
+      {"--negative", "0"},
+      {"--model", "foo"},
+      {"--format", "xml"},
+      {"--sample", "2"},
+      {"--min-count", "0"},
+      {"--max-vocab", "-1"},
+      {"--threads", "-1"},
+      {"--alpha", "0"},
+      {"--optimizer", "adam"},
+      {"--mode", "bogus"},
+      {"--seed", "xyz"},
+      {"--dim", "1.5"},
+      {"--window", ""},
+      {"--min-alpha", "0"},
+      {"--min-alpha", "x"},
+      {"--kernel", "gemm"},
+      {"--push-every", "0"},
+      {"--fetch-every", "-2"},
+      {"--hot-rows", "-1"},
+      {"--hot-every", "0"},
+      {"--wire", "fp8"},
+      // No wire in one process: the flag would do nothing, so it is refused.
+      {"--wire", "fp16"}};
   for (const auto& flag : cases) {
     SCOPED_TRACE(flag[0] + " " + flag[1]);
     ExpectTrainError(Train(corpus_.string(), output.string(), flag), 2, flag[0], output);
@@ -439,6 +461,22 @@ TEST_F(CliTest, SyncModeTrainsAndUnknownModeIsRefused) {
   const fs::path refused = dir_ / "refused.bin";
   ExpectTrainError(Train(corpus_.string(), refused.string(), {"--mode", "eventually"}), 2, "--mode",
                    refused);
+}
+
+// Embedded, intervals put the workers on replicas: rows then travel through
+// the store, and the summary says one rank and no bytes sent.
+TEST_F(CliTest, IntervalsTrainOnReplicasInOneProcess) {
+  const fs::path output = dir_ / "replica.bin";
+  const CommandResult r = Train(corpus_.string(), output.string(),
+                                {"--push-every", "5000", "--fetch-every", "20000", "--hot-rows",
+                                 "50", "--hot-every", "1000", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(output));
+  const nlohmann::json j = LastJson(r);
+  EXPECT_EQ(j["ranks"].get<int>(), 1);
+  EXPECT_EQ(j["bytes_sent"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["bytes_per_word"].get<double>(), 0.0);
+  EXPECT_GT(j["loss"].get<double>(), 0.0);
 }
 
 // The batched skip-gram kernel trains; an unknown kernel is refused.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -26,6 +27,8 @@
 namespace deepdist::cli {
 
 namespace {
+
+constexpr long long kUnset = std::numeric_limits<long long>::min();
 
 struct TrainFlags {
   std::vector<std::string> inputs;
@@ -49,10 +52,11 @@ struct TrainFlags {
   unsigned long long seed = 1;
   std::string save_vocab;
   std::string read_vocab;
-  long long push_every = -1;
-  long long fetch_every = -1;
-  long long hot_rows = -1;
-  long long hot_every = -1;
+  // kUnset: not given (a value nobody can type by mistake, unlike -1).
+  long long push_every = kUnset;
+  long long fetch_every = kUnset;
+  long long hot_rows = kUnset;
+  long long hot_every = kUnset;
   std::string wire = "fp32";
   bool json = false;
   bool quiet = false;
@@ -85,13 +89,13 @@ std::string Validate(const TrainFlags& f) {
     return "--mode: must be async or sync, not \"" + f.mode + "\"";
   if (f.kernel != "pair" && f.kernel != "batched")
     return "--kernel: must be pair or batched, not \"" + f.kernel + "\"";
-  if (f.push_every != -1 && (f.push_every < 1 || f.push_every > (1ll << 40)))
+  if (f.push_every != kUnset && (f.push_every < 1 || f.push_every > (1ll << 40)))
     return "--push-every: must be between 1 and 2^40 words";
-  if (f.fetch_every != -1 && (f.fetch_every < 1 || f.fetch_every > (1ll << 40)))
+  if (f.fetch_every != kUnset && (f.fetch_every < 1 || f.fetch_every > (1ll << 40)))
     return "--fetch-every: must be between 1 and 2^40 words";
-  if (f.hot_rows != -1 && (f.hot_rows < 0 || f.hot_rows > (1ll << 40)))
+  if (f.hot_rows != kUnset && (f.hot_rows < 0 || f.hot_rows > (1ll << 40)))
     return "--hot-rows: must be between 0 and 2^40";
-  if (f.hot_every != -1 && (f.hot_every < 1 || f.hot_every > (1ll << 40)))
+  if (f.hot_every != kUnset && (f.hot_every < 1 || f.hot_every > (1ll << 40)))
     return "--hot-every: must be between 1 and 2^40 words";
   if (f.wire != "fp32" && f.wire != "fp16")
     return "--wire: must be fp32 or fp16, not \"" + f.wire + "\"";
