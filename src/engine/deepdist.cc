@@ -50,6 +50,28 @@ class DeepDist::ForwardingDescent : public Descent {
 
 namespace {
 
+// The first error any worker records; the others stop when they see it.
+// Thread-safe.
+class FirstError {
+ public:
+  void Record(Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_.ok()) first_ = std::move(status);
+    failed_ = true;
+  }
+  const std::atomic<bool>& failed() const { return failed_; }
+  // After the workers have joined.
+  Status Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(first_);
+  }
+
+ private:
+  std::mutex mu_;
+  Status first_;
+  std::atomic<bool> failed_{false};
+};
+
 // A DescentFn as a Descent, at a constant rate of 1.
 class FunctionDescent : public Descent {
  public:
@@ -197,16 +219,11 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
   std::unique_ptr<Rounds> rounds;
   if (sync) rounds = store.NewRounds(threads);
 
-  std::mutex error_mu;
-  Status first_error;
-  std::atomic<bool> failed{false};
+  FirstError errors;
+  const std::atomic<bool>& failed = errors.failed();
+  auto record = [&](Status s) { errors.Record(std::move(s)); };
   std::atomic<size_t> running{threads};
   std::atomic<size_t> done_tasks{0};
-  auto record = [&](Status s) {
-    std::lock_guard<std::mutex> lock(error_mu);
-    if (first_error.ok()) first_error = std::move(s);
-    failed = true;
-  };
 
   ReplicaOptions replica_options = options.replica;
   replica_options.stop = &failed;
@@ -257,7 +274,7 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
   }
   for (std::thread& t : pool) t.join();
   updates_applied_ += done_tasks.load();
-  if (!first_error.ok()) return first_error;
+  if (Status first = errors.Take(); !first.ok()) return first;
   // Every rank's pushes are in before anyone reads the model.
   return store.Barrier();
 }
@@ -272,15 +289,10 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
   const bool sync = options_.mode == Mode::kSync;
   store.SetPlan(num_parts * epochs);
 
-  std::mutex error_mu;
-  Status first_error;
-  std::atomic<bool> failed{false};
+  FirstError errors;
+  const std::atomic<bool>& failed = errors.failed();
+  auto record = [&](Status s) { errors.Record(std::move(s)); };
   std::atomic<size_t> applied{0};
-  auto record = [&](Status s) {
-    std::lock_guard<std::mutex> lock(error_mu);
-    if (first_error.ok()) first_error = std::move(s);
-    failed = true;
-  };
 
   // Runs the gradient on one task; false when it failed (recorded).
   auto run_gradient = [&](Model& local, Replica& replica, std::vector<std::vector<RowId>>& ids,
@@ -385,7 +397,7 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
     for (std::thread& t : threads) t.join();
   }
   updates_applied_ += applied.load();
-  if (!first_error.ok()) return first_error;
+  if (Status first = errors.Take(); !first.ok()) return first;
   DD_RETURN_IF_ERROR(store.Barrier());
   return Gather();
 }
