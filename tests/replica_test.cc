@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <span>
 #include <thread>
@@ -133,6 +134,99 @@ TEST(ReplicaTest, PushSendsTheChangeOfChangedRowsOnlyAsADelta) {
   // Pushed once: nothing left to push.
   ASSERT_TRUE(replica.Push(0.25f).ok());
   EXPECT_EQ(store.pushed[0], 1u);
+}
+
+// A store whose pulls land only when waited on, as a remote store's do
+// some time after Pull returns: what a replica reads before it waits is
+// stale.
+class LatePullStore : public CountingStore {
+ public:
+  using CountingStore::CountingStore;
+  Ticket Pull(std::span<const RowBlock> blocks) override {
+    for (const RowBlock& b : blocks) pulled[b.table] += b.ids.size();
+    Late late;
+    for (const RowBlock& b : blocks) {
+      late.ids.emplace_back(b.ids.begin(), b.ids.end());
+      late.blocks.push_back(b);
+    }
+    const Ticket ticket = next_++;
+    late_.emplace(ticket, std::move(late));
+    return ticket;
+  }
+  Status Wait(Ticket ticket) override {
+    auto it = late_.find(ticket);
+    if (it == late_.end()) return LocalStore::Wait(ticket);
+    Late late = std::move(it->second);
+    late_.erase(it);
+    ++landed;
+    for (size_t i = 0; i < late.blocks.size(); ++i) late.blocks[i].ids = late.ids[i];
+    return LocalStore::Wait(LocalStore::Pull(late.blocks));
+  }
+  size_t in_flight() const { return late_.size(); }
+  int landed = 0;
+
+ private:
+  struct Late {
+    std::vector<std::vector<RowId>> ids;
+    std::vector<RowBlock> blocks;
+  };
+  std::map<Ticket, Late> late_;
+  Ticket next_ = uint64_t{1} << 40;
+};
+
+TEST(ReplicaTest, APrefetchLandsBeforeItsRowsAreUsedAndIsNotPushedBack) {
+  LatePullStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, Copies(100, 100));
+  const std::vector<RowId> first = {1, 2};
+  const std::vector<RowId> next = {2, 4, 5};
+  ASSERT_TRUE(replica.Require(first).ok());
+  EXPECT_EQ(store.landed, 1);
+  // Only the absent rows 4 and 5 travel; the call does not wait for them.
+  const Replica::RowGroup groups[] = {{next}};
+  ASSERT_TRUE(replica.Prefetch(groups).ok());
+  EXPECT_TRUE(replica.prefetching());
+  EXPECT_EQ(store.in_flight(), 1u);
+  EXPECT_EQ(store.pulled[0], 4u);
+  // Rows present before the prefetch stay usable meanwhile.
+  replica.MutableRow(0, 1)[0] += 1.0f;
+  // Require waits for the prefetch and pulls nothing more.
+  ASSERT_TRUE(replica.Require(next).ok());
+  EXPECT_FALSE(replica.prefetching());
+  EXPECT_EQ(store.landed, 2);
+  EXPECT_EQ(store.pulled[0], 4u);
+  EXPECT_EQ(replica.Row(0, 4)[2], 4.0f);
+  EXPECT_EQ(replica.Row(0, 5)[0], 5.0f);
+  // The prefetched rows' snapshots are their values as pulled: unchanged,
+  // they are not pushed; the one changed row is.
+  ASSERT_TRUE(replica.Push(0.5f).ok());
+  ASSERT_TRUE(replica.Wait().ok());
+  EXPECT_EQ(store.pushed[0], 1u);
+  EXPECT_EQ(store.model()["a"].row(1)[0], 2.0f);
+  EXPECT_EQ(store.model()["a"].row(4)[0], 4.0f);
+}
+
+TEST(ReplicaTest, APushOrRefreshWaitsForThePrefetchInFlight) {
+  LatePullStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, Copies(100, 100));
+  const std::vector<RowId> ids = {3, 4};
+  const Replica::RowGroup groups[] = {{ids}};
+  ASSERT_TRUE(replica.Prefetch(groups).ok());
+  // A push compares rows with their snapshots: it lets the pull land first,
+  // so that nothing is pushed for rows never changed.
+  ASSERT_TRUE(replica.Push(0.5f).ok());
+  EXPECT_EQ(store.landed, 1);
+  EXPECT_EQ(store.pushed[0], 0u);
+  ASSERT_TRUE(replica.Prefetch(groups).ok());  // Present: nothing travels.
+  EXPECT_EQ(store.in_flight(), 0u);
+  EXPECT_EQ(store.pulled[0], 2u);
+  // A refresh drops the rows: the next prefetch pulls them again.
+  ASSERT_TRUE(replica.Refresh(0.5f).ok());
+  ASSERT_TRUE(replica.Prefetch(groups).ok());
+  EXPECT_EQ(store.pulled[0], 4u);
+  ASSERT_TRUE(replica.Refresh(0.5f).ok());
+  EXPECT_EQ(store.landed, 2);
+  EXPECT_EQ(store.in_flight(), 0u);
+  EXPECT_EQ(store.model()["a"].row(3)[0], 3.0f);
 }
 
 TEST(ReplicaTest, AdvancePushesAndRefreshesAtTheirIntervals) {

@@ -93,6 +93,14 @@ class Replica {
     uint32_t tables = kAllTables;
   };
   [[nodiscard]] Status Require(std::span<const RowGroup> groups);
+  // Starts the pull of the rows of `groups` that are absent and returns
+  // without waiting for it, so that the worker trains on rows it has while
+  // the next batch's rows travel (the pull's latency hidden behind work).
+  // The rows may be neither read nor changed until a Require of them (which
+  // waits for the pull); every other call waits for it first. At most one
+  // prefetch is in flight: a second waits for the first.
+  [[nodiscard]] Status Prefetch(std::span<const RowGroup> groups);
+  bool prefetching() const { return prefetching_; }
   // Makes every row of every table present (the seed's whole-model fetch).
   [[nodiscard]] Status RequireAll();
   // Row `id` of store table `table`, which must be present.
@@ -143,7 +151,14 @@ class Replica {
     bool load_in_place = true;
   };
   void Drop();
-  Status PushChanges(float rate, bool hot_only);
+  Status Load(std::span<const RowGroup> groups, bool wait);
+  // Waits for the prefetch in flight, if any, and completes its rows.
+  Status Settle();
+  // Copies the rows of the last pull into place and records them as pulled.
+  void FinishLoad();
+  // Pushes the change of the rows (the hot ones only, or all); `unload`:
+  // the rows are unloaded next, so their snapshots need not follow.
+  Status PushChanges(float rate, bool hot_only, bool unload);
   // Pushes the hot rows' change and unloads them (see ReplicaOptions).
   Status RefreshHot(float rate);
   Local& LocalOf(size_t table);
@@ -161,6 +176,8 @@ class Replica {
   uint64_t since_push_ = 0, since_fetch_ = 0, since_hot_ = 0;
   std::vector<RowId> missing_;
   std::vector<Ticket> in_flight_;
+  Ticket prefetch_ = 0;
+  bool prefetching_ = false;
 };
 
 }  // namespace deepdist

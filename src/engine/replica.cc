@@ -78,6 +78,7 @@ void Replica::Assign(Local& local, std::span<const RowId> ids, std::vector<RowId
 
 Status Replica::Require(size_t table, std::span<const RowId> ids) {
   if (direct_) return Status::OK();
+  DD_RETURN_IF_ERROR(Settle());
   Local& local = LocalOf(table);
   missing_.clear();
   Assign(local, ids, &missing_);
@@ -99,8 +100,39 @@ Status Replica::Require(std::span<const RowId> ids, uint32_t tables) {
   return Require(std::span<const RowGroup>(&group, 1));
 }
 
-Status Replica::Require(std::span<const RowGroup> groups) {
+Status Replica::Require(std::span<const RowGroup> groups) { return Load(groups, true); }
+
+Status Replica::Prefetch(std::span<const RowGroup> groups) { return Load(groups, false); }
+
+Status Replica::Settle() {
+  if (!prefetching_) return Status::OK();
+  prefetching_ = false;
+  DD_RETURN_IF_ERROR(store_.Wait(prefetch_));
+  FinishLoad();
+  return Status::OK();
+}
+
+void Replica::FinishLoad() {
+  for (Local& local : tables_) {
+    if (local.load_ids.empty()) continue;
+    const size_t bytes = local.stride * sizeof(float);
+    for (size_t i = 0; i < local.load_slots.size(); ++i) {
+      const RowId slot = static_cast<RowId>(local.load_slots[i]);
+      if (!local.load_in_place) {
+        std::memcpy(local.current.row(slot), &local.load_buffer[i * local.stride], bytes);
+      }
+      std::memcpy(local.pushed.row(slot), local.current.row(slot), bytes);
+    }
+    local.load_ids.clear();
+    local.load_slots.clear();
+  }
+}
+
+Status Replica::Load(std::span<const RowGroup> groups, bool wait) {
   if (direct_) return Status::OK();
+  // The pull in flight lands first: its rows count as present below, and
+  // its buffers are reused.
+  DD_RETURN_IF_ERROR(Settle());
   Local& lead = tables_[0];
   missing_.clear();
   for (const RowGroup& g : groups) Assign(lead, g.ids, &missing_);
@@ -153,18 +185,14 @@ Status Replica::Require(std::span<const RowGroup> groups) {
   }
   if (blocks.empty()) return Status::OK();
   // One pull for every table.
-  DD_RETURN_IF_ERROR(store_.PullNow(blocks));
-  for (Local& local : tables_) {
-    if (local.load_ids.empty()) continue;
-    const size_t bytes = local.stride * sizeof(float);
-    for (size_t i = 0; i < local.load_slots.size(); ++i) {
-      const RowId slot = static_cast<RowId>(local.load_slots[i]);
-      if (!local.load_in_place) {
-        std::memcpy(local.current.row(slot), &local.load_buffer[i * local.stride], bytes);
-      }
-      std::memcpy(local.pushed.row(slot), local.current.row(slot), bytes);
-    }
+  const Ticket ticket = store_.Pull(blocks);
+  if (!wait) {
+    prefetch_ = ticket;
+    prefetching_ = true;
+    return Status::OK();
   }
+  DD_RETURN_IF_ERROR(store_.Wait(ticket));
+  FinishLoad();
   return Status::OK();
 }
 
@@ -188,10 +216,12 @@ const float* Replica::Row(size_t table, RowId id) const {
 
 float* Replica::MutableRow(size_t table, RowId id) { return const_cast<float*>(Row(table, id)); }
 
-Status Replica::Push(float rate) { return PushChanges(rate, false); }
+Status Replica::Push(float rate) { return PushChanges(rate, false, false); }
 
-Status Replica::PushChanges(float rate, bool hot_only) {
+Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
   if (direct_) return Status::OK();
+  // A prefetched row is compared below with its value as pulled.
+  DD_RETURN_IF_ERROR(Settle());
   PushOptions options;
   options.kind = PushOptions::Kind::kDelta;
   options.rate = rate;
@@ -219,7 +249,8 @@ Status Replica::PushChanges(float rate, bool hot_only) {
       const size_t at = local.changes.size();
       local.changes.resize(at + dim);
       for (size_t k = 0; k < dim; ++k) local.changes[at + k] = (now[k] - before[k]) * scale;
-      std::memcpy(before, now, dim * sizeof(float));
+      // A row unloaded after the push gets its snapshot when pulled again.
+      if (!unload) std::memcpy(before, now, dim * sizeof(float));
     }
     if (!local.changed_ids.empty()) {
       blocks.push_back({local.table, local.changed_ids, local.changes.data(), dim});
@@ -231,7 +262,7 @@ Status Replica::PushChanges(float rate, bool hot_only) {
 }
 
 Status Replica::Wait() {
-  Status first;
+  Status first = Settle();
   for (Ticket t : in_flight_) {
     Status s = store_.Wait(t);
     if (first.ok() && !s.ok()) first = std::move(s);
@@ -241,6 +272,7 @@ Status Replica::Wait() {
 }
 
 void Replica::Drop() {
+  DD_CHECK(!prefetching_);
   for (Local& local : tables_) {
     for (RowId id : local.ids) local.remap[id] = -1;
     local.ids.clear();
@@ -254,13 +286,13 @@ Status Replica::Refresh(float rate) {
   // a store applies one worker's pushes and pulls in the order they were
   // issued, so the next pull already sees this push.
   DD_RETURN_IF_ERROR(Wait());
-  DD_RETURN_IF_ERROR(Push(rate));
+  DD_RETURN_IF_ERROR(PushChanges(rate, false, true));
   Drop();
   return Status::OK();
 }
 
 Status Replica::RefreshHot(float rate) {
-  DD_RETURN_IF_ERROR(PushChanges(rate, true));  // Seen by later pulls (see Refresh).
+  DD_RETURN_IF_ERROR(PushChanges(rate, true, true));  // Seen by later pulls (see Refresh).
 
   // The hot rows keep their slots; unloaded, they are pulled again when next
   // needed.

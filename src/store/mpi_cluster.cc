@@ -326,7 +326,7 @@ void MpiCluster::Main() {
       continue;
     }
     const bool under_way = !requests.empty() || current != nullptr ||
-                           awaiting_replies_.load(std::memory_order_relaxed) > 0;
+                           waiters_.load(std::memory_order_relaxed) > 0;
     if (now - last_busy < (under_way ? busy_spin : kIdleSpin)) continue;
     // Back off: 4, 8, 16 ... microseconds up to the cap; a local request
     // (Send, a collective, the stop) wakes the thread at once.
@@ -351,6 +351,19 @@ void MpiCluster::Send(int dest, std::string message) {
     std::lock_guard lock(mu_);
     outbox_.emplace_back(dest, std::move(message));
     unsent_bytes_ += size;
+    pending_wake_ = true;
+  }
+  wake_.notify_one();
+}
+
+void MpiCluster::Waiting(bool begin) {
+  if (!begin) {
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  waiters_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mu_);
     pending_wake_ = true;
   }
   wake_.notify_one();

@@ -94,9 +94,12 @@ class MpiCluster : public Cluster {
   // Blocks until fewer than `bytes` of queued and posted messages are waiting
   // to complete (flow control for bulk transfers).
   void WaitForSendsBelow(size_t bytes);
-  // Replies this rank's workers wait for (+n when requests go out, -1 per
-  // reply): while some are due the thread polls more eagerly.
-  void ExpectReplies(int n) { awaiting_replies_.fetch_add(n, std::memory_order_relaxed); }
+  // A worker of this rank starts (true) or ends (false) waiting for a reply:
+  // while one waits the thread polls eagerly (and starts at once). Replies
+  // nobody waits for yet (a prefetch) do not make it poll eagerly, since on
+  // a node with as many ranks as cores eager polling takes CPU from the
+  // workers.
+  void Waiting(bool begin);
   // A new store id; every rank draws them in the same order.
   uint16_t NextStoreId() { return next_store_id_++; }
   // Routes messages of store `id` to `handler` (until Unregister, which
@@ -118,7 +121,7 @@ class MpiCluster : public Cluster {
   int rank_ = 0;
   int ranks_ = 1;
   std::atomic<uint64_t> bytes_sent_{0};
-  std::atomic<int> awaiting_replies_{0};
+  std::atomic<int> waiters_{0};
   uint16_t next_store_id_ = 0;
   std::thread thread_;
 

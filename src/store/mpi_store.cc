@@ -84,11 +84,6 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
 
 MpiStore::~MpiStore() {
   cluster_->Unregister(id_);
-  // Replies that will never be taken now.
-  int due = 0;
-  std::lock_guard lock(ops_mu_);
-  for (const auto& [ticket, op] : ops_) due += op->remaining;
-  cluster_->ExpectReplies(-due);
 }
 
 Status MpiStore::Validate(size_t table, std::span<const RowId> ids, size_t stride,
@@ -217,7 +212,6 @@ Ticket MpiStore::Pull(std::span<const RowBlock> blocks) {
     std::lock_guard lock(ops_mu_);
     ops_.emplace(ticket, std::move(op));
   }
-  cluster_->ExpectReplies(static_cast<int>(messages.size()));
   for (auto& [owner, message] : messages) cluster_->Send(owner, std::move(message));
   return ticket;
 }
@@ -293,7 +287,6 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
       ops_.emplace(ticket, std::move(op));
       pending_pushes_ += messages.size();
     }
-    cluster_->ExpectReplies(static_cast<int>(messages.size()));
     for (auto& [owner, message] : messages) cluster_->Send(owner, std::move(message));
   }
   // The rows this rank owns, while the messages travel.
@@ -358,21 +351,40 @@ void MpiStore::ApplyDeferred() {
 
 Status MpiStore::Wait(Ticket ticket) {
   std::unique_lock lock(ops_mu_);
+  bool waiting = false;
+  Status status;
   for (;;) {
     auto it = ops_.find(ticket);
-    if (it == ops_.end()) return Status::OK();  // Settled without error.
+    if (it == ops_.end()) break;  // Settled without error.
     if (it->second->remaining == 0) {
-      Status status = std::move(it->second->status);
+      status = std::move(it->second->status);
       ops_.erase(it);
-      return status;
+      break;
+    }
+    if (!waiting) {
+      // Not under ops_mu_: the communication thread takes it to settle.
+      waiting = true;
+      lock.unlock();
+      cluster_->Waiting(true);
+      lock.lock();
+      continue;
     }
     ops_cv_.wait(lock);
   }
+  lock.unlock();
+  if (waiting) cluster_->Waiting(false);
+  return status;
 }
 
 void MpiStore::AwaitPushes() {
   std::unique_lock lock(ops_mu_);
+  if (pending_pushes_ == 0) return;
+  lock.unlock();
+  cluster_->Waiting(true);
+  lock.lock();
   ops_cv_.wait(lock, [&] { return pending_pushes_ == 0; });
+  lock.unlock();
+  cluster_->Waiting(false);
 }
 
 std::string MpiStore::ErrorReply(MessageType type, uint64_t ticket, const Status& status) const {
@@ -571,7 +583,6 @@ void MpiStore::TakeReply(int source, std::string_view message, bool push) {
     }
   }
   ops_cv_.notify_all();
-  cluster_->ExpectReplies(-1);
 }
 
 void MpiStore::OnPoll() {

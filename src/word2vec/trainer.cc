@@ -69,21 +69,65 @@ class Word2VecWorker : public Worker {
     float alpha = shared_.schedule.At(shared_.store->progress_fraction());
     Status status;
 
-    // Trains one batch on the replica: its rows made present first.
-    auto train_batch = [&](const int32_t* words, size_t n) {
-      if (!replica.direct()) {
-        uint64_t plan_rng = rng;
-        touched_.clear();
-        PlanSentence(config, words, n, &plan_rng, &touched_);
-        touched_ids_.assign(touched_.begin(), touched_.end());
-        // The batch's own words come first: they need both tables; the
-        // negatives after them only their output rows.
-        const std::span<const RowId> all(touched_ids_);
-        const Replica::RowGroup groups[] = {{all.first(n)}, {all.subspan(n), 1u << 1}};
-        DD_RETURN_IF_ERROR(replica.Require(groups));
-      }
-      TrainSentence(config, words, n, alpha, &rng,
+    // Each batch's kernel draws from its own random stream, seeded by its
+    // position, so that a batch's random choices (window sizes, negatives)
+    // are known before it trains: the replica path plans the next batch and
+    // prefetches its rows while this one trains. Both paths train the same
+    // batches with the same streams and rates.
+    const uint64_t batch_seed = rng ^ 0xD6E8FEB86659FD93ull;
+    uint64_t batches = 0;
+    // A hashed start, not batch_seed + k * step: NextRandom walks its state
+    // by a fixed step, so starts a step apart would give overlapping streams.
+    auto seed_of = [&](uint64_t batch) {
+      uint64_t s = batch_seed ^ (0xD1B54A32D192ED03ull * (batch + 1));
+      return NextRandom(&s);
+    };
+    auto train = [&](Batch& b) {
+      uint64_t kernel_rng = b.seed;
+      TrainSentence(config, b.words.data(), b.words.size(), b.alpha, &kernel_rng,
                     {replica.base(0), replica.base(1), replica.remap()}, scratch_.data(), &stats);
+    };
+    // The rows a batch touches: its own words first (they need both tables),
+    // then its negatives (only their output rows).
+    auto plan = [&](Batch& b) {
+      uint64_t plan_rng = b.seed;
+      b.touched.clear();
+      PlanSentence(config, b.words.data(), b.words.size(), &plan_rng, &b.touched);
+      b.ids.assign(b.touched.begin(), b.touched.end());
+      const std::span<const RowId> all(b.ids);
+      const size_t n = b.words.size();
+      b.groups[0] = {all.first(n)};
+      b.groups[1] = {all.subspan(n), 1u << 1};
+    };
+    // Direct: trains at once. Replica: the batch waits while its rows are
+    // prefetched; the one before it trains meanwhile.
+    auto submit = [&](const int32_t* words, size_t n) -> Status {
+      Batch& next = batches_[batches % 2];
+      next.words.assign(words, words + n);
+      next.alpha = alpha;
+      next.seed = seed_of(batches++);
+      if (replica.direct()) {
+        train(next);
+        return Status::OK();
+      }
+      plan(next);
+      if (pending_) {
+        Batch& now = batches_[batches % 2];
+        DD_RETURN_IF_ERROR(replica.Require(now.groups));
+        DD_RETURN_IF_ERROR(replica.Prefetch(next.groups));
+        train(now);
+      } else {
+        DD_RETURN_IF_ERROR(replica.Prefetch(next.groups));
+      }
+      pending_ = true;
+      return Status::OK();
+    };
+    auto drain = [&]() -> Status {
+      if (!pending_) return Status::OK();
+      pending_ = false;
+      Batch& now = batches_[(batches + 1) % 2];
+      DD_RETURN_IF_ERROR(replica.Require(now.groups));
+      train(now);
       return Status::OK();
     };
     auto flush = [&]() {
@@ -91,12 +135,9 @@ class Word2VecWorker : public Worker {
         sentence_.clear();
         return;
       }
-      if (replica.direct()) {
-        status = train_batch(sentence_.data(), sentence_.size());
-      } else {
-        for (size_t b = 0; b < sentence_.size() && status.ok(); b += o.batch_words) {
-          status = train_batch(sentence_.data() + b, std::min(o.batch_words, sentence_.size() - b));
-        }
+      const size_t step = replica.direct() ? sentence_.size() : o.batch_words;
+      for (size_t b = 0; b < sentence_.size() && status.ok(); b += step) {
+        status = submit(sentence_.data() + b, std::min(step, sentence_.size() - b));
       }
       sentence_.clear();
     };
@@ -106,6 +147,11 @@ class Word2VecWorker : public Worker {
       shared_.tokens_read.fetch_add(tokens);
       tokens = 0;
       if (status.ok()) status = replica.Advance(since_checkpoint, alpha);
+      // A refresh dropped the waiting batch's rows: fetch them again while
+      // the next words are read.
+      if (status.ok() && pending_ && !replica.prefetching()) {
+        status = replica.Prefetch(batches_[(batches + 1) % 2].groups);
+      }
       since_checkpoint = 0;
       alpha = shared_.schedule.At(shared_.store->progress_fraction());
       const uint64_t pairs = stats.pairs - checkpoint_stats.pairs;
@@ -134,6 +180,8 @@ class Word2VecWorker : public Worker {
           [&] { flush(); });
     });
     flush();
+    if (status.ok()) status = drain();
+    pending_ = false;
     checkpoint();
     DD_RETURN_IF_ERROR(read);
     DD_RETURN_IF_ERROR(status);
@@ -147,8 +195,19 @@ class Word2VecWorker : public Worker {
   Shared& shared_;
   std::vector<float> scratch_;
   std::vector<int32_t> sentence_;
-  std::vector<int32_t> touched_;
-  std::vector<RowId> touched_ids_;
+  // A batch of subsampled words with its rate and kernel seed, and (replica
+  // path) the rows it touches.
+  struct Batch {
+    std::vector<int32_t> words;
+    float alpha = 0;
+    uint64_t seed = 0;
+    std::vector<int32_t> touched;
+    std::vector<RowId> ids;
+    Replica::RowGroup groups[2];
+  };
+  // The batch to train and the one after it, by batch number's parity.
+  Batch batches_[2];
+  bool pending_ = false;
 };
 
 }  // namespace
