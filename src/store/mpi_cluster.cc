@@ -325,8 +325,8 @@ void MpiCluster::Main() {
       sleeps = 0;
       continue;
     }
-    const bool under_way = !requests.empty() || current != nullptr ||
-                           waiters_.load(std::memory_order_relaxed) > 0;
+    const bool under_way =
+        !requests.empty() || current != nullptr || waiters_.load(std::memory_order_relaxed) > 0;
     if (now - last_busy < (under_way ? busy_spin : kIdleSpin)) continue;
     // Back off: 4, 8, 16 ... microseconds up to the cap; a local request
     // (Send, a collective, the stop) wakes the thread at once.

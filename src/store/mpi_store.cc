@@ -82,9 +82,7 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
   cluster_->Register(id_, this);
 }
 
-MpiStore::~MpiStore() {
-  cluster_->Unregister(id_);
-}
+MpiStore::~MpiStore() { cluster_->Unregister(id_); }
 
 Status MpiStore::Validate(size_t table, std::span<const RowId> ids, size_t stride,
                           const char* what) const {
