@@ -229,6 +229,20 @@ TEST(ReplicaTest, APushOrRefreshWaitsForThePrefetchInFlight) {
   EXPECT_EQ(store.model()["a"].row(3)[0], 3.0f);
 }
 
+TEST(ReplicaTest, AReplicaDestroyedWithAPrefetchInFlightLetsItLandFirst) {
+  LatePullStore store(TwoTables(), std::make_unique<Sgd>());
+  {
+    Replica replica(store, {0, 1}, Copies(100, 100));
+    const std::vector<RowId> ids = {1, 5};
+    const Replica::RowGroup groups[] = {{ids}};
+    ASSERT_TRUE(replica.Prefetch(groups).ok());
+    EXPECT_EQ(store.in_flight(), 1u);
+  }
+  // The pull wrote into the replica's rows before they were freed.
+  EXPECT_EQ(store.in_flight(), 0u);
+  EXPECT_EQ(store.landed, 1);
+}
+
 TEST(ReplicaTest, AdvancePushesAndRefreshesAtTheirIntervals) {
   CountingStore store(TwoTables(), std::make_unique<Sgd>());
   store.SetPlan(1000);

@@ -72,6 +72,8 @@ class Replica {
  public:
   // A replica of the store's tables `tables` (all of them when empty).
   Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions options);
+  // Waits for a prefetch in flight: its pull writes into this replica.
+  ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
 

@@ -40,6 +40,11 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
   }
 }
 
+Replica::~Replica() {
+  // An error here has been or will be reported by whoever stopped the worker.
+  if (prefetching_) static_cast<void>(store_.Wait(prefetch_));
+}
+
 Replica::Local& Replica::LocalOf(size_t table) {
   DD_CHECK(table < position_.size() && position_[table] >= 0);
   return tables_[static_cast<size_t>(position_[table])];
