@@ -356,11 +356,7 @@ void MpiCluster::Send(int dest, std::string message) {
   wake_.notify_one();
 }
 
-void MpiCluster::Waiting(bool begin) {
-  if (!begin) {
-    waiters_.fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
+void MpiCluster::BeginWait() {
   waiters_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(mu_);

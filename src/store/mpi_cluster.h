@@ -94,12 +94,14 @@ class MpiCluster : public Cluster {
   // Blocks until fewer than `bytes` of queued and posted messages are waiting
   // to complete (flow control for bulk transfers).
   void WaitForSendsBelow(size_t bytes);
-  // A worker of this rank starts (true) or ends (false) waiting for a reply:
-  // while one waits the thread polls eagerly (and starts at once). Replies
-  // nobody waits for yet (a prefetch) do not make it poll eagerly, since on
-  // a node with as many ranks as cores eager polling takes CPU from the
-  // workers.
-  void Waiting(bool begin);
+  // A worker of this rank starts or ends waiting for a reply: while one
+  // waits the thread polls eagerly (and starts at once). Replies nobody
+  // waits for yet (a prefetch) do not make it poll eagerly, since on a node
+  // with as many ranks as cores eager polling takes CPU from the workers.
+  // Callable under the caller's own locks: the cluster's lock, taken here,
+  // is never held while calling out.
+  void BeginWait();
+  void EndWait() { waiters_.fetch_sub(1, std::memory_order_relaxed); }
   // A new store id; every rank draws them in the same order.
   uint16_t NextStoreId() { return next_store_id_++; }
   // Routes messages of store `id` to `handler` (until Unregister, which

@@ -360,29 +360,21 @@ Status MpiStore::Wait(Ticket ticket) {
       break;
     }
     if (!waiting) {
-      // Not under ops_mu_: the communication thread takes it to settle.
       waiting = true;
-      lock.unlock();
-      cluster_->Waiting(true);
-      lock.lock();
-      continue;
+      cluster_->BeginWait();
     }
     ops_cv_.wait(lock);
   }
-  lock.unlock();
-  if (waiting) cluster_->Waiting(false);
+  if (waiting) cluster_->EndWait();
   return status;
 }
 
 void MpiStore::AwaitPushes() {
   std::unique_lock lock(ops_mu_);
   if (pending_pushes_ == 0) return;
-  lock.unlock();
-  cluster_->Waiting(true);
-  lock.lock();
+  cluster_->BeginWait();
   ops_cv_.wait(lock, [&] { return pending_pushes_ == 0; });
-  lock.unlock();
-  cluster_->Waiting(false);
+  cluster_->EndWait();
 }
 
 std::string MpiStore::ErrorReply(MessageType type, uint64_t ticket, const Status& status) const {

@@ -82,10 +82,13 @@ class Word2VecWorker : public Worker {
       uint64_t s = batch_seed ^ (0xD1B54A32D192ED03ull * (batch + 1));
       return NextRandom(&s);
     };
-    auto train = [&](Batch& b) {
-      uint64_t kernel_rng = b.seed;
-      TrainSentence(config, b.words.data(), b.words.size(), b.alpha, &kernel_rng,
+    auto train = [&](const int32_t* words, size_t n, float rate, uint64_t seed) {
+      uint64_t kernel_rng = seed;
+      TrainSentence(config, words, n, rate, &kernel_rng,
                     {replica.base(0), replica.base(1), replica.remap()}, scratch_.data(), &stats);
+    };
+    auto train_batch = [&](const Batch& b) {
+      train(b.words.data(), b.words.size(), b.alpha, b.seed);
     };
     // The rows a batch touches: its own words first (they need both tables),
     // then its negatives (only their output rows).
@@ -102,20 +105,20 @@ class Word2VecWorker : public Worker {
     // Direct: trains at once. Replica: the batch waits while its rows are
     // prefetched; the one before it trains meanwhile.
     auto submit = [&](const int32_t* words, size_t n) -> Status {
+      if (replica.direct()) {
+        train(words, n, alpha, seed_of(batches++));
+        return Status::OK();
+      }
       Batch& next = batches_[batches % 2];
       next.words.assign(words, words + n);
       next.alpha = alpha;
       next.seed = seed_of(batches++);
-      if (replica.direct()) {
-        train(next);
-        return Status::OK();
-      }
       plan(next);
       if (pending_) {
         Batch& now = batches_[batches % 2];
         DD_RETURN_IF_ERROR(replica.Require(now.groups));
         DD_RETURN_IF_ERROR(replica.Prefetch(next.groups));
-        train(now);
+        train_batch(now);
       } else {
         DD_RETURN_IF_ERROR(replica.Prefetch(next.groups));
       }
@@ -127,7 +130,7 @@ class Word2VecWorker : public Worker {
       pending_ = false;
       Batch& now = batches_[(batches + 1) % 2];
       DD_RETURN_IF_ERROR(replica.Require(now.groups));
-      train(now);
+      train_batch(now);
       return Status::OK();
     };
     auto flush = [&]() {
@@ -195,8 +198,8 @@ class Word2VecWorker : public Worker {
   Shared& shared_;
   std::vector<float> scratch_;
   std::vector<int32_t> sentence_;
-  // A batch of subsampled words with its rate and kernel seed, and (replica
-  // path) the rows it touches.
+  // Replica path: a batch of subsampled words waiting for its rows, with its
+  // rate, its kernel seed and the rows it touches.
   struct Batch {
     std::vector<int32_t> words;
     float alpha = 0;
