@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <random>
 #include <span>
 #include <string>
@@ -267,6 +268,69 @@ TEST_P(ParityTest, SameModelAsOneProcess) {
 INSTANTIATE_TEST_SUITE_P(Rules, ParityTest,
                          ::testing::Combine(::testing::Values("sgd", "adagrad"),
                                             ::testing::Bool()));
+
+// (a') PullChanged returns a client's every row the first time, then the
+// rows other ranks' clients pushed (its own too where the rule does not add
+// a delta as it is), with their values as a plain pull gives them, then
+// nothing until the next change.
+TEST_F(MpiStoreTest, PullChangedReturnsTheRowsOthersChanged) {
+  for (const std::string rule : {"sgd", "adagrad"}) {
+    SCOPED_TRACE(rule);
+    const Model initial = MakeModel();
+    auto store = Make(initial, MakeRule(rule));
+    const uint32_t client = store->NewClient();
+    const Table& in = initial.table(0);
+    auto pull_changed = [&](RowId begin, RowId end) {
+      ChangedRows range;
+      range.table = 0;
+      range.begin = begin;
+      range.end = end;
+      EXPECT_TRUE(store->Wait(store->PullChanged(client, {&range, 1})).ok());
+      // Sorted by id, each checked against a plain pull of the row.
+      std::vector<RowId> ids = range.ids;
+      std::sort(ids.begin(), ids.end());
+      for (size_t i = 0; i < range.ids.size(); ++i) {
+        std::vector<float> want(in.dim());
+        const RowBlock block{0, {&range.ids[i], 1}, want.data(), 0};
+        EXPECT_TRUE(store->PullNow({&block, 1}).ok());
+        EXPECT_EQ(std::vector<float>(range.values.begin() + i * in.dim(),
+                                     range.values.begin() + (i + 1) * in.dim()),
+                  want)
+            << "row " << range.ids[i];
+      }
+      return ids;
+    };
+    // The first time: every row of the range, on every owner.
+    std::vector<RowId> all(in.rows());
+    std::iota(all.begin(), all.end(), RowId{0});
+    EXPECT_EQ(pull_changed(0, in.rows()), all);
+    EXPECT_TRUE(store->Barrier().ok());
+    // Rank r changes rows r and r + 4.
+    const RowId mine[] = {static_cast<RowId>(rank()), static_cast<RowId>(rank() + 4)};
+    std::vector<float> delta(2 * in.dim(), 0.25f);
+    PushOptions options;
+    options.kind = PushOptions::Kind::kDelta;
+    options.rate = 0.1f;
+    options.client = client;
+    const ConstRowBlock push{0, mine, delta.data(), 0};
+    EXPECT_TRUE(store->PushNow({&push, 1}, options).ok());
+    EXPECT_TRUE(store->Barrier().ok());
+    std::vector<RowId> want;
+    for (int q = 0; q < ranks(); ++q) {
+      if (q == rank() && rule == "sgd") continue;
+      want.push_back(static_cast<RowId>(q));
+      want.push_back(static_cast<RowId>(q + 4));
+    }
+    std::sort(want.begin(), want.end());
+    // A range takes only its rows; the rest stay changed for later.
+    std::vector<RowId> low, high;
+    for (RowId id : want) (id < 3 ? low : high).push_back(id);
+    EXPECT_EQ(pull_changed(0, 3), low);
+    EXPECT_EQ(pull_changed(0, in.rows()), high);
+    EXPECT_TRUE(pull_changed(0, in.rows()).empty());  // Taken: nothing new.
+    EXPECT_TRUE(store->Barrier().ok());
+  }
+}
 
 // (b) Every rank's pushes reach every row's owner; after Barrier every rank
 // pulls the sum of them all.

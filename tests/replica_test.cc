@@ -1,6 +1,7 @@
 // Replica: rows pulled on Require into slots, changes pushed as deltas at
 // the push interval, rows dropped at the fetch interval, hot rows synced on
-// their own interval, the direct (Hogwild) mode, and sync rounds.
+// their own interval, the full mode (every row, synced in the background),
+// the direct (Hogwild) mode, and sync rounds.
 #include "deepdist/replica.h"
 
 #include <gtest/gtest.h>
@@ -41,6 +42,11 @@ class CountingStore : public LocalStore {
     for (const ConstRowBlock& b : blocks) pushed[b.table] += b.ids.size();
     last_push = options;
     return LocalStore::Push(blocks, options);
+  }
+  Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override {
+    const Ticket ticket = LocalStore::PullChanged(client, ranges);  // Settled at once.
+    for (const ChangedRows& r : ranges) pulled[r.table] += r.ids.size();
+    return ticket;
   }
   uint64_t pulled[2] = {0, 0};
   uint64_t pushed[2] = {0, 0};
@@ -153,7 +159,18 @@ class LatePullStore : public CountingStore {
     late_.emplace(ticket, std::move(late));
     return ticket;
   }
+  Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override {
+    const Ticket ticket = next_++;
+    late_changed_.emplace(ticket, std::make_pair(client, ranges));
+    return ticket;
+  }
   Status Wait(Ticket ticket) override {
+    if (auto changed = late_changed_.find(ticket); changed != late_changed_.end()) {
+      const auto [client, ranges] = changed->second;
+      late_changed_.erase(changed);
+      ++landed;
+      return LocalStore::Wait(CountingStore::PullChanged(client, ranges));
+    }
     auto it = late_.find(ticket);
     if (it == late_.end()) return LocalStore::Wait(ticket);
     Late late = std::move(it->second);
@@ -162,7 +179,10 @@ class LatePullStore : public CountingStore {
     for (size_t i = 0; i < late.blocks.size(); ++i) late.blocks[i].ids = late.ids[i];
     return LocalStore::Wait(LocalStore::Pull(late.blocks));
   }
-  size_t in_flight() const { return late_.size(); }
+  bool Test(Ticket ticket) override {
+    return late_.count(ticket) == 0 && late_changed_.count(ticket) == 0;
+  }
+  size_t in_flight() const { return late_.size() + late_changed_.size(); }
   int landed = 0;
 
  private:
@@ -171,6 +191,7 @@ class LatePullStore : public CountingStore {
     std::vector<RowBlock> blocks;
   };
   std::map<Ticket, Late> late_;
+  std::map<Ticket, std::pair<uint32_t, std::span<ChangedRows>>> late_changed_;
   Ticket next_ = uint64_t{1} << 40;
 };
 
@@ -290,6 +311,111 @@ TEST(ReplicaTest, HotRowsAreSyncedOnTheirOwnInterval) {
   EXPECT_EQ(store.model()["a"].row(4)[0], 8.0f);
 }
 
+ReplicaOptions Full(uint64_t push_every, uint64_t fetch_every) {
+  ReplicaOptions o = Copies(push_every, fetch_every);
+  o.full = true;
+  return o;
+}
+
+TEST(ReplicaTest, AFullReplicaPullsTheTablesOnceAndKeepsRowsAtTheirIds) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());
+  Replica replica(store, {0, 1}, Full(100, 100));
+  ASSERT_TRUE(replica.full());
+  EXPECT_FALSE(replica.needs_rows());
+  EXPECT_EQ(replica.remap(), nullptr);
+  const std::vector<RowId> ids = {4};
+  ASSERT_TRUE(replica.Require(ids).ok());
+  EXPECT_EQ(store.pulled[0], 6u);
+  EXPECT_EQ(store.pulled[1], 6u);
+  EXPECT_EQ(replica.slot(3), 3);
+  EXPECT_EQ(replica.Row(0, 3), replica.base(0) + 3 * replica.stride(0));
+  EXPECT_EQ(replica.Row(0, 3)[2], 3.0f);
+  ASSERT_TRUE(replica.RequireAll().ok());  // Present already.
+  EXPECT_EQ(store.pulled[0], 6u);
+  // Changes stay in the replica until a push.
+  replica.MutableRow(0, 3)[2] = 9.0f;
+  EXPECT_EQ(store.model()["a"].row(3)[2], 3.0f);
+}
+
+// Another worker's push of `delta` to row `id` of table `table` (SGD adds
+// it), as a client of its own.
+void OtherWorkerAdds(ParamStore& store, size_t table, RowId id, std::vector<float> delta) {
+  PushOptions o;
+  o.kind = PushOptions::Kind::kDelta;
+  o.rate = 0.1f;
+  o.client = 1000;
+  const RowId ids[] = {id};
+  const ConstRowBlock block{table, ids, delta.data(), 0};
+  ASSERT_TRUE(store.PushNow(std::span<const ConstRowBlock>(&block, 1), o).ok());
+}
+
+TEST(ReplicaTest, AFullReplicaSyncMergesTheRowsOthersChangedWithLaterChanges) {
+  LatePullStore store(TwoTables(), std::make_unique<Sgd>());
+  store.SetPlan(1000);
+  Replica replica(store, {0, 1}, Full(10, 10));
+  ASSERT_TRUE(replica.RequireAll().ok());
+  EXPECT_EQ(store.landed, 1);
+  replica.MutableRow(0, 2)[0] = 2.5f;
+  replica.MutableRow(0, 3)[0] = 3.5f;
+  ASSERT_TRUE(replica.Advance(10, 0.1f).ok());
+  // The changed rows alone are pushed, as deltas, with the replica's client.
+  EXPECT_EQ(store.pushed[0], 2u);
+  EXPECT_EQ(store.pushed[1], 0u);
+  EXPECT_EQ(store.last_push.kind, PushOptions::Kind::kDelta);
+  EXPECT_NE(store.last_push.client, kNoClient);
+  EXPECT_EQ(store.model()["a"].row(2)[0], 2.5f);
+  // The pull of what others changed is in flight. Before it lands, another
+  // worker changes row 2, and this worker changes it again.
+  EXPECT_EQ(store.in_flight(), 1u);
+  OtherWorkerAdds(store, 0, 2, {0.0f, 0.0f, 5.0f});
+  replica.MutableRow(0, 2)[0] += 1.0f;
+  ASSERT_TRUE(replica.Advance(1, 0.1f).ok());  // Not landed yet: nothing merged.
+  EXPECT_EQ(replica.Row(0, 2)[2], 2.0f);
+  ASSERT_TRUE(replica.Wait().ok());
+  // Row 2 alone came back (row 3 only this worker changed): the master's
+  // row plus this worker's change since its push.
+  EXPECT_EQ(store.pulled[0], 6u + 1u);
+  EXPECT_EQ(store.pulled[1], 6u);
+  EXPECT_EQ(replica.Row(0, 2)[0], 3.5f);
+  EXPECT_EQ(replica.Row(0, 2)[1], 2.0f);
+  EXPECT_EQ(replica.Row(0, 2)[2], 7.0f);
+  EXPECT_EQ(replica.Row(0, 3)[0], 3.5f);
+  ASSERT_TRUE(replica.Finish(0.1f).ok());
+  EXPECT_EQ(store.model()["a"].row(2)[0], 3.5f);  // The later change is not lost.
+  EXPECT_EQ(store.model()["a"].row(2)[2], 7.0f);
+  EXPECT_EQ(store.pushed[0], 2u + 1u + 1u);  // Its two, the other's, its last.
+}
+
+TEST(ReplicaTest, AFullReplicaMergesAtTheNextAdvanceOnceThePullHasLanded) {
+  CountingStore store(TwoTables(), std::make_unique<Sgd>());  // Pulls land at once.
+  store.SetPlan(1000);
+  ReplicaOptions o = Full(1000, 1000);
+  o.hot_rows = 2;  // Rows 0 and 1.
+  o.hot_every = 5;
+  Replica replica(store, {0, 1}, o);
+  ASSERT_TRUE(replica.RequireAll().ok());
+  replica.MutableRow(0, 0)[0] = 3.0f;
+  replica.MutableRow(0, 4)[0] = 8.0f;
+  OtherWorkerAdds(store, 0, 1, {0.0f, 5.0f, 0.0f});  // A hot row.
+  OtherWorkerAdds(store, 0, 5, {0.0f, 5.0f, 0.0f});  // A cold one.
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());
+  // The hot rows: row 0's change pushed, row 1 (changed by the other
+  // worker) pulled; the cold rows wait.
+  EXPECT_EQ(store.pushed[0], 1u + 2u);
+  EXPECT_EQ(store.pulled[0], 6u + 1u);
+  EXPECT_EQ(store.pulled[1], 6u);
+  EXPECT_EQ(store.model()["a"].row(0)[0], 3.0f);
+  EXPECT_EQ(store.model()["a"].row(4)[0], 4.0f);
+  EXPECT_EQ(replica.Row(0, 1)[1], 1.0f);
+  ASSERT_TRUE(replica.Advance(1, 0.1f).ok());
+  EXPECT_EQ(replica.Row(0, 1)[1], 6.0f);
+  EXPECT_EQ(replica.Row(0, 0)[0], 3.0f);
+  EXPECT_EQ(replica.Row(0, 4)[0], 8.0f);
+  EXPECT_EQ(replica.Row(0, 5)[1], 5.0f);
+  ASSERT_TRUE(replica.Finish(0.1f).ok());
+  EXPECT_EQ(store.model()["a"].row(4)[0], 8.0f);
+}
+
 TEST(ReplicaTest, DirectModeIsTheMasterItself) {
   CountingStore store(TwoTables(), std::make_unique<Sgd>());
   Replica replica(store, {0, 1}, ReplicaOptions{});
@@ -321,7 +447,9 @@ TEST(ReplicaTest, AStopFlagEndsTheWorkerAtItsNextAdvance) {
   EXPECT_FALSE(replica.Advance(1, 0.1f).ok());
 }
 
-TEST(ReplicaTest, SyncRoundsApplyTheWorkersMeanChangeOnce) {
+class ReplicaRoundsTest : public testing::TestWithParam<bool> {};
+
+TEST_P(ReplicaRoundsTest, SyncRoundsApplyTheWorkersMeanChangeOnce) {
   Model m;
   m.AddTable("w", 2, 1);
   LocalStore store(std::move(m), std::make_unique<Sgd>());
@@ -333,6 +461,7 @@ TEST(ReplicaTest, SyncRoundsApplyTheWorkersMeanChangeOnce) {
       ReplicaOptions o = Copies(10, 10);
       o.rounds = rounds.get();
       o.push_scale = 0.5f;
+      o.full = GetParam();
       Replica replica(store, {0}, o);
       const std::vector<RowId> ids = {0};
       ASSERT_TRUE(replica.Require(ids).ok());
@@ -349,6 +478,11 @@ TEST(ReplicaTest, SyncRoundsApplyTheWorkersMeanChangeOnce) {
   EXPECT_EQ(seen[1], 3.0f);
   EXPECT_EQ(store.model()["w"].row(0)[0], 4.0f);  // 3 + 2 * 0.5.
 }
+
+INSTANTIATE_TEST_SUITE_P(RowsAndFull, ReplicaRoundsTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Full" : "Rows";
+                         });
 
 }  // namespace
 }  // namespace deepdist

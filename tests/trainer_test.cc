@@ -48,6 +48,13 @@ class CountingStore : public ParamStore {
     for (const ConstRowBlock& b : blocks) pushed += b.ids.size();
     return inner_->Push(blocks, options);
   }
+  uint32_t NewClient() override { return inner_->NewClient(); }
+  Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override {
+    const Ticket ticket = inner_->PullChanged(client, ranges);  // Settled at once.
+    for (const ChangedRows& r : ranges) pulled += r.ids.size();
+    ++pull_calls;
+    return ticket;
+  }
   Status Wait(Ticket ticket) override { return inner_->Wait(ticket); }
   Result<Model> Snapshot() override { return inner_->Snapshot(); }
   void SetPlan(uint64_t planned_units) override { inner_->SetPlan(planned_units); }
@@ -361,6 +368,39 @@ TEST_F(TrainerTest, OneWorkerOnTheReplicaPathGivesTheHogwildVectors) {
   o.alpha *= 1.01f;
   const Run b = Train(o, MakeSgd(o.alpha));
   EXPECT_GT(MaxRelativeDifference(a.model.table(0), b.model.table(0)), 2e-3);
+}
+
+TEST_F(TrainerTest, OneWorkerOnAFullReplicaTrainsTheHogwildValues) {
+  // A full replica with one worker pulls every row once; afterwards no one
+  // else changes a row, so no sync pulls anything back and the replica
+  // trains exactly the Hogwild path's values (the same loss, bit for bit)
+  // however often it pushes. The master receives the changes in steps, each
+  // one rounding of old + (new - old).
+  for (const Architecture arch : {Architecture::kSkipGram, Architecture::kCbow}) {
+    SCOPED_TRACE(arch == Architecture::kCbow ? "cbow" : "skip-gram");
+    TrainerOptions o = Options();
+    o.model = arch;
+    const Run hogwild = Train(o, MakeSgd());
+    TrainerOptions r = o;
+    r.force_store_path = true;
+    r.full_replica = true;
+    const Model initial = Trainer(vocab_, o).NewModel();
+    for (const uint64_t interval : {uint64_t{1} << 40, uint64_t{700}, uint64_t{0}}) {
+      SCOPED_TRACE("interval " + std::to_string(interval));
+      r.push_every = interval;
+      r.fetch_every = interval * 2;
+      const Run full = Train(r, MakeSgd());
+      EXPECT_EQ(full.pulled, 2 * vocab_.size());  // The initial load alone.
+      EXPECT_GT(full.pushed, 0u);
+      EXPECT_EQ(full.stats.loss, hogwild.stats.loss);
+      EXPECT_EQ(full.stats.epoch_loss, hogwild.stats.epoch_loss);
+      const double roundings = interval > 1000 ? 1.0 : 64.0;
+      EXPECT_LE(MaxRoundings(hogwild.model.table(0), full.model.table(0), initial.table(0)),
+                roundings);
+      EXPECT_LE(MaxRoundings(hogwild.model.table(1), full.model.table(1), initial.table(1)),
+                roundings);
+    }
+  }
 }
 
 TEST_F(TrainerTest, PushAndFetchIntervalsSetHowOftenRowsTravel) {

@@ -43,6 +43,14 @@ struct ReplicaOptions {
   uint64_t fetch_every = 0;
   // Use the master tables in place when the store allows it.
   bool allow_direct = true;
+  // Mirror every row of the tables (when not direct): the tables are pulled
+  // whole at the first Require, rows sit at their ids (no making rows
+  // present per batch, no id -> slot lookups), and a refresh pushes the
+  // changed rows and pulls them back without waiting: the pulled values are
+  // merged in when they land, each row keeping the change made on it since
+  // its push. Costs two copies of the tables per worker; for models that
+  // fit, it saves the per-batch bookkeeping of the sparse replica.
+  bool full = false;
   // Sync mode: pushes are deferred to the end of the store's round.
   bool defer_to_round = false;
   // Pushed changes are multiplied by this (sync mode: 1 / workers, so that
@@ -78,6 +86,11 @@ class Replica {
   Replica& operator=(const Replica&) = delete;
 
   bool direct() const { return direct_; }
+  // Every row is present at its id (ReplicaOptions::full), once loaded.
+  bool full() const { return full_; }
+  // Rows must be made present (Require) before they are touched: false when
+  // direct or full.
+  bool needs_rows() const { return !direct_ && !full_; }
   ParamStore& store() { return store_; }
 
   // Makes rows `ids` (duplicates allowed) of store table `table` present.
@@ -114,7 +127,9 @@ class Replica {
   float* base(size_t k) { return direct_ ? direct_tables_[k]->data() : tables_[k].current.data(); }
   size_t stride(size_t k) const { return tables_[k].stride; }
   // The shared slot of `id` (the row itself in direct mode), or -1.
-  int32_t slot(RowId id) const { return direct_ ? static_cast<int32_t>(id) : tables_[0].remap[id]; }
+  int32_t slot(RowId id) const {
+    return direct_ || full_ ? static_cast<int32_t>(id) : tables_[0].remap[id];
+  }
   // Row id -> slot for the shared slots (nullptr in direct mode: the slot
   // of a row is the row).
   const int32_t* remap() const;
@@ -168,6 +183,18 @@ class Replica {
   static void Grow(Local& local, size_t slots);
   // Gives the absent rows of `ids` slots; appends them to `missing`.
   static void Assign(Local& local, std::span<const RowId> ids, std::vector<RowId>* missing);
+  // Full mode: makes the tables the master's, the first time and after a
+  // Drop (waiting for the rows others changed).
+  Status LoadFull();
+  // Full mode: pushes the change of the changed rows (the hot ones only, or
+  // all) and, with `pull`, starts the pull of the rows others changed (see
+  // full).
+  Status SyncFull(float rate, bool hot_only, bool pull);
+  // Full mode: starts the pull of the rows others changed, all or the hot
+  // ones.
+  void StartPullChanged(bool hot_only);
+  // Full mode: merges the landed rows of the last sync.
+  void MergeSync();
 
   ParamStore& store_;
   ReplicaOptions options_;
@@ -180,6 +207,14 @@ class Replica {
   std::vector<Ticket> in_flight_;
   Ticket prefetch_ = 0;
   bool prefetching_ = false;
+  bool full_ = false;
+  bool full_loaded_ = false;
+  uint32_t client_ = kNoClient;
+  // Full mode: per table of the replica, the rows others changed, landing
+  // from the last sync.
+  std::vector<ChangedRows> sync_rows_;
+  Ticket sync_ = 0;
+  bool syncing_ = false;
 };
 
 }  // namespace deepdist

@@ -45,8 +45,26 @@
 
 namespace deepdist {
 
+class ChangeLog;
+
 // Names one Pull or Push in flight; Wait() settles it.
 using Ticket = uint64_t;
+
+// A client of a store (NewClient): a worker's full replica, which pulls
+// back the rows other clients changed (PullChanged).
+inline constexpr uint32_t kNoClient = ~uint32_t{0};
+
+// For PullChanged: rows [begin, end) of `table`. The pull appends the rows
+// of the range changed since the client last pulled them (by a push of
+// another client, or of none, or of the client itself where the rule does
+// not add a delta as it is), in no particular order, and their values, dim
+// floats each; the object must stay valid until the pull's Wait returns.
+struct ChangedRows {
+  size_t table = 0;
+  RowId begin = 0, end = 0;
+  std::vector<RowId> ids;
+  std::vector<float> values;
+};
 
 // Rows `ids` of `table`, row i at values + i * stride (stride 0: dim(table),
 // densely packed). A pull writes the rows there; the buffer must stay valid
@@ -81,6 +99,9 @@ struct PushOptions {
   // Sync mode: the owner sums the values of every worker's push and applies
   // the sum once, when the round ends (Rounds::Next), instead of at once.
   bool defer_to_round = false;
+  // The pushing client (NewClient), or kNoClient: its own later
+  // PullChanged does not return the rows of this push for it.
+  uint32_t client = kNoClient;
 };
 
 // A worker's task: partition `partition` in epoch `epoch`.
@@ -129,6 +150,15 @@ class ParamStore {
   virtual Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options = {}) = 0;
   // Blocks until the ticket's pull has landed or its push has been applied.
   [[nodiscard]] virtual Status Wait(Ticket ticket) = 0;
+  // A new client id, unique across every rank.
+  virtual uint32_t NewClient() = 0;
+  // The rows of each range changed for `client` since it last pulled them
+  // through PullChanged (every row, the first time), with their values
+  // (see ChangedRows). Ordered after this thread's earlier pushes.
+  virtual Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) = 0;
+  // True when Wait(ticket) would return at once; false when it would block
+  // or the store cannot tell without blocking.
+  virtual bool Test(Ticket /*ticket*/) { return false; }
   // Pull(...) then Wait.
   [[nodiscard]] Status PullNow(std::span<const RowBlock> blocks) { return Wait(Pull(blocks)); }
   [[nodiscard]] Status PushNow(std::span<const ConstRowBlock> blocks,
@@ -196,6 +226,10 @@ class LocalStore : public ParamStore {
   Ticket Pull(std::span<const RowBlock> blocks) override;
   Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options = {}) override;
   Status Wait(Ticket ticket) override;
+  uint32_t NewClient() override { return next_client_.fetch_add(1, std::memory_order_relaxed); }
+  Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override;
+  // Every ticket is settled when it is returned.
+  bool Test(Ticket /*ticket*/) override { return true; }
   Result<Model> Snapshot() override { return model_; }
   Result<Model> TakeModel() override { return std::move(model_); }
 
@@ -239,6 +273,8 @@ class LocalStore : public ParamStore {
   std::vector<std::vector<float>> state_;  // Optimizer state per table.
   std::atomic<uint64_t> progress_{0};
   uint64_t planned_ = 0;
+  std::atomic<uint32_t> next_client_{0};
+  std::unique_ptr<ChangeLog> changes_;
 
   std::mutex mu_;  // Guards what follows.
   Ticket next_ticket_ = 1;

@@ -58,6 +58,7 @@ struct TrainFlags {
   long long hot_rows = kUnset;
   long long hot_every = kUnset;
   std::string wire = "fp32";
+  std::string replica = "full";
   bool json = false;
   bool quiet = false;
 };
@@ -99,6 +100,8 @@ std::string Validate(const TrainFlags& f) {
     return "--hot-every: must be between 1 and 2^40 words";
   if (f.wire != "fp32" && f.wire != "fp16")
     return "--wire: must be fp32 or fp16, not \"" + f.wire + "\"";
+  if (f.replica != "full" && f.replica != "rows")
+    return "--replica: must be full or rows, not \"" + f.replica + "\"";
   if (f.inputs.empty()) return "--input: is required";
   return "";
 }
@@ -211,6 +214,7 @@ int RunTrain(const TrainFlags& f) {
                                    options.push_every);
   options.hot_rows =
       f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows) : (distributed ? kDefaultHotRows : 0);
+  options.full_replica = f.replica == "full";
   options.hot_every =
       f.hot_every > 0 ? static_cast<uint64_t>(f.hot_every) : scaled(kDefaultHotEvery, 1u << 11);
 
@@ -436,6 +440,11 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--hot-every", flags->hot_every,
                   "Words between pushes and refreshes of the hot rows (default under MPI "
                   "2^15 x (2 / ranks)^2, at least 2^11)");
+  cmd->add_option("--replica", flags->replica,
+                  "What a worker's replica holds on the replica path: full (every row, "
+                  "trained in place and merged with the store's in the background) or rows "
+                  "(the rows of each batch, made present before it trains)")
+      ->capture_default_str();
   cmd->add_option("--wire", flags->wire,
                   "Row values between ranks: fp32, or fp16 (half the bytes; MPI only)")
       ->capture_default_str();

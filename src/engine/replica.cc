@@ -33,6 +33,16 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
     for (size_t k = 0; k < tables_.size(); ++k) tables_[k].stride = direct_tables_[k]->stride();
     return;
   }
+  full_ = options_.full;
+  if (full_) {
+    client_ = store_.NewClient();
+    // Filled by the first Require (LoadFull).
+    for (Local& local : tables_) {
+      local.current = Table("replica", store_.rows(local.table), local.dim);
+      local.pushed = Table("pushed", store_.rows(local.table), local.dim);
+    }
+    return;
+  }
   for (Local& local : tables_) {
     local.remap.assign(store_.rows(local.table), -1);
     local.current = Table("replica", 0, local.dim);
@@ -43,6 +53,7 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
 Replica::~Replica() {
   // An error here has been or will be reported by whoever stopped the worker.
   if (prefetching_) static_cast<void>(store_.Wait(prefetch_));
+  if (syncing_) static_cast<void>(store_.Wait(sync_));
 }
 
 Replica::Local& Replica::LocalOf(size_t table) {
@@ -55,7 +66,9 @@ const Replica::Local& Replica::LocalOf(size_t table) const {
   return tables_[static_cast<size_t>(position_[table])];
 }
 
-const int32_t* Replica::remap() const { return direct_ ? nullptr : tables_[0].remap.data(); }
+const int32_t* Replica::remap() const {
+  return direct_ || full_ ? nullptr : tables_[0].remap.data();
+}
 
 void Replica::Grow(Local& local, size_t slots) {
   if (slots <= local.current.rows()) return;
@@ -83,6 +96,7 @@ void Replica::Assign(Local& local, std::span<const RowId> ids, std::vector<RowId
 
 Status Replica::Require(size_t table, std::span<const RowId> ids) {
   if (direct_) return Status::OK();
+  if (full_) return LoadFull();
   DD_RETURN_IF_ERROR(Settle());
   Local& local = LocalOf(table);
   missing_.clear();
@@ -110,6 +124,11 @@ Status Replica::Require(std::span<const RowGroup> groups) { return Load(groups, 
 Status Replica::Prefetch(std::span<const RowGroup> groups) { return Load(groups, false); }
 
 Status Replica::Settle() {
+  if (syncing_) {
+    syncing_ = false;
+    DD_RETURN_IF_ERROR(store_.Wait(sync_));
+    MergeSync();
+  }
   if (!prefetching_) return Status::OK();
   prefetching_ = false;
   DD_RETURN_IF_ERROR(store_.Wait(prefetch_));
@@ -135,6 +154,7 @@ void Replica::FinishLoad() {
 
 Status Replica::Load(std::span<const RowGroup> groups, bool wait) {
   if (direct_) return Status::OK();
+  if (full_) return LoadFull();
   // The pull in flight lands first: its rows count as present below, and
   // its buffers are reused.
   DD_RETURN_IF_ERROR(Settle());
@@ -203,6 +223,7 @@ Status Replica::Load(std::span<const RowGroup> groups, bool wait) {
 
 Status Replica::RequireAll() {
   if (direct_) return Status::OK();
+  if (full_) return LoadFull();
   std::vector<RowId> all;
   for (Local& local : tables_) {
     all.resize(local.remap.size());
@@ -215,6 +236,10 @@ Status Replica::RequireAll() {
 const float* Replica::Row(size_t table, RowId id) const {
   if (direct_) return direct_tables_[static_cast<size_t>(position_[table])]->row(id);
   const Local& local = LocalOf(table);
+  if (full_) {
+    DD_CHECK(full_loaded_ && id < local.current.rows());
+    return local.current.row(id);
+  }
   DD_CHECK(id < local.remap.size() && local.remap[id] >= 0);
   return local.current.row(static_cast<RowId>(local.remap[id]));
 }
@@ -225,6 +250,7 @@ Status Replica::Push(float rate) { return PushChanges(rate, false, false); }
 
 Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
   if (direct_) return Status::OK();
+  if (full_) return SyncFull(rate, hot_only, false);
   // A prefetched row is compared below with its value as pulled.
   DD_RETURN_IF_ERROR(Settle());
   PushOptions options;
@@ -277,7 +303,11 @@ Status Replica::Wait() {
 }
 
 void Replica::Drop() {
-  DD_CHECK(!prefetching_);
+  DD_CHECK(!prefetching_ && !syncing_);
+  if (full_) {
+    full_loaded_ = false;  // Pulled whole again when next needed.
+    return;
+  }
   for (Local& local : tables_) {
     for (RowId id : local.ids) local.remap[id] = -1;
     local.ids.clear();
@@ -287,6 +317,10 @@ void Replica::Drop() {
 
 Status Replica::Refresh(float rate) {
   if (direct_) return Status::OK();
+  if (full_) {
+    DD_RETURN_IF_ERROR(Wait());
+    return SyncFull(rate, false, true);
+  }
   // Settle the last interval's push, then push this one's without waiting:
   // a store applies one worker's pushes and pulls in the order they were
   // issued, so the next pull already sees this push.
@@ -297,6 +331,7 @@ Status Replica::Refresh(float rate) {
 }
 
 Status Replica::RefreshHot(float rate) {
+  if (full_) return SyncFull(rate, true, true);
   DD_RETURN_IF_ERROR(PushChanges(rate, true, true));  // Seen by later pulls (see Refresh).
 
   // The hot rows keep their slots; unloaded, they are pulled again when next
@@ -316,6 +351,8 @@ Status Replica::Advance(uint64_t units, float rate) {
     return Status::Internal("training stopped: another worker failed");
   }
   if (direct_) return Status::OK();
+  // Full mode: the rows of the last sync are merged as soon as they land.
+  if (syncing_ && store_.Test(sync_)) DD_RETURN_IF_ERROR(Settle());
   since_push_ += units;
   since_fetch_ += units;
   since_hot_ += units;
@@ -327,7 +364,9 @@ Status Replica::Advance(uint64_t units, float rate) {
     Result<bool> more = options_.rounds->Next(true);
     DD_RETURN_IF_ERROR(more.status());
     Drop();
-    return Status::OK();
+    // A full replica takes the round's model at once (it is not asked for
+    // rows again).
+    return full_ ? LoadFull() : Status::OK();
   }
   if (since_fetch_ >= options_.fetch_every) {
     since_fetch_ = 0;
@@ -368,6 +407,92 @@ Status Replica::Finish(float rate, bool keep_changes) {
     }
   }
   return status;
+}
+
+Status Replica::LoadFull() {
+  if (full_loaded_) return Status::OK();
+  DD_RETURN_IF_ERROR(Settle());
+  // The first pull of a client returns every row.
+  StartPullChanged(false);
+  DD_RETURN_IF_ERROR(Settle());
+  full_loaded_ = true;
+  return Status::OK();
+}
+
+void Replica::StartPullChanged(bool hot_only) {
+  sync_rows_.resize(tables_.size());
+  for (size_t k = 0; k < tables_.size(); ++k) {
+    const size_t rows = tables_[k].current.rows();
+    ChangedRows& range = sync_rows_[k];
+    range.table = tables_[k].table;
+    range.begin = 0;
+    range.end = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
+    range.ids.clear();
+    range.values.clear();
+  }
+  // The store appends to the ranges until the pull's Wait.
+  sync_ = store_.PullChanged(client_, sync_rows_);
+  syncing_ = true;
+}
+
+Status Replica::SyncFull(float rate, bool hot_only, bool pull) {
+  DD_RETURN_IF_ERROR(LoadFull());
+  // The last sync's rows merge first: they are compared below with their
+  // values as pulled.
+  DD_RETURN_IF_ERROR(Settle());
+  PushOptions options;
+  options.kind = PushOptions::Kind::kDelta;
+  options.rate = rate;
+  options.defer_to_round = options_.defer_to_round;
+  options.client = client_;
+  const float scale = options_.push_scale;
+  std::vector<ConstRowBlock> blocks;
+  for (Local& local : tables_) {
+    const size_t dim = local.dim;
+    local.changed_ids.clear();
+    local.changes.clear();
+    const size_t rows = local.current.rows();
+    const size_t count = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
+    for (size_t r = 0; r < count; ++r) {
+      float* now = local.current.row(r);
+      float* before = local.pushed.row(r);
+      if (std::memcmp(now, before, dim * sizeof(float)) == 0) continue;
+      local.changed_ids.push_back(static_cast<RowId>(r));
+      const size_t at = local.changes.size();
+      local.changes.resize(at + dim);
+      for (size_t k = 0; k < dim; ++k) local.changes[at + k] = (now[k] - before[k]) * scale;
+      std::memcpy(before, now, dim * sizeof(float));
+    }
+    if (!local.changed_ids.empty()) {
+      blocks.push_back({local.table, local.changed_ids, local.changes.data(), dim});
+    }
+  }
+  // The store copies the values before returning.
+  if (!blocks.empty()) in_flight_.push_back(store_.Push(blocks, options));
+  if (!pull) return Status::OK();
+
+  // Issued after the push (a store keeps one worker's pushes and pulls in
+  // order): the rows other workers changed meanwhile.
+  StartPullChanged(hot_only);
+  return Status::OK();
+}
+
+void Replica::MergeSync() {
+  for (size_t k = 0; k < sync_rows_.size(); ++k) {
+    Local& local = tables_[k];
+    const size_t dim = local.dim;
+    const ChangedRows& got = sync_rows_[k];
+    for (size_t i = 0; i < got.ids.size(); ++i) {
+      float* now = local.current.row(got.ids[i]);
+      float* before = local.pushed.row(got.ids[i]);
+      const float* pulled = &got.values[i * dim];
+      // The master's value plus what this worker changed since its push.
+      for (size_t j = 0; j < dim; ++j) {
+        now[j] = pulled[j] + (now[j] - before[j]);
+        before[j] = pulled[j];
+      }
+    }
+  }
 }
 
 }  // namespace deepdist

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "deepdist/store.h"
+#include "src/store/change_log.h"
 
 namespace deepdist {
 
@@ -73,6 +74,9 @@ LocalStore::LocalStore(Model model, std::unique_ptr<Descent> descent, LocalStore
   DD_CHECK(descent_ != nullptr);
   state_.resize(model_.num_tables());
   deferred_.resize(model_.num_tables());
+  std::vector<size_t> rows;
+  for (size_t t = 0; t < model_.num_tables(); ++t) rows.push_back(model_.table(t).rows());
+  changes_ = std::make_unique<ChangeLog>(std::move(rows));
   const size_t per_value = descent_->state_per_value();
   for (size_t t = 0; t < model_.num_tables(); ++t) {
     const Table& table = model_.table(t);
@@ -102,6 +106,29 @@ Ticket LocalStore::Pull(std::span<const RowBlock> blocks) { return Settle(DoPull
 
 Ticket LocalStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) {
   return Settle(DoPush(blocks, options));
+}
+
+Ticket LocalStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
+  std::vector<RowId> ids;
+  for (ChangedRows& range : ranges) {
+    if (range.table >= model_.num_tables()) {
+      return Settle(Status::InvalidArgument("pull: no such table"));
+    }
+    const Table& t = model_.table(range.table);
+    const size_t dim = t.dim();
+    ids.clear();
+    changes_->Take(client, range.table, range.begin, range.end, &ids);
+    const size_t at = range.values.size();
+    range.values.resize(at + ids.size() * dim);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      std::mutex* lock = RowLock(ids[i]);
+      if (lock != nullptr) lock->lock();
+      std::memcpy(&range.values[at + i * dim], t.row(ids[i]), dim * sizeof(float));
+      if (lock != nullptr) lock->unlock();
+    }
+    range.ids.insert(range.ids.end(), ids.begin(), ids.end());
+  }
+  return Settle(Status::OK());
 }
 
 Status LocalStore::DoPull(std::span<const RowBlock> blocks) {
@@ -208,6 +235,9 @@ Status LocalStore::DoPush(std::span<const ConstRowBlock> blocks, const PushOptio
       }
       if (lock != nullptr) lock->unlock();
     }
+    // After the rows are written, so a client that takes a mark reads the
+    // new values.
+    changes_->Mark(b.table, ids, options.client, !descent_->allows_hogwild());
   }
   return Status::OK();
 }
@@ -235,6 +265,8 @@ void LocalStore::ApplyDeferred() {
         descent_->ApplyRow(t.row(id), row_state, values, dim, lr);
       }
     }
+    // The round's sums (scaled, from every worker) leave no replica equal.
+    changes_->Mark(ti, ids, kNoClient, true);
     d.rows.clear();
   }
 }

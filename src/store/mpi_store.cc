@@ -13,12 +13,17 @@
 //   pull reply     ticket u64, code u8, then the rows' values in request order,
 //                  or (code != 0) message length u32 and message
 //   push request   ticket u64, kind u8, defer u8, 2 bytes of padding,
-//                  rate f32, tables u32, per table: table u32, count u32, ids,
+//                  rate f32, client u32, tables u32, per table: table u32,
+//                  count u32, ids,
 //                  values (the padding puts fp32 values at 4-byte offsets, so
 //                  that the owner applies them in place)
 //   push ack       ticket u64, code u8 [, message length u32, message]
 //   progress       total u64
 //   shard chunk    table u32, first local index u64, count u32, fp32 values
+//   pull changed   ticket u64, client u32, ranges u32, per range: table u32,
+//                  begin u64, end u64
+//   its reply      ticket u64, code u8, then per range: count u32, ids, the
+//                  rows' values [, or as a pull reply's error]
 
 namespace deepdist {
 namespace {
@@ -78,6 +83,9 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
     }
     state_.emplace_back(local_rows * full.dim() * per_value, 0.0f);
   }
+  std::vector<size_t> local_rows;
+  for (const Table& part : shard_) local_rows.push_back(part.rows());
+  changes_ = std::make_unique<ChangeLog>(std::move(local_rows));
   deferred_.resize(tables_.size());
   cluster_->Register(id_, this);
 }
@@ -243,7 +251,7 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
   for (int owner = 0; owner < ranks_; ++owner) {
     if (owner == rank_ || !groups->has(owner)) continue;
     uint32_t used_tables = 0;
-    size_t bytes = kMessageHeaderBytes + 24;
+    size_t bytes = kMessageHeaderBytes + 28;
     for (size_t t = 0; t < tables_.size(); ++t) {
       const RowGroups::Group& g = groups->group(owner, t);
       if (g.ids.empty()) continue;
@@ -259,6 +267,7 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
     w.U8(0);  // Padding.
     w.U8(0);
     w.F32(options.rate);
+    w.U32(options.client);
     w.U32(used_tables);
     for (size_t t = 0; t < tables_.size(); ++t) {
       const RowGroups::Group& g = groups->group(owner, t);
@@ -296,6 +305,7 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
       for (size_t k = 0; k < g.ids.size(); ++k) {
         ApplyOwned(t, g.ids[k], g.values(k, dim), options, lr);
       }
+      if (!options.defer_to_round) MarkChanged(t, g.ids, options.client);
     }
   }
   ReturnGroups(std::move(groups));
@@ -340,10 +350,14 @@ void MpiStore::ApplyDeferred() {
     }
     PushOptions now = taken.options;
     now.defer_to_round = false;
+    std::vector<RowId> locals;
     for (const auto& [local, sum] : taken.rows) {
       ApplyOwned(t, local * static_cast<RowId>(ranks_) + static_cast<RowId>(rank_), sum.data(), now,
                  lr);
+      locals.push_back(local);
     }
+    // The round's sums (scaled, from every worker) leave no replica equal.
+    changes_->Mark(t, locals, kNoClient, true);
   }
 }
 
@@ -367,6 +381,138 @@ Status MpiStore::Wait(Ticket ticket) {
   }
   if (waiting) cluster_->EndWait();
   return status;
+}
+
+uint32_t MpiStore::NewClient() {
+  const uint64_t n = next_client_.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t id = n * static_cast<uint64_t>(ranks_) + static_cast<uint64_t>(rank_);
+  DD_CHECK(id < kNoClient);
+  return static_cast<uint32_t>(id);
+}
+
+void MpiStore::MarkChanged(size_t table, std::span<const RowId> ids, uint32_t by) {
+  thread_local std::vector<RowId> locals;
+  locals.clear();
+  const auto ranks = static_cast<RowId>(ranks_);
+  for (RowId id : ids) locals.push_back(id / ranks);
+  changes_->Mark(table, locals, by, !descent_->allows_hogwild());
+}
+
+void MpiStore::TakeChanged(uint32_t client, size_t table, RowId begin, RowId end,
+                           std::vector<RowId>* out) {
+  // The local indices whose global ids (local * ranks + rank) are in range.
+  const auto ranks = static_cast<RowId>(ranks_);
+  const auto rank = static_cast<RowId>(rank_);
+  const RowId first = begin > rank ? (begin - rank + ranks - 1) / ranks : 0;
+  const RowId last = end > rank ? (end - rank - 1) / ranks + 1 : 0;
+  const size_t at = out->size();
+  if (first < last) changes_->Take(client, table, first, last, out);
+  for (size_t i = at; i < out->size(); ++i) (*out)[i] = (*out)[i] * ranks + rank;
+}
+
+Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
+  for (const ChangedRows& range : ranges) {
+    if (range.table >= tables_.size()) {
+      return Settled(Status::InvalidArgument("pull: no table " + std::to_string(range.table) +
+                                             " (the model has " + std::to_string(tables_.size()) +
+                                             ")"));
+    }
+  }
+  if (client == kNoClient) return Settled(Status::InvalidArgument("pull: no client"));
+  if (ranges.empty()) return Settled(Status::OK());
+  // This rank's rows first, in this thread.
+  std::vector<RowId> ids;
+  for (ChangedRows& range : ranges) {
+    const size_t dim = tables_[range.table].dim;
+    const auto ranks = static_cast<RowId>(ranks_);
+    ids.clear();
+    TakeChanged(client, range.table, range.begin,
+                std::min<RowId>(range.end, tables_[range.table].rows), &ids);
+    const size_t at = range.values.size();
+    range.values.resize(at + ids.size() * dim);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      // Hogwild: the communication thread may be updating this row.
+      std::memcpy(&range.values[at + i * dim], shard_[range.table].row(ids[i] / ranks),
+                  dim * sizeof(float));
+    }
+    range.ids.insert(range.ids.end(), ids.begin(), ids.end());
+  }
+  const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  if (ranks_ == 1) return ticket;
+  auto op = std::make_unique<Op>();
+  op->changed = ranges;
+  op->remaining = ranks_ - 1;
+  {
+    std::lock_guard lock(ops_mu_);
+    ops_.emplace(ticket, std::move(op));
+  }
+  for (int owner = 0; owner < ranks_; ++owner) {
+    if (owner == rank_) continue;
+    std::string message = cluster_->NewMessage(kMessageHeaderBytes + 16 + ranges.size() * 20);
+    WireWriter w(&message);
+    w.Header(MessageType::kPullChangedRequest, id_);
+    w.U64(ticket);
+    w.U32(client);
+    w.U32(static_cast<uint32_t>(ranges.size()));
+    for (const ChangedRows& range : ranges) {
+      w.U32(static_cast<uint32_t>(range.table));
+      w.U64(range.begin);
+      w.U64(range.end);
+    }
+    cluster_->Send(owner, std::move(message));
+  }
+  return ticket;
+}
+
+void MpiStore::ServePullChanged(int source, std::string_view message) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  uint64_t ticket = 0;
+  uint32_t client = 0, count = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&client) && r.U32(&count));
+  Status status;
+  std::vector<size_t> tables;
+  std::vector<std::vector<RowId>> ids(count);
+  size_t bytes = kMessageHeaderBytes + 9;
+  const size_t id_bytes = narrow_ids_ ? 4 : 8;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t table = 0;
+    uint64_t begin = 0, end = 0;
+    if (!r.U32(&table) || !r.U64(&begin) || !r.U64(&end) || table >= tables_.size() ||
+        client == kNoClient) {
+      status = Status::Corruption("pull: malformed request");
+      break;
+    }
+    TakeChanged(client, table, begin, std::min<uint64_t>(end, tables_[table].rows), &ids[i]);
+    tables.push_back(table);
+    bytes += 4 + ids[i].size() * (id_bytes + tables_[table].dim * WireValueBytes(fp16_));
+  }
+  std::string reply;
+  if (status.ok()) {
+    reply = cluster_->NewMessage(bytes);
+    WireWriter w(&reply);
+    w.Header(MessageType::kPullChangedReply, id_);
+    w.U64(ticket);
+    w.U8(0);
+    const auto ranks = static_cast<RowId>(ranks_);
+    for (uint32_t i = 0; i < count; ++i) {
+      const size_t t = tables[i];
+      w.U32(static_cast<uint32_t>(ids[i].size()));
+      w.Ids(ids[i], narrow_ids_);
+      // Hogwild: local workers may be updating the rows as they are copied.
+      for (RowId id : ids[i]) w.Values(shard_[t].row(id / ranks), tables_[t].dim, fp16_);
+    }
+  } else {
+    reply = ErrorReply(MessageType::kPullChangedReply, ticket, status);
+  }
+  cluster_->Send(source, std::move(reply));
+}
+
+bool MpiStore::Test(Ticket ticket) {
+  std::lock_guard lock(ops_mu_);
+  auto it = ops_.find(ticket);
+  return it == ops_.end() || it->second->remaining == 0;
 }
 
 void MpiStore::AwaitPushes() {
@@ -414,6 +560,12 @@ void MpiStore::OnMessage(int source, std::string_view message) {
     }
     case MessageType::kShardChunk:
       TakeShardChunk(source, message);
+      break;
+    case MessageType::kPullChangedRequest:
+      ServePullChanged(source, message);
+      break;
+    case MessageType::kPullChangedReply:
+      TakeReply(source, message, /*push=*/false);
       break;
   }
 }
@@ -479,7 +631,8 @@ void MpiStore::ServePush(int source, std::string_view message) {
   PushOptions options;
   uint32_t used_tables = 0;
   DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&kind) && r.U8(&defer) &&
-           r.U8(&padding) && r.U8(&padding) && r.F32(&options.rate) && r.U32(&used_tables));
+           r.U8(&padding) && r.U8(&padding) && r.F32(&options.rate) && r.U32(&options.client) &&
+           r.U32(&used_tables));
   options.kind = kind != 0 ? PushOptions::Kind::kDelta : PushOptions::Kind::kGradient;
   options.defer_to_round = defer != 0;
   const float lr = learning_rate();
@@ -514,6 +667,7 @@ void MpiStore::ServePush(int source, std::string_view message) {
       ApplyOwned(table, ids[i], in_place ? reinterpret_cast<const float*>(at) : values.data(),
                  options, lr);
     }
+    if (status.ok() && !options.defer_to_round) MarkChanged(table, ids, options.client);
   }
   std::string ack;
   if (status.ok()) {
@@ -550,6 +704,31 @@ void MpiStore::TakeReply(int source, std::string_view message, bool push) {
       status = StatusFromCode(code, std::string(r.rest().substr(0, length)));
     } else {
       status = Status::Corruption(push ? "push: malformed reply" : "pull: malformed reply");
+    }
+  } else if (!op->changed.empty()) {
+    // Appended in the order of the replies; only this thread appends.
+    const size_t value_bytes = WireValueBytes(fp16_);
+    for (ChangedRows& range : op->changed) {
+      const size_t dim = tables_[range.table].dim;
+      uint32_t count = 0;
+      if (!r.U32(&count) ||
+          r.remaining() < size_t{count} * ((narrow_ids_ ? 4 : 8) + dim * value_bytes)) {
+        status = Status::Corruption("pull: malformed reply");
+        break;
+      }
+      for (uint32_t i = 0; i < count && status.ok(); ++i) {
+        RowId id = 0;
+        if (!r.Id(narrow_ids_, &id) || id < range.begin || id >= range.end) {
+          status = Status::Corruption("pull: malformed reply");
+        }
+        range.ids.push_back(id);
+      }
+      const size_t at = range.values.size();
+      range.values.resize(at + size_t{count} * dim);
+      if (status.ok() && !r.Values(size_t{count} * dim, fp16_, range.values.data() + at)) {
+        status = Status::Corruption("pull: malformed reply");
+      }
+      if (!status.ok()) break;
     }
   } else if (!push) {
     const std::string_view values = r.rest();

@@ -47,6 +47,7 @@
 
 #include "deepdist/cluster.h"
 #include "deepdist/store.h"
+#include "src/store/change_log.h"
 #include "src/store/mpi_cluster.h"
 #include "src/store/row_groups.h"
 #include "src/store/wire.h"
@@ -71,6 +72,9 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   Ticket Pull(std::span<const RowBlock> blocks) override;
   Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options = {}) override;
   Status Wait(Ticket ticket) override;
+  bool Test(Ticket ticket) override;
+  uint32_t NewClient() override;
+  Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override;
   Result<Model> Snapshot() override;
 
   void SetPlan(uint64_t planned_units) override { planned_ = planned_units; }
@@ -112,6 +116,7 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
     bool push = false;
     std::vector<std::vector<PullDest>> dests;  // Pulls, per owner.
     std::vector<size_t> values;                // Pulls, values per owner's reply.
+    std::span<ChangedRows> changed;            // PullChanged: where replies append.
   };
   struct Deferred {
     std::unordered_map<size_t, std::vector<float>> rows;  // Local index -> sum.
@@ -124,6 +129,12 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   void ServePull(int source, std::string_view message);
   void ServePush(int source, std::string_view message);
   void TakeReply(int source, std::string_view message, bool push);
+  void ServePullChanged(int source, std::string_view message);
+  // This rank's rows of [begin, end) changed for `client`, appended to
+  // `out` as global ids.
+  void TakeChanged(uint32_t client, size_t table, RowId begin, RowId end, std::vector<RowId>* out);
+  // Marks this rank's rows `ids` (global ids) of `table` as changed by `by`.
+  void MarkChanged(size_t table, std::span<const RowId> ids, uint32_t by);
   void TakeShardChunk(int source, std::string_view message);
 
   Status Validate(size_t table, std::span<const RowId> ids, size_t stride, const char* what) const;
@@ -168,7 +179,9 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
 
   std::mutex groups_mu_;
   std::vector<std::unique_ptr<RowGroups>> free_groups_;  // One per concurrent call, at most.
-  std::vector<float> serve_values_;  // Communication thread: a pushed row, decoded.
+  std::vector<float> serve_values_;     // Communication thread: a pushed row, decoded.
+  std::unique_ptr<ChangeLog> changes_;  // By local index.
+  std::atomic<uint32_t> next_client_{0};
 
   std::mutex snapshot_mu_;  // Rank 0 during Snapshot: the model being gathered.
   std::condition_variable snapshot_cv_;

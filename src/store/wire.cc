@@ -128,7 +128,7 @@ bool WireReader::Header(MessageType* type, uint16_t* store) {
   uint8_t t, flags;
   if (!U8(&t) || !U8(&flags) || !Raw(store, sizeof(*store))) return false;
   if (t < static_cast<uint8_t>(MessageType::kPullRequest) ||
-      t > static_cast<uint8_t>(MessageType::kShardChunk)) {
+      t > static_cast<uint8_t>(MessageType::kPullChangedReply)) {
     return false;
   }
   *type = static_cast<MessageType>(t);

@@ -30,6 +30,8 @@ enum class MessageType : uint8_t {
   kPushAck = 4,
   kProgress = 5,
   kShardChunk = 6,
+  kPullChangedRequest = 7,
+  kPullChangedReply = 8,
 };
 
 constexpr size_t kMessageHeaderBytes = 4;

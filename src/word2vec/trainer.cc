@@ -105,7 +105,7 @@ class Word2VecWorker : public Worker {
     // Direct: trains at once. Replica: the batch waits while its rows are
     // prefetched; the one before it trains meanwhile.
     auto submit = [&](const int32_t* words, size_t n) -> Status {
-      if (replica.direct()) {
+      if (!replica.needs_rows()) {
         train(words, n, alpha, seed_of(batches++));
         return Status::OK();
       }
@@ -138,7 +138,7 @@ class Word2VecWorker : public Worker {
         sentence_.clear();
         return;
       }
-      const size_t step = replica.direct() ? sentence_.size() : o.batch_words;
+      const size_t step = replica.needs_rows() ? o.batch_words : sentence_.size();
       for (size_t b = 0; b < sentence_.size() && status.ok(); b += step) {
         status = submit(sentence_.data() + b, std::min(step, sentence_.size() - b));
       }
@@ -165,6 +165,7 @@ class Word2VecWorker : public Worker {
       checkpoint_stats = stats;
     };
 
+    if (replica.full()) DD_RETURN_IF_ERROR(replica.RequireAll());
     Result<std::unique_ptr<PartitionReader>> reader = PartitionReader::Open(data.spec());
     if (!reader.ok()) return reader.status();
     Status read = (*reader)->ForEachChunk([&](std::string_view chunk) {
@@ -298,6 +299,7 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
   wopts.replica.hot_rows = o.hot_rows;
   wopts.replica.hot_every = o.hot_every;
   wopts.replica.allow_direct = !o.force_store_path;
+  wopts.replica.full = o.full_replica;
   const Clock::time_point start = Clock::now();
   wopts.on_tick = [&] {
     if (!on_progress || shared.store == nullptr) return;

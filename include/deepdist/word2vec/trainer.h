@@ -69,6 +69,9 @@ struct TrainerOptions {
   // Take the replica path even where the store allows Hogwild (the replica
   // being the master itself).
   bool force_store_path = false;
+  // On the replica path, each worker mirrors the whole model
+  // (ReplicaOptions::full) instead of the rows of its batches.
+  bool full_replica = false;
   // Synchronous rounds, as Spark MLlib trains: in each round every worker
   // of every rank trains one batch on a replica pulled at the same model
   // version; the store applies the workers' mean change once, when the
