@@ -110,6 +110,9 @@ std::string Validate(const TrainFlags& f) {
 // the measurements behind them).
 constexpr uint64_t kDefaultPushEvery = uint64_t{1} << 19;
 constexpr uint64_t kDefaultFetchEvery = uint64_t{1} << 19;
+// A full replica's pulls bring only what others pushed since the last one,
+// so they can be frequent at few bytes (docs/DISTRIBUTED.md).
+constexpr uint64_t kDefaultFullFetchEvery = uint64_t{1} << 13;
 constexpr uint64_t kDefaultHotRows = 1024;
 constexpr uint64_t kDefaultHotEvery = uint64_t{1} << 15;
 
@@ -201,20 +204,28 @@ int RunTrain(const TrainFlags& f) {
   const bool distributed = ranks > 1;
   // More ranks make each replica staler for the same interval (more
   // replicas change every row meanwhile): measured on 2 and 4 ranks, the
-  // intervals that keep accuracy shrink with the square of the ranks.
-  const double shrink = distributed ? 4.0 / (static_cast<double>(ranks) * ranks) : 1.0;
+  // intervals that keep accuracy shrink with the ranks for a full replica
+  // (whose frequent pulls bring others' pushes at once), with their square
+  // for a rows replica.
+  const bool full = f.replica == "full";
+  const double ratio = 2.0 / static_cast<double>(ranks);
+  const double shrink = distributed ? (full ? ratio : ratio * ratio) : 1.0;
   auto scaled = [&](uint64_t interval, uint64_t floor) {
     return std::max(floor, static_cast<uint64_t>(static_cast<double>(interval) * shrink));
   };
   const uint64_t default_push = distributed ? scaled(kDefaultPushEvery, uint64_t{1} << 14) : 0;
   options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : default_push;
-  options.fetch_every =
-      f.fetch_every > 0 ? static_cast<uint64_t>(f.fetch_every)
-                        : std::max(distributed ? scaled(kDefaultFetchEvery, uint64_t{1} << 14) : 0,
+  options.full_replica = f.replica == "full";
+  if (f.fetch_every > 0) {
+    options.fetch_every = static_cast<uint64_t>(f.fetch_every);
+  } else if (options.full_replica) {
+    options.fetch_every = distributed ? kDefaultFullFetchEvery : options.push_every;
+  } else {
+    options.fetch_every = std::max(distributed ? scaled(kDefaultFetchEvery, uint64_t{1} << 14) : 0,
                                    options.push_every);
+  }
   options.hot_rows =
       f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows) : (distributed ? kDefaultHotRows : 0);
-  options.full_replica = f.replica == "full";
   options.hot_every =
       f.hot_every > 0 ? static_cast<uint64_t>(f.hot_every) : scaled(kDefaultHotEvery, 1u << 11);
 
@@ -428,18 +439,21 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Read the vocabulary from FILE instead of counting");
   cmd->add_option("--push-every", flags->push_every,
                   "Words a worker trains on its replica between pushes of the change "
-                  "(Downpour's n_push; default under MPI 2^19 x (2 / ranks)^2, at least 2^14; "
+                  "(Downpour's n_push; default under MPI 2^19 x 2 / ranks, or x (2 / ranks)^2 with "
+                  "--replica rows, at least 2^14; "
                   "10,000 in one process, where giving it puts workers on replicas instead "
                   "of the master rows)");
   cmd->add_option("--fetch-every", flags->fetch_every,
-                  "Words between refreshes of a worker's replica rows (Downpour's n_fetch; "
-                  "default as --push-every, and at least it)");
+                  "Words between refreshes of a worker's replica (Downpour's n_fetch). "
+                  "--replica full: a pull of the rows others changed, default 2^13 under MPI; "
+                  "rows: the rows dropped and pulled again when needed, default as "
+                  "--push-every, and at least it");
   cmd->add_option("--hot-rows", flags->hot_rows,
                   "The most frequent words whose rows are synced every --hot-every words "
                   "(default 1024 under MPI, 0 in one process)");
   cmd->add_option("--hot-every", flags->hot_every,
                   "Words between pushes and refreshes of the hot rows (default under MPI "
-                  "2^15 x (2 / ranks)^2, at least 2^11)");
+                  "2^15 x 2 / ranks, or x (2 / ranks)^2 with --replica rows, at least 2^11)");
   cmd->add_option("--replica", flags->replica,
                   "What a worker's replica holds on the replica path: full (every row, "
                   "trained in place and merged with the store's in the background) or rows "

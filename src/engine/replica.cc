@@ -368,6 +368,27 @@ Status Replica::Advance(uint64_t units, float rate) {
     // rows again).
     return full_ ? LoadFull() : Status::OK();
   }
+  if (full_) {
+    // Pushes and pulls on their own intervals: a pull brings only what
+    // others pushed since the last one, so pulling often costs few bytes
+    // and shortens the time another worker's push waits to be seen.
+    if (since_push_ >= options_.push_every) {
+      since_push_ = 0;
+      since_hot_ = 0;  // The hot rows' change goes too.
+      DD_RETURN_IF_ERROR(Wait());
+      DD_RETURN_IF_ERROR(SyncFull(rate, false, false));
+    }
+    if (options_.hot_rows > 0 && since_hot_ >= options_.hot_every) {
+      since_hot_ = 0;
+      DD_RETURN_IF_ERROR(SyncFull(rate, true, since_fetch_ < options_.fetch_every));
+    }
+    if (since_fetch_ >= options_.fetch_every) {
+      since_fetch_ = 0;
+      DD_RETURN_IF_ERROR(Settle());
+      StartPullChanged(false);
+    }
+    return Status::OK();
+  }
   if (since_fetch_ >= options_.fetch_every) {
     since_fetch_ = 0;
     since_push_ = 0;
