@@ -204,12 +204,8 @@ int RunTrain(const TrainFlags& f) {
   const bool distributed = ranks > 1;
   // More ranks make each replica staler for the same interval (more
   // replicas change every row meanwhile): measured on 2 and 4 ranks, the
-  // intervals that keep accuracy shrink with the ranks for a full replica
-  // (whose frequent pulls bring others' pushes at once), with their square
-  // for a rows replica.
-  const bool full = f.replica == "full";
-  const double ratio = 2.0 / static_cast<double>(ranks);
-  const double shrink = distributed ? (full ? ratio : ratio * ratio) : 1.0;
+  // intervals that keep accuracy shrink with the square of the ranks.
+  const double shrink = distributed ? 4.0 / (static_cast<double>(ranks) * ranks) : 1.0;
   auto scaled = [&](uint64_t interval, uint64_t floor) {
     return std::max(floor, static_cast<uint64_t>(static_cast<double>(interval) * shrink));
   };
@@ -439,8 +435,7 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Read the vocabulary from FILE instead of counting");
   cmd->add_option("--push-every", flags->push_every,
                   "Words a worker trains on its replica between pushes of the change "
-                  "(Downpour's n_push; default under MPI 2^19 x 2 / ranks, or x (2 / ranks)^2 with "
-                  "--replica rows, at least 2^14; "
+                  "(Downpour's n_push; default under MPI 2^19 x (2 / ranks)^2, at least 2^14; "
                   "10,000 in one process, where giving it puts workers on replicas instead "
                   "of the master rows)");
   cmd->add_option("--fetch-every", flags->fetch_every,
@@ -453,7 +448,7 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "(default 1024 under MPI, 0 in one process)");
   cmd->add_option("--hot-every", flags->hot_every,
                   "Words between pushes and refreshes of the hot rows (default under MPI "
-                  "2^15 x 2 / ranks, or x (2 / ranks)^2 with --replica rows, at least 2^11)");
+                  "2^15 x (2 / ranks)^2, at least 2^11)");
   cmd->add_option("--replica", flags->replica,
                   "What a worker's replica holds on the replica path: full (every row, "
                   "trained in place and merged with the store's in the background) or rows "
