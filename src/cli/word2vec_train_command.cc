@@ -58,7 +58,7 @@ struct TrainFlags {
   long long hot_rows = kUnset;
   long long hot_every = kUnset;
   std::string wire = "fp32";
-  std::string replica = "full";
+  std::string replica;  // Empty: full under MPI, rows in one process.
   bool json = false;
   bool quiet = false;
 };
@@ -100,7 +100,7 @@ std::string Validate(const TrainFlags& f) {
     return "--hot-every: must be between 1 and 2^40 words";
   if (f.wire != "fp32" && f.wire != "fp16")
     return "--wire: must be fp32 or fp16, not \"" + f.wire + "\"";
-  if (f.replica != "full" && f.replica != "rows")
+  if (!f.replica.empty() && f.replica != "full" && f.replica != "rows")
     return "--replica: must be full or rows, not \"" + f.replica + "\"";
   if (f.inputs.empty()) return "--input: is required";
   return "";
@@ -211,7 +211,9 @@ int RunTrain(const TrainFlags& f) {
   };
   const uint64_t default_push = distributed ? scaled(kDefaultPushEvery, uint64_t{1} << 14) : 0;
   options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : default_push;
-  options.full_replica = f.replica == "full";
+  // In one process replicas sync every 10,000 words, too often to compare
+  // every row of a full copy each time.
+  options.full_replica = f.replica.empty() ? distributed : f.replica == "full";
   if (f.fetch_every > 0) {
     options.fetch_every = static_cast<uint64_t>(f.fetch_every);
   } else if (options.full_replica) {
@@ -452,8 +454,8 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--replica", flags->replica,
                   "What a worker's replica holds on the replica path: full (every row, "
                   "trained in place and merged with the store's in the background) or rows "
-                  "(the rows of each batch, made present before it trains)")
-      ->capture_default_str();
+                  "(the rows of each batch, made present before it trains); default full under "
+                  "MPI, rows in one process");
   cmd->add_option("--wire", flags->wire,
                   "Row values between ranks: fp32, or fp16 (half the bytes; MPI only)")
       ->capture_default_str();
