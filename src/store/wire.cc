@@ -57,6 +57,7 @@ float HalfToFloat(uint16_t half) {
 }
 
 void DecodeValues(const char* in, size_t n, bool fp16, float* out) {
+  if (n == 0) return;  // `out` may be null (an empty vector's data()).
   if (!fp16) {
     std::memcpy(out, in, n * sizeof(float));
     return;

@@ -68,7 +68,9 @@ class WireWriter {
   void Values(const float* values, size_t n, bool fp16);
 
  private:
-  void Raw(const void* p, size_t n) { out_->append(static_cast<const char*>(p), n); }
+  void Raw(const void* p, size_t n) {
+    if (n > 0) out_->append(static_cast<const char*>(p), n);  // p may be null when n is 0.
+  }
   std::string* out_;
 };
 
