@@ -181,6 +181,10 @@ class Replica {
   Local& LocalOf(size_t table);
   const Local& LocalOf(size_t table) const;
   static void Grow(Local& local, size_t slots);
+  // Appends the change of slot `slot` (row `id`) since its snapshot,
+  // times `scale`, to the table's push, unless it has none; with
+  // `snapshot`, the snapshot takes the current values.
+  static void AddChange(Local& local, size_t slot, RowId id, float scale, bool snapshot);
   // Gives the absent rows of `ids` slots; appends them to `missing`.
   static void Assign(Local& local, std::span<const RowId> ids, std::vector<RowId>* missing);
   // Full mode: makes the tables the master's, the first time and after a

@@ -246,6 +246,20 @@ const float* Replica::Row(size_t table, RowId id) const {
 
 float* Replica::MutableRow(size_t table, RowId id) { return const_cast<float*>(Row(table, id)); }
 
+void Replica::AddChange(Local& local, size_t slot, RowId id, float scale, bool snapshot) {
+  const size_t dim = local.dim;
+  float* now = local.current.row(slot);
+  float* before = local.pushed.row(slot);
+  // Rows the worker did not change are left out (their difference is
+  // exactly zero, so nothing is lost).
+  if (std::memcmp(now, before, dim * sizeof(float)) == 0) return;
+  local.changed_ids.push_back(id);
+  const size_t at = local.changes.size();
+  local.changes.resize(at + dim);
+  for (size_t k = 0; k < dim; ++k) local.changes[at + k] = (now[k] - before[k]) * scale;
+  if (snapshot) std::memcpy(before, now, dim * sizeof(float));
+}
+
 Status Replica::Push(float rate) { return PushChanges(rate, false, false); }
 
 Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
@@ -271,17 +285,8 @@ Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
       if (slot < 0) continue;
       const size_t s = static_cast<size_t>(slot);
       if (!local.loaded[s]) continue;  // Never pulled, so never changed.
-      float* now = local.current.row(s);
-      float* before = local.pushed.row(s);
-      // Rows the worker did not change are left out (their difference is
-      // exactly zero, so nothing is lost).
-      if (std::memcmp(now, before, dim * sizeof(float)) == 0) continue;
-      local.changed_ids.push_back(local.ids[s]);
-      const size_t at = local.changes.size();
-      local.changes.resize(at + dim);
-      for (size_t k = 0; k < dim; ++k) local.changes[at + k] = (now[k] - before[k]) * scale;
       // A row unloaded after the push gets its snapshot when pulled again.
-      if (!unload) std::memcpy(before, now, dim * sizeof(float));
+      AddChange(local, s, local.ids[s], scale, !unload);
     }
     if (!local.changed_ids.empty()) {
       blocks.push_back({local.table, local.changed_ids, local.changes.data(), dim});
@@ -474,16 +479,7 @@ Status Replica::SyncFull(float rate, bool hot_only, bool pull) {
     local.changes.clear();
     const size_t rows = local.current.rows();
     const size_t count = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
-    for (size_t r = 0; r < count; ++r) {
-      float* now = local.current.row(r);
-      float* before = local.pushed.row(r);
-      if (std::memcmp(now, before, dim * sizeof(float)) == 0) continue;
-      local.changed_ids.push_back(static_cast<RowId>(r));
-      const size_t at = local.changes.size();
-      local.changes.resize(at + dim);
-      for (size_t k = 0; k < dim; ++k) local.changes[at + k] = (now[k] - before[k]) * scale;
-      std::memcpy(before, now, dim * sizeof(float));
-    }
+    for (size_t r = 0; r < count; ++r) AddChange(local, r, static_cast<RowId>(r), scale, true);
     if (!local.changed_ids.empty()) {
       blocks.push_back({local.table, local.changed_ids, local.changes.data(), dim});
     }
