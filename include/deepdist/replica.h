@@ -185,6 +185,9 @@ class Replica {
   // times `scale`, to the table's push, unless it has none; with
   // `snapshot`, the snapshot takes the current values.
   static void AddChange(Local& local, size_t slot, RowId id, float scale, bool snapshot);
+  // Pushes the changes added to every table (AddChange) as one delta push
+  // at `rate`, not waiting.
+  void PushAdded(float rate);
   // Gives the absent rows of `ids` slots; appends them to `missing`.
   static void Assign(Local& local, std::span<const RowId> ids, std::vector<RowId>* missing);
   // Full mode: makes the tables the master's, the first time and after a

@@ -267,14 +267,8 @@ Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
   if (full_) return SyncFull(rate, hot_only, false);
   // A prefetched row is compared below with its value as pulled.
   DD_RETURN_IF_ERROR(Settle());
-  PushOptions options;
-  options.kind = PushOptions::Kind::kDelta;
-  options.rate = rate;
-  options.defer_to_round = options_.defer_to_round;
   const float scale = options_.push_scale;
-  std::vector<ConstRowBlock> blocks;
   for (Local& local : tables_) {
-    const size_t dim = local.dim;
     local.changed_ids.clear();
     local.changes.clear();
     const size_t hot = std::min<size_t>(options_.hot_rows, local.remap.size());
@@ -288,13 +282,24 @@ Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
       // A row unloaded after the push gets its snapshot when pulled again.
       AddChange(local, s, local.ids[s], scale, !unload);
     }
-    if (!local.changed_ids.empty()) {
-      blocks.push_back({local.table, local.changed_ids, local.changes.data(), dim});
-    }
+  }
+  PushAdded(rate);
+  return Status::OK();
+}
+
+void Replica::PushAdded(float rate) {
+  PushOptions options;
+  options.kind = PushOptions::Kind::kDelta;
+  options.rate = rate;
+  options.defer_to_round = options_.defer_to_round;
+  options.client = client_;
+  std::vector<ConstRowBlock> blocks;
+  for (Local& local : tables_) {
+    if (local.changed_ids.empty()) continue;
+    blocks.push_back({local.table, local.changed_ids, local.changes.data(), local.dim});
   }
   // One push for every table; the store copies the values before returning.
   if (!blocks.empty()) in_flight_.push_back(store_.Push(blocks, options));
-  return Status::OK();
 }
 
 Status Replica::Wait() {
@@ -466,26 +471,15 @@ Status Replica::SyncFull(float rate, bool hot_only, bool pull) {
   // The last sync's rows merge first: they are compared below with their
   // values as pulled.
   DD_RETURN_IF_ERROR(Settle());
-  PushOptions options;
-  options.kind = PushOptions::Kind::kDelta;
-  options.rate = rate;
-  options.defer_to_round = options_.defer_to_round;
-  options.client = client_;
   const float scale = options_.push_scale;
-  std::vector<ConstRowBlock> blocks;
   for (Local& local : tables_) {
-    const size_t dim = local.dim;
     local.changed_ids.clear();
     local.changes.clear();
     const size_t rows = local.current.rows();
     const size_t count = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
     for (size_t r = 0; r < count; ++r) AddChange(local, r, static_cast<RowId>(r), scale, true);
-    if (!local.changed_ids.empty()) {
-      blocks.push_back({local.table, local.changed_ids, local.changes.data(), dim});
-    }
   }
-  // The store copies the values before returning.
-  if (!blocks.empty()) in_flight_.push_back(store_.Push(blocks, options));
+  PushAdded(rate);
   if (!pull) return Status::OK();
 
   // Issued after the push (a store keeps one worker's pushes and pulls in
