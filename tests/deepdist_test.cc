@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -436,14 +438,18 @@ TEST(DeepDistScopeTest, DescentScheduleAdvancesWithWork) {
     ASSERT_TRUE(dd.train(parts, gradient, sgd).ok());
     const size_t updates = mode == Mode::kAsync ? 16 : 4;
     ASSERT_EQ(sgd.rates.size(), updates);
-    EXPECT_FLOAT_EQ(sgd.rates.front(), 1.0f);
-    // Async workers may push at the same progress; sync rounds never do.
-    for (size_t i = 1; i < sgd.rates.size(); ++i) {
-      if (mode == Mode::kSync) {
-        EXPECT_LT(sgd.rates[i], sgd.rates[i - 1]);
-      } else {
-        EXPECT_LE(sgd.rates[i], sgd.rates[i - 1]);
-      }
+    if (mode == Mode::kSync) {
+      // Rounds apply in order, each at a later progress.
+      EXPECT_FLOAT_EQ(sgd.rates.front(), 1.0f);
+      for (size_t i = 1; i < sgd.rates.size(); ++i) EXPECT_LT(sgd.rates[i], sgd.rates[i - 1]);
+    } else {
+      // Async workers read the rate, then take turns to apply: two pushes
+      // may land in either order, or at the same progress. In rate order,
+      // the rate still falls with the work done.
+      std::sort(sgd.rates.begin(), sgd.rates.end(), std::greater<float>());
+      EXPECT_FLOAT_EQ(sgd.rates.front(), 1.0f);
+      const std::set<float> distinct(sgd.rates.begin(), sgd.rates.end());
+      EXPECT_GE(distinct.size(), updates / 2);
     }
     EXPECT_LT(sgd.rates.back(), sgd.rates.front());
     EXPECT_GT(sgd.rates.back(), 0.0f);
