@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
@@ -117,6 +119,55 @@ TEST(WireTest, HalfConversionMatchesTheCompiler) {
   for (float f : {65504.0f, 65519.99f, 65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-14f,
                   0x1.ffcp-15f, 1.00048828125f, -1.00146484375f}) {
     EXPECT_EQ(FloatToHalf(f), std::bit_cast<uint16_t>(static_cast<_Float16>(f))) << f;
+  }
+}
+
+// The quantized rows of the int8 and int4 wires, against a plain reference
+// in double precision: e is the smallest exponent with max |x| <= L * 2^e,
+// each value round(x / 2^e) (ties to even) times 2^e; encoding then decoding
+// gives exactly RoundQuantizedRow, which is idempotent and within half a
+// step of the input.
+TEST(WireTest, QuantizedRowsMatchAPlainReference) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  for (int bits : {8, 4}) {
+    const double limit = (1 << (bits - 1)) - 1;
+    for (size_t dim : {size_t{1}, size_t{3}, size_t{100}, size_t{257}, size_t{600}}) {
+      for (float magnitude : {0.0f, 1e-30f, 1e-3f, 0.5f, 7.0f, 1e20f}) {
+        SCOPED_TRACE(testing::Message() << bits << " bits, dim " << dim << ", x " << magnitude);
+        std::vector<float> x(dim);
+        for (float& v : x) v = normal(rng) * magnitude;
+        if (dim > 2)
+          x[1] = limit * std::ldexp(1.0f, -3) * (magnitude > 0 ? 1.0f : 0.0f);  // Exactly L * 2^-3.
+        double max = 0;
+        for (float v : x) max = std::max(max, std::fabs(static_cast<double>(v)));
+        int e = -126;
+        while (e < 127 && max > limit * std::ldexp(1.0, e)) ++e;
+        std::vector<float> want(dim);
+        for (size_t k = 0; k < dim; ++k) {
+          const double q = std::clamp(std::nearbyint(x[k] / std::ldexp(1.0, e)), -limit, limit);
+          want[k] = static_cast<float>(q * std::ldexp(1.0, e));
+          ASSERT_LE(std::fabs(want[k] - static_cast<double>(x[k])), std::ldexp(1.0, e - 1));
+        }
+        std::string bytes(QuantizedRowBytes(dim, bits), '\0');
+        ASSERT_EQ(bytes.size(), 1 + (dim * static_cast<size_t>(bits) + 7) / 8);
+        EncodeQuantizedRow(x.data(), dim, bits, bytes.data());
+        std::vector<float> decoded(dim);
+        DecodeQuantizedRow(bytes.data(), dim, bits, decoded.data());
+        EXPECT_EQ(decoded, want);
+        std::vector<float> rounded = x;
+        RoundQuantizedRow(rounded.data(), dim, bits);
+        EXPECT_EQ(rounded, want);
+        std::vector<float> again = rounded;
+        RoundQuantizedRow(again.data(), dim, bits);
+        EXPECT_EQ(again, rounded);
+      }
+    }
+    // A non-finite value goes as 0; the others keep the finite values' scale.
+    std::vector<float> x = {0.5f, std::numeric_limits<float>::quiet_NaN(), -0.25f,
+                            std::numeric_limits<float>::infinity()};
+    RoundQuantizedRow(x.data(), x.size(), bits);
+    EXPECT_EQ(x, (std::vector<float>{0.5f, 0.0f, -0.25f, 0.0f}));
   }
 }
 
@@ -329,6 +380,124 @@ TEST_F(MpiStoreTest, PullChangedReturnsTheRowsOthersChanged) {
     EXPECT_EQ(pull_changed(0, in.rows()), high);
     EXPECT_TRUE(pull_changed(0, in.rows()).empty());  // Taken: nothing new.
     EXPECT_TRUE(store->Barrier().ok());
+  }
+}
+
+// (a'') On the int8 and int4 wires, a client's rounded pushes arrive as
+// they were rounded, and after its first pull (values, exactly) PullChanged
+// sends each changed row's difference from what the client last got,
+// quantized, the owner keeping what it sent: the client's view plus the
+// deltas is the master exactly where the changes are on the grid (SGD
+// adding rounded pushes), and within half a step of the last difference
+// where they are not (AdaGrad), the error not growing from pull to pull.
+TEST_F(MpiStoreTest, QuantizedWiresSendRoundedPushesAndDeltasThatAddUp) {
+  for (const auto wire : {ClusterOptions::Wire::kInt8, ClusterOptions::Wire::kInt4}) {
+    for (const std::string rule : {"sgd", "adagrad"}) {
+      SCOPED_TRACE(rule + (wire == ClusterOptions::Wire::kInt8 ? " int8" : " int4"));
+      const Model initial = MakeModel();
+      auto store = Make(initial, MakeRule(rule), wire);
+      EXPECT_TRUE(store->RoundsPushes());
+      const uint32_t client = store->NewClient();
+      const Table& out = initial.table(1);  // 7 rows of 20.
+      const size_t dim = out.dim();
+      Table view = out;
+      auto master = [&] {
+        std::vector<RowId> all(out.rows());
+        std::iota(all.begin(), all.end(), RowId{0});
+        std::vector<float> got(out.rows() * dim);
+        const RowBlock block{1, all, got.data(), 0};
+        EXPECT_TRUE(store->PullNow({&block, 1}).ok());
+        return got;
+      };
+      // Adds a PullChanged to the view; returns the largest change it brought.
+      auto pull_changed = [&](bool deltas) {
+        ChangedRows range;
+        range.table = 1;
+        range.end = out.rows();
+        EXPECT_TRUE(store->Wait(store->PullChanged(client, {&range, 1})).ok());
+        EXPECT_EQ(range.deltas, deltas);
+        for (size_t i = 0; i < range.ids.size(); ++i) {
+          float* row = view.row(range.ids[i]);
+          for (size_t k = 0; k < dim; ++k) {
+            const float v = range.values[i * dim + k];
+            row[k] = deltas ? row[k] + v : v;
+          }
+        }
+      };
+      pull_changed(false);
+      {
+        const std::vector<float> want = master();
+        for (size_t r = 0; r < out.rows(); ++r) {
+          EXPECT_EQ(std::vector<float>(view.row(r), view.row(r) + dim),
+                    std::vector<float>(want.begin() + r * dim, want.begin() + (r + 1) * dim));
+        }
+      }
+      for (int step = 0; step < 3; ++step) {
+        EXPECT_TRUE(store->Barrier().ok());
+        // Rank q changes rows q and q + 4, rounded as the store rounds.
+        const RowId mine[] = {static_cast<RowId>(rank()), static_cast<RowId>(rank() + 4)};
+        std::vector<float> delta(2 * dim);
+        for (size_t i = 0; i < delta.size(); ++i) {
+          delta[i] = 0.01f * static_cast<float>((i * 37 + step * 11 + rank() * 5) % 23) - 0.11f;
+        }
+        store->RoundForPush(delta, dim);
+        std::vector<float> rounded = delta;
+        for (size_t i = 0; i < 2; ++i)
+          RoundQuantizedRow(&rounded[i * dim], dim, wire == ClusterOptions::Wire::kInt8 ? 8 : 4);
+        EXPECT_EQ(delta, rounded);  // Already on the grid: unchanged.
+        PushOptions options;
+        options.kind = PushOptions::Kind::kDelta;
+        options.rate = 0.1f;
+        options.client = client;
+        options.rounded = true;
+        const std::vector<float> before = master();
+        const ConstRowBlock push{1, mine, delta.data(), 0};
+        EXPECT_TRUE(store->PushNow({&push, 1}, options).ok());
+        for (size_t i = 0; i < 2; ++i) {
+          for (size_t k = 0; k < dim; ++k) view.row(mine[i])[k] += delta[i * dim + k];
+        }
+        if (rule == "sgd") {
+          // The owner added the rounded change as it is.
+          const std::vector<float> after = master();
+          for (size_t i = 0; i < 2; ++i) {
+            for (size_t k = 0; k < dim; ++k) {
+              EXPECT_EQ(after[mine[i] * dim + k], before[mine[i] * dim + k] + delta[i * dim + k]);
+            }
+          }
+        }
+        EXPECT_TRUE(store->Barrier().ok());
+        const std::vector<float> want = master();
+        std::vector<double> gap(out.rows(), 0.0);  // Before the pull: what it must bring.
+        for (size_t r = 0; r < out.rows(); ++r) {
+          for (size_t k = 0; k < dim; ++k) {
+            gap[r] = std::max(gap[r],
+                              std::fabs(static_cast<double>(want[r * dim + k]) - view.row(r)[k]));
+          }
+        }
+        pull_changed(true);
+        const double limit = wire == ClusterOptions::Wire::kInt8 ? 127 : 7;
+        for (size_t r = 0; r < out.rows(); ++r) {
+          for (size_t k = 0; k < dim; ++k) {
+            const double error = std::fabs(static_cast<double>(want[r * dim + k]) - view.row(r)[k]);
+            if (rule == "sgd") {
+              EXPECT_EQ(view.row(r)[k], want[r * dim + k]) << "row " << r << " col " << k;
+            } else {
+              EXPECT_LE(error, gap[r] / limit * 1.0001) << "row " << r << " col " << k;
+            }
+          }
+        }
+      }
+      // A client's pushes to rounds cannot be followed on these wires.
+      PushOptions deferred;
+      deferred.kind = PushOptions::Kind::kDelta;
+      deferred.client = client;
+      deferred.defer_to_round = true;
+      const RowId one[] = {0};
+      std::vector<float> zeros(dim, 0.0f);
+      const ConstRowBlock push{1, one, zeros.data(), 0};
+      EXPECT_EQ(store->PushNow({&push, 1}, deferred).code(), Status::Code::kInvalidArgument);
+      EXPECT_TRUE(store->Barrier().ok());
+    }
   }
 }
 

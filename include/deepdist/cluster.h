@@ -28,8 +28,15 @@ namespace deepdist {
 
 struct ClusterOptions {
   // Values on the wire: 32-bit floats, or 16-bit (half the bytes; pulled
-  // rows and pushed changes are rounded to binary16).
-  enum class Wire { kFp32, kFp16 };
+  // rows and pushed changes are rounded to binary16), or, for a full
+  // replica's changes, rows quantized to 8 or 4 bits with a power-of-two
+  // scale per row (about 1/4 and 1/8 of the bytes): its rounded pushes
+  // (PushOptions::rounded, the rounding error kept by the pusher and sent
+  // with its next change) and the rows others changed (PullChanged: each
+  // owner keeps what it last sent each client, and sends the quantized
+  // difference, its own rounding error going with the next one). Other
+  // values go as fp32.
+  enum class Wire { kFp32, kFp16, kInt8, kInt4 };
   Wire wire = Wire::kFp32;
 };
 

@@ -59,11 +59,16 @@ inline constexpr uint32_t kNoClient = ~uint32_t{0};
 // another client, or of none, or of the client itself where the rule does
 // not add a delta as it is), in no particular order, and their values, dim
 // floats each; the object must stay valid until the pull's Wait returns.
+//
+// With `deltas` (set by the store, on a quantized wire after the client's
+// first pull), the values are instead each row's change since the values
+// the client last got: the client adds them to what it holds.
 struct ChangedRows {
   size_t table = 0;
   RowId begin = 0, end = 0;
   std::vector<RowId> ids;
   std::vector<float> values;
+  bool deltas = false;
 };
 
 // Rows `ids` of `table`, row i at values + i * stride (stride 0: dim(table),
@@ -102,6 +107,10 @@ struct PushOptions {
   // The pushing client (NewClient), or kNoClient: its own later
   // PullChanged does not return the rows of this push for it.
   uint32_t client = kNoClient;
+  // The values were rounded by the store's RoundForPush: a store that sends
+  // changes at reduced precision may send these so. Unrounded values are
+  // sent exactly. Each row once per push.
+  bool rounded = false;
 };
 
 // A worker's task: partition `partition` in epoch `epoch`.
@@ -159,6 +168,13 @@ class ParamStore {
   // True when Wait(ticket) would return at once; false when it would block
   // or the store cannot tell without blocking.
   virtual bool Test(Ticket /*ticket*/) { return false; }
+  // Whether pushes of changes may travel at reduced precision (the MPI
+  // store's int8 and int4 wires), and the rounding: RoundForPush replaces
+  // each row of `values` (rows of `dim`, packed) by exactly what a push with
+  // PushOptions::rounded delivers. A pusher that keeps the difference and
+  // pushes it with its next change loses nothing (error feedback).
+  virtual bool RoundsPushes() const { return false; }
+  virtual void RoundForPush(std::span<float> /*values*/, size_t /*dim*/) const {}
   // Pull(...) then Wait.
   [[nodiscard]] Status PullNow(std::span<const RowBlock> blocks) { return Wait(Pull(blocks)); }
   [[nodiscard]] Status PushNow(std::span<const ConstRowBlock> blocks,

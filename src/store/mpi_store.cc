@@ -64,6 +64,9 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
       rank_(cluster->rank()),
       ranks_(cluster->ranks()),
       fp16_(wire == ClusterOptions::Wire::kFp16),
+      bits_(wire == ClusterOptions::Wire::kInt8   ? 8
+            : wire == ClusterOptions::Wire::kInt4 ? 4
+                                                  : 0),
       descent_(std::move(descent)),
       heard_(new std::atomic<uint64_t>[static_cast<size_t>(cluster->ranks())]),
       progress_sent_at_(std::chrono::steady_clock::now()) {
@@ -231,6 +234,11 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
     if (!status.ok()) return Settled(std::move(status));
     DD_CHECK(b.ids.empty() || b.values != nullptr);
   }
+  if (bits_ > 0 && options.defer_to_round && options.client != kNoClient) {
+    // The owner could not follow the client's view through the round's sums.
+    return Settled(Status::InvalidArgument(
+        "push: a client's pushes to rounds need the fp32 or fp16 wire, not int8 or int4"));
+  }
   // Rows by owner and table, each row once with the sum of its values. The
   // values stay in the caller's buffers (unless a row is named twice) and
   // are serialized or applied from there before Push returns.
@@ -245,6 +253,13 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
     }
   }
 
+  // Rounded values go quantized, unless a row was named twice (its sum is
+  // not rounded).
+  bool quantized = bits_ > 0 && options.rounded;
+  for (int owner = 0; owner < ranks_ && quantized; ++owner) {
+    if (!groups->has(owner)) continue;
+    for (size_t t = 0; t < tables_.size(); ++t) quantized &= !groups->group(owner, t).summed;
+  }
   const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::pair<int, std::string>> messages;
   const size_t id_bytes = narrow_ids_ ? 4 : 8;
@@ -256,7 +271,9 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
       const RowGroups::Group& g = groups->group(owner, t);
       if (g.ids.empty()) continue;
       ++used_tables;
-      bytes += 8 + g.ids.size() * (id_bytes + tables_[t].dim * WireValueBytes(fp16_));
+      const size_t dim = tables_[t].dim;
+      bytes += 8 + g.ids.size() * (id_bytes + (quantized ? QuantizedRowBytes(dim, bits_)
+                                                         : dim * WireValueBytes(fp16_)));
     }
     std::string message = cluster_->NewMessage(bytes);
     WireWriter w(&message);
@@ -264,8 +281,8 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
     w.U64(ticket);
     w.U8(options.kind == PushOptions::Kind::kDelta ? 1 : 0);
     w.U8(options.defer_to_round ? 1 : 0);
+    w.U8(quantized ? 1 : 0);
     w.U8(0);  // Padding.
-    w.U8(0);
     w.F32(options.rate);
     w.U32(options.client);
     w.U32(used_tables);
@@ -277,7 +294,9 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
       w.U32(static_cast<uint32_t>(t));
       w.U32(static_cast<uint32_t>(g.ids.size()));
       w.Ids(g.ids, narrow_ids_);
-      if (g.summed) {
+      if (quantized) {
+        for (const float* values : g.src) w.QuantizedRow(values, dim, bits_);
+      } else if (g.summed) {
         w.Values(g.sums.data(), g.sums.size(), fp16_);
       } else {
         for (const float* values : g.src) w.Values(values, dim, fp16_);
@@ -299,11 +318,13 @@ Ticket MpiStore::Push(std::span<const ConstRowBlock> blocks, const PushOptions& 
   // The rows this rank owns, while the messages travel.
   if (groups->has(rank_)) {
     const float lr = learning_rate();
+    std::vector<Table>* sent = SentMovedBy(options);
     for (size_t t = 0; t < tables_.size(); ++t) {
       const RowGroups::Group& g = groups->group(rank_, t);
       const size_t dim = tables_[t].dim;
       for (size_t k = 0; k < g.ids.size(); ++k) {
         ApplyOwned(t, g.ids[k], g.values(k, dim), options, lr);
+        MoveSent(sent, t, g.ids[k], g.values(k, dim));
       }
       if (!options.defer_to_round) MarkChanged(t, g.ids, options.client);
     }
@@ -410,6 +431,61 @@ void MpiStore::TakeChanged(uint32_t client, size_t table, RowId begin, RowId end
   for (size_t i = at; i < out->size(); ++i) (*out)[i] = (*out)[i] * ranks + rank;
 }
 
+void MpiStore::RoundForPush(std::span<float> values, size_t dim) const {
+  if (bits_ == 0 || dim == 0) return;
+  DD_CHECK(values.size() % dim == 0);
+  for (size_t at = 0; at < values.size(); at += dim) RoundQuantizedRow(&values[at], dim, bits_);
+}
+
+std::vector<Table>* MpiStore::SentTo(uint32_t client, bool create) {
+  std::lock_guard lock(sent_mu_);
+  auto it = sent_.find(client);
+  if (it != sent_.end()) return it->second.get();
+  if (!create) return nullptr;
+  auto tables = std::make_unique<std::vector<Table>>();
+  for (const Table& part : shard_) tables->emplace_back(part.name(), part.rows(), part.dim());
+  return sent_.emplace(client, std::move(tables)).first->second.get();
+}
+
+void MpiStore::ChangedRow(ChangedMode mode, std::vector<Table>* sent, size_t table, RowId local,
+                          float* out, char* encoded) const {
+  const size_t dim = tables_[table].dim;
+  // Hogwild: a local worker or the communication thread may be updating the
+  // row; what is sent is one copy of it, and `sent` follows that copy.
+  std::memcpy(out, shard_[table].row(local), dim * sizeof(float));
+  if (mode == ChangedMode::kValues) return;
+  float* got = (*sent)[table].row(local);
+  if (mode == ChangedMode::kFirst) {
+    std::memcpy(got, out, dim * sizeof(float));
+    return;
+  }
+  for (size_t k = 0; k < dim; ++k) out[k] -= got[k];
+  if (encoded != nullptr) {
+    EncodeQuantizedRow(out, dim, bits_, encoded);
+    DecodeQuantizedRow(encoded, dim, bits_, out);
+  } else {
+    RoundQuantizedRow(out, dim, bits_);
+  }
+  // What the rounding left out is in the next difference.
+  for (size_t k = 0; k < dim; ++k) got[k] += out[k];
+}
+
+std::vector<Table>* MpiStore::SentMovedBy(const PushOptions& options) {
+  if (bits_ == 0 || options.client == kNoClient || options.kind != PushOptions::Kind::kDelta ||
+      options.defer_to_round) {
+    return nullptr;
+  }
+  return SentTo(options.client, false);  // Null before its first pull, which takes the rows.
+}
+
+void MpiStore::MoveSent(std::vector<Table>* sent, size_t table, RowId id,
+                        const float* values) const {
+  if (sent == nullptr) return;
+  float* got = (*sent)[table].row(id / static_cast<RowId>(ranks_));
+  const size_t dim = tables_[table].dim;
+  for (size_t k = 0; k < dim; ++k) got[k] += values[k];
+}
+
 Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
   for (const ChangedRows& range : ranges) {
     if (range.table >= tables_.size()) {
@@ -420,6 +496,12 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
   }
   if (client == kNoClient) return Settled(Status::InvalidArgument("pull: no client"));
   if (ranges.empty()) return Settled(Status::OK());
+  ChangedMode mode = ChangedMode::kValues;
+  if (bits_ > 0) {
+    std::lock_guard lock(sent_mu_);
+    mode = pulled_.insert(client).second ? ChangedMode::kFirst : ChangedMode::kDeltas;
+  }
+  std::vector<Table>* sent = mode == ChangedMode::kValues ? nullptr : SentTo(client, true);
   // This rank's rows first, in this thread.
   std::vector<RowId> ids;
   for (ChangedRows& range : ranges) {
@@ -431,16 +513,16 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
     const size_t at = range.values.size();
     range.values.resize(at + ids.size() * dim);
     for (size_t i = 0; i < ids.size(); ++i) {
-      // Hogwild: the communication thread may be updating this row.
-      std::memcpy(&range.values[at + i * dim], shard_[range.table].row(ids[i] / ranks),
-                  dim * sizeof(float));
+      ChangedRow(mode, sent, range.table, ids[i] / ranks, &range.values[at + i * dim]);
     }
     range.ids.insert(range.ids.end(), ids.begin(), ids.end());
+    range.deltas = mode == ChangedMode::kDeltas;
   }
   const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
   if (ranks_ == 1) return ticket;
   auto op = std::make_unique<Op>();
   op->changed = ranges;
+  op->changed_mode = mode;
   op->remaining = ranks_ - 1;
   {
     std::lock_guard lock(ops_mu_);
@@ -448,11 +530,12 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
   }
   for (int owner = 0; owner < ranks_; ++owner) {
     if (owner == rank_) continue;
-    std::string message = cluster_->NewMessage(kMessageHeaderBytes + 16 + ranges.size() * 20);
+    std::string message = cluster_->NewMessage(kMessageHeaderBytes + 17 + ranges.size() * 20);
     WireWriter w(&message);
     w.Header(MessageType::kPullChangedRequest, id_);
     w.U64(ticket);
     w.U32(client);
+    w.U8(static_cast<uint8_t>(mode));
     w.U32(static_cast<uint32_t>(ranges.size()));
     for (const ChangedRows& range : ranges) {
       w.U32(static_cast<uint32_t>(range.table));
@@ -470,13 +553,24 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
   uint16_t store;
   uint64_t ticket = 0;
   uint32_t client = 0, count = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&client) && r.U32(&count));
+  uint8_t mode_byte = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&client) && r.U8(&mode_byte) &&
+           r.U32(&count));
   Status status;
+  const auto mode = static_cast<ChangedMode>(mode_byte);
+  std::vector<Table>* sent = nullptr;
+  if (mode_byte > static_cast<uint8_t>(ChangedMode::kDeltas) ||
+      (mode != ChangedMode::kValues && bits_ == 0)) {
+    status = Status::Corruption("pull: malformed request");
+  } else if (mode != ChangedMode::kValues) {
+    sent = SentTo(client, mode == ChangedMode::kFirst);
+    if (sent == nullptr) status = Status::Corruption("pull: deltas for a client never sent rows");
+  }
   std::vector<size_t> tables;
   std::vector<std::vector<RowId>> ids(count);
   size_t bytes = kMessageHeaderBytes + 9;
   const size_t id_bytes = narrow_ids_ ? 4 : 8;
-  for (uint32_t i = 0; i < count; ++i) {
+  for (uint32_t i = 0; i < count && status.ok(); ++i) {
     uint32_t table = 0;
     uint64_t begin = 0, end = 0;
     if (!r.U32(&table) || !r.U64(&begin) || !r.U64(&end) || table >= tables_.size() ||
@@ -486,7 +580,11 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
     }
     TakeChanged(client, table, begin, std::min<uint64_t>(end, tables_[table].rows), &ids[i]);
     tables.push_back(table);
-    bytes += 4 + ids[i].size() * (id_bytes + tables_[table].dim * WireValueBytes(fp16_));
+    const size_t dim = tables_[table].dim;
+    const size_t row_bytes = mode == ChangedMode::kDeltas  ? QuantizedRowBytes(dim, bits_)
+                             : mode == ChangedMode::kFirst ? dim * sizeof(float)
+                                                           : dim * WireValueBytes(fp16_);
+    bytes += 4 + ids[i].size() * (id_bytes + row_bytes);
   }
   std::string reply;
   if (status.ok()) {
@@ -496,12 +594,24 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
     w.U64(ticket);
     w.U8(0);
     const auto ranks = static_cast<RowId>(ranks_);
+    std::vector<float> row;
+    std::string encoded;
     for (uint32_t i = 0; i < count; ++i) {
       const size_t t = tables[i];
+      const size_t dim = tables_[t].dim;
       w.U32(static_cast<uint32_t>(ids[i].size()));
       w.Ids(ids[i], narrow_ids_);
-      // Hogwild: local workers may be updating the rows as they are copied.
-      for (RowId id : ids[i]) w.Values(shard_[t].row(id / ranks), tables_[t].dim, fp16_);
+      row.resize(dim);
+      if (mode == ChangedMode::kDeltas) encoded.resize(QuantizedRowBytes(dim, bits_));
+      for (RowId id : ids[i]) {
+        if (mode == ChangedMode::kDeltas) {
+          ChangedRow(mode, sent, t, id / ranks, row.data(), encoded.data());
+          w.Bytes(encoded);
+        } else {
+          ChangedRow(mode, sent, t, id / ranks, row.data());
+          w.Values(row.data(), dim, fp16_ && mode == ChangedMode::kValues);
+        }
+      }
     }
   } else {
     reply = ErrorReply(MessageType::kPullChangedReply, ticket, status);
@@ -627,16 +737,17 @@ void MpiStore::ServePush(int source, std::string_view message) {
   MessageType type;
   uint16_t store;
   uint64_t ticket = 0;
-  uint8_t kind = 0, defer = 0, padding = 0;
+  uint8_t kind = 0, defer = 0, quantized = 0, padding = 0;
   PushOptions options;
   uint32_t used_tables = 0;
   DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&kind) && r.U8(&defer) &&
-           r.U8(&padding) && r.U8(&padding) && r.F32(&options.rate) && r.U32(&options.client) &&
+           r.U8(&quantized) && r.U8(&padding) && r.F32(&options.rate) && r.U32(&options.client) &&
            r.U32(&used_tables));
   options.kind = kind != 0 ? PushOptions::Kind::kDelta : PushOptions::Kind::kGradient;
   options.defer_to_round = defer != 0;
   const float lr = learning_rate();
   const auto ranks = static_cast<RowId>(ranks_);
+  std::vector<Table>* sent = SentMovedBy(options);
   Status status;
   std::vector<RowId> ids;
   std::vector<float>& values = serve_values_;
@@ -659,13 +770,21 @@ void MpiStore::ServePush(int source, std::string_view message) {
       // fp32 values are applied where they lie in the message (the receive
       // buffer is aligned, and so are the values in it); fp16 ones decoded.
       const char* at = r.rest().data();
-      const bool in_place = !fp16_ && reinterpret_cast<uintptr_t>(at) % alignof(float) == 0;
-      if (in_place ? !r.SkipValues(dim, false) : !r.Values(dim, fp16_, values.data())) {
+      const bool in_place =
+          quantized == 0 && !fp16_ && reinterpret_cast<uintptr_t>(at) % alignof(float) == 0;
+      bool read = false;
+      if (quantized != 0) {
+        read = bits_ > 0 && r.QuantizedRow(dim, bits_, values.data());
+      } else {
+        read = in_place ? r.SkipValues(dim, false) : r.Values(dim, fp16_, values.data());
+      }
+      if (!read) {
         status = Status::Corruption("push: malformed request");
         break;
       }
-      ApplyOwned(table, ids[i], in_place ? reinterpret_cast<const float*>(at) : values.data(),
-                 options, lr);
+      const float* row = in_place ? reinterpret_cast<const float*>(at) : values.data();
+      ApplyOwned(table, ids[i], row, options, lr);
+      MoveSent(sent, table, ids[i], row);
     }
     if (status.ok() && !options.defer_to_round) MarkChanged(table, ids, options.client);
   }
@@ -707,12 +826,14 @@ void MpiStore::TakeReply(int source, std::string_view message, bool push) {
     }
   } else if (!op->changed.empty()) {
     // Appended in the order of the replies; only this thread appends.
-    const size_t value_bytes = WireValueBytes(fp16_);
+    const ChangedMode mode = op->changed_mode;
+    const bool fp16 = fp16_ && mode == ChangedMode::kValues;
     for (ChangedRows& range : op->changed) {
       const size_t dim = tables_[range.table].dim;
+      const size_t row_bytes =
+          mode == ChangedMode::kDeltas ? QuantizedRowBytes(dim, bits_) : dim * WireValueBytes(fp16);
       uint32_t count = 0;
-      if (!r.U32(&count) ||
-          r.remaining() < size_t{count} * ((narrow_ids_ ? 4 : 8) + dim * value_bytes)) {
+      if (!r.U32(&count) || r.remaining() < size_t{count} * ((narrow_ids_ ? 4 : 8) + row_bytes)) {
         status = Status::Corruption("pull: malformed reply");
         break;
       }
@@ -725,7 +846,13 @@ void MpiStore::TakeReply(int source, std::string_view message, bool push) {
       }
       const size_t at = range.values.size();
       range.values.resize(at + size_t{count} * dim);
-      if (status.ok() && !r.Values(size_t{count} * dim, fp16_, range.values.data() + at)) {
+      if (status.ok() && mode == ChangedMode::kDeltas) {
+        for (uint32_t i = 0; i < count && status.ok(); ++i) {
+          if (!r.QuantizedRow(dim, bits_, range.values.data() + at + size_t{i} * dim)) {
+            status = Status::Corruption("pull: malformed reply");
+          }
+        }
+      } else if (status.ok() && !r.Values(size_t{count} * dim, fp16, range.values.data() + at)) {
         status = Status::Corruption("pull: malformed reply");
       }
       if (!status.ok()) break;

@@ -43,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "deepdist/cluster.h"
@@ -75,6 +76,8 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   bool Test(Ticket ticket) override;
   uint32_t NewClient() override;
   Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override;
+  bool RoundsPushes() const override { return bits_ > 0; }
+  void RoundForPush(std::span<float> values, size_t dim) const override;
   Result<Model> Snapshot() override;
 
   void SetPlan(uint64_t planned_units) override { planned_ = planned_units; }
@@ -109,6 +112,11 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
     size_t offset;
     size_t dim;
   };
+  // How a PullChanged reply carries rows: values (at the wire's precision);
+  // on a quantized wire, a client's first pull: fp32 values, which the owner
+  // keeps as what the client got; later pulls: the quantized difference from
+  // that, which the owner adds to it.
+  enum class ChangedMode : uint8_t { kValues = 0, kFirst = 1, kDeltas = 2 };
   // A pull or push in flight.
   struct Op {
     int remaining = 0;  // Replies or acknowledgements still to come.
@@ -117,6 +125,7 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
     std::vector<std::vector<PullDest>> dests;  // Pulls, per owner.
     std::vector<size_t> values;                // Pulls, values per owner's reply.
     std::span<ChangedRows> changed;            // PullChanged: where replies append.
+    ChangedMode changed_mode = ChangedMode::kValues;
   };
   struct Deferred {
     std::unordered_map<size_t, std::vector<float>> rows;  // Local index -> sum.
@@ -136,6 +145,21 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   // Marks this rank's rows `ids` (global ids) of `table` as changed by `by`.
   void MarkChanged(size_t table, std::span<const RowId> ids, uint32_t by);
   void TakeShardChunk(int source, std::string_view message);
+  // Quantized wires: what this rank's rows were for `client` when it last
+  // got them, or null when it has not pulled; created empty-handed when
+  // `create` (the values are filled by the first pull).
+  std::vector<Table>* SentTo(uint32_t client, bool create);
+  // What a PullChanged in `mode` sends for this rank's row `local` of
+  // `table` (into out, dim values), keeping `sent` in step; deltas also
+  // encoded into `encoded` when given (QuantizedRowBytes).
+  void ChangedRow(ChangedMode mode, std::vector<Table>* sent, size_t table, RowId local, float* out,
+                  char* encoded = nullptr) const;
+  // The sent values that a push with `options` moves (a delta push by a
+  // client that has pulled: its own view of the rows moved by the push's
+  // values), or null.
+  std::vector<Table>* SentMovedBy(const PushOptions& options);
+  // Moves `sent`'s row `id` (global) of `table` by `values`, when `sent`.
+  void MoveSent(std::vector<Table>* sent, size_t table, RowId id, const float* values) const;
 
   Status Validate(size_t table, std::span<const RowId> ids, size_t stride, const char* what) const;
   // Ticket for a call that is already settled.
@@ -156,6 +180,7 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   const int rank_;
   const int ranks_;
   const bool fp16_;
+  const int bits_;          // 8 or 4 on a quantized wire, else 0.
   bool narrow_ids_ = true;  // Every table has < 2^32 rows: ids travel as uint32.
   std::unique_ptr<Descent> descent_;
   std::vector<TableInfo> tables_;
@@ -182,6 +207,9 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   std::vector<float> serve_values_;     // Communication thread: a pushed row, decoded.
   std::unique_ptr<ChangeLog> changes_;  // By local index.
   std::atomic<uint32_t> next_client_{0};
+  std::mutex sent_mu_;  // Guards the maps; each client's tables are used by one thread.
+  std::unordered_map<uint32_t, std::unique_ptr<std::vector<Table>>> sent_;
+  std::unordered_set<uint32_t> pulled_;  // Local clients that have pulled once.
 
   std::mutex snapshot_mu_;  // Rank 0 during Snapshot: the model being gathered.
   std::condition_variable snapshot_cv_;

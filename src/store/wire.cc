@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <iterator>
+
+#include "deepdist/status.h"
 
 namespace deepdist {
 
@@ -69,6 +72,170 @@ void DecodeValues(const char* in, size_t n, bool fp16, float* out) {
   }
 }
 
+size_t QuantizedRowBytes(size_t dim, int bits) {
+  return 1 + (dim * static_cast<size_t>(bits) + 7) / 8;
+}
+
+namespace {
+
+// The codec's loops, compiled for AVX-512 and AVX2 as well as the baseline
+// and chosen at load time (GCC's function multiversioning): rows are
+// quantized for every push and pull of a quantized wire.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DD_MULTIVERSION __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define DD_MULTIVERSION
+#endif
+
+// The exponent of a quantized row whose largest magnitude is `max`.
+int QuantizedExponent(float max, int limit) {
+  // Below 2^-126 * L every value rounds to zero at the smallest exponent.
+  if (!(max > 0.0f) || !std::isfinite(max)) return -126;
+  int e = 0;
+  std::frexp(static_cast<double>(max) / limit, &e);               // max / L in [2^(e-1), 2^e).
+  if (std::ldexp(static_cast<double>(limit), e - 1) >= max) --e;  // Exactly a power of two.
+  return std::clamp(e, -126, 127);
+}
+
+// 2^e as a float, for e in [-126, 127] (a normal number).
+float Pow2(int e) { return std::bit_cast<float>(static_cast<uint32_t>(e + 127) << 23); }
+
+// Rounds to the nearest integer, ties to even, for |x| < 2^22 (the default
+// rounding of the addition does it; no call into libm).
+inline float RoundToInt(float x) {
+  constexpr float kShift = 12582912.0f;  // 1.5 * 2^23.
+  return (x + kShift) - kShift;
+}
+
+// The largest magnitude's bits: for finite floats their order as unsigned
+// integers (an integer reduction, which vectorizes); at or above infinity's
+// bits when some value is infinite or NaN.
+DD_MULTIVERSION uint32_t MaxMagnitudeBits(const float* row, size_t dim) {
+  uint32_t max_bits = 0;
+  for (size_t k = 0; k < dim; ++k) {
+    max_bits = std::max(max_bits, std::bit_cast<uint32_t>(row[k]) & 0x7fffffffu);
+  }
+  return max_bits;
+}
+
+struct RowScale {
+  int e = 0;
+  float inverse = 1.0f;  // 2^-e: exact scaling (a product below 2^-126 rounds to 0 either way).
+  float scale = 1.0f;    // 2^e.
+  float limit = 0.0f;    // L.
+  bool finite = true;
+};
+
+RowScale ScaleOf(const float* row, size_t dim, int bits) {
+  DD_CHECK(bits == 8 || bits == 4);
+  RowScale s;
+  s.limit = static_cast<float>((1 << (bits - 1)) - 1);
+  const uint32_t max_bits = MaxMagnitudeBits(row, dim);
+  s.finite = max_bits < 0x7f800000u;
+  float max = 0.0f;
+  if (s.finite) {
+    max = std::bit_cast<float>(max_bits);
+  } else {
+    for (size_t k = 0; k < dim; ++k) {
+      if (std::isfinite(row[k])) max = std::max(max, std::fabs(row[k]));
+    }
+  }
+  s.e = QuantizedExponent(max, (1 << (bits - 1)) - 1);
+  s.inverse = s.e == 127 ? 0x1p-127f : Pow2(-s.e);
+  s.scale = Pow2(s.e);
+  return s;
+}
+
+// The integers of n values; a non-finite value is sent as 0 (the row's
+// change is lost, not spread).
+DD_MULTIVERSION void Quantize(const float* x, size_t n, const RowScale& s, int8_t* q) {
+  const float inverse = s.inverse, lim = s.limit;
+  if (s.finite) {
+    for (size_t k = 0; k < n; ++k) {
+      q[k] = static_cast<int8_t>(std::min(std::max(RoundToInt(x[k] * inverse), -lim), lim));
+    }
+    return;
+  }
+  for (size_t k = 0; k < n; ++k) {
+    const float v = std::isfinite(x[k]) ? RoundToInt(x[k] * inverse) : 0.0f;
+    q[k] = static_cast<int8_t>(std::min(std::max(v, -lim), lim));
+  }
+}
+
+DD_MULTIVERSION void RoundInPlace(float* x, size_t n, const RowScale& s) {
+  const float inverse = s.inverse, lim = s.limit, scale = s.scale;
+  if (s.finite) {
+    for (size_t k = 0; k < n; ++k) {
+      x[k] = std::min(std::max(RoundToInt(x[k] * inverse), -lim), lim) * scale;
+    }
+    return;
+  }
+  for (size_t k = 0; k < n; ++k) {
+    const float v = std::isfinite(x[k]) ? RoundToInt(x[k] * inverse) : 0.0f;
+    x[k] = std::min(std::max(v, -lim), lim) * scale;
+  }
+}
+
+DD_MULTIVERSION void Decode8(const unsigned char* packed, size_t dim, float scale, float* out) {
+  for (size_t k = 0; k < dim; ++k) {
+    out[k] = static_cast<float>(static_cast<int8_t>(packed[k])) * scale;
+  }
+}
+
+// Sign-extends each 4-bit two's complement: (nibble ^ 8) - 8.
+DD_MULTIVERSION void Decode4(const unsigned char* packed, size_t dim, float scale, float* out) {
+  const size_t pairs = dim / 2;
+  for (size_t i = 0; i < pairs; ++i) {
+    const unsigned byte = packed[i];
+    out[2 * i] = static_cast<float>(static_cast<int>((byte & 0xfu) ^ 0x8u) - 8) * scale;
+    out[2 * i + 1] = static_cast<float>(static_cast<int>((byte >> 4) ^ 0x8u) - 8) * scale;
+  }
+  if (dim % 2 != 0) {
+    out[dim - 1] = static_cast<float>(static_cast<int>((packed[pairs] & 0xfu) ^ 0x8u) - 8) * scale;
+  }
+}
+
+}  // namespace
+
+void EncodeQuantizedRow(const float* row, size_t dim, int bits, char* out) {
+  const RowScale s = ScaleOf(row, dim, bits);
+  out[0] = static_cast<char>(static_cast<int8_t>(s.e));
+  auto* packed = reinterpret_cast<unsigned char*>(out + 1);
+  if (bits == 8) {
+    Quantize(row, dim, s, reinterpret_cast<int8_t*>(packed));
+    return;
+  }
+  // In chunks: quantized, then packed two to a byte.
+  constexpr size_t kChunk = 256;
+  int8_t q[kChunk];
+  for (size_t at = 0; at < dim; at += kChunk) {
+    const size_t n = std::min(kChunk, dim - at);
+    Quantize(row + at, n, s, q);
+    unsigned char* to = packed + at / 2;  // kChunk is even: chunks start on a byte.
+    size_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+      to[k / 2] = static_cast<unsigned char>((static_cast<unsigned>(q[k]) & 0xfu) |
+                                             (static_cast<unsigned>(q[k + 1]) << 4));
+    }
+    if (k < n) to[k / 2] = static_cast<unsigned char>(static_cast<unsigned>(q[k]) & 0xfu);
+  }
+}
+
+void DecodeQuantizedRow(const char* in, size_t dim, int bits, float* out) {
+  DD_CHECK(bits == 8 || bits == 4);
+  const int e = std::clamp(static_cast<int>(static_cast<int8_t>(in[0])), -126, 127);
+  const auto* packed = reinterpret_cast<const unsigned char*>(in + 1);
+  if (bits == 8) {
+    Decode8(packed, dim, Pow2(e), out);
+  } else {
+    Decode4(packed, dim, Pow2(e), out);
+  }
+}
+
+void RoundQuantizedRow(float* row, size_t dim, int bits) {
+  RoundInPlace(row, dim, ScaleOf(row, dim, bits));
+}
+
 int PeekStoreId(std::string_view message) {
   if (message.size() < kMessageHeaderBytes) return -1;
   uint16_t store;
@@ -118,6 +285,12 @@ void WireWriter::Values(const float* values, size_t n, bool fp16) {
   }
 }
 
+void WireWriter::QuantizedRow(const float* row, size_t dim, int bits) {
+  const size_t at = out_->size();
+  out_->resize(at + QuantizedRowBytes(dim, bits));
+  EncodeQuantizedRow(row, dim, bits, out_->data() + at);
+}
+
 bool WireReader::Raw(void* p, size_t n) {
   if (in_.size() - pos_ < n) return false;
   std::memcpy(p, in_.data() + pos_, n);
@@ -155,6 +328,14 @@ bool WireReader::Values(size_t n, bool fp16, float* out) {
 bool WireReader::SkipValues(size_t n, bool fp16) {
   const size_t bytes = n * WireValueBytes(fp16);
   if (in_.size() - pos_ < bytes) return false;
+  pos_ += bytes;
+  return true;
+}
+
+bool WireReader::QuantizedRow(size_t dim, int bits, float* out) {
+  const size_t bytes = QuantizedRowBytes(dim, bits);
+  if (in_.size() - pos_ < bytes) return false;
+  DecodeQuantizedRow(in_.data() + pos_, dim, bits, out);
   pos_ += bytes;
   return true;
 }

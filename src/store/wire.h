@@ -5,7 +5,8 @@
 // cluster). What follows depends on the type (see mpi_store.cc): tickets and
 // counts as fixed-width integers, row ids as uint32 when every table has fewer
 // than 2^32 rows (else uint64), and row values as IEEE binary32 or, with the
-// fp16 wire, binary16 rounded to nearest even. Integers and floats travel in
+// fp16 wire, binary16 rounded to nearest even, or, for the changes of the
+// int8 and int4 wires, quantized rows (QuantizedRowBytes). Integers and floats travel in
 // the host's byte order: the ranks of one job are assumed to share it.
 //
 // WireWriter appends to a string (never zero-filling first: a reserved string
@@ -47,6 +48,20 @@ float HalfToFloat(uint16_t half);
 // Decodes n values at `in` (n * WireValueBytes(fp16) bytes) into `out`.
 void DecodeValues(const char* in, size_t n, bool fp16, float* out);
 
+// A quantized row (the int8 and int4 wires): one signed byte e, then each
+// of the row's values as a `bits`-bit integer q in [-L, L], L = 2^(bits-1)
+// - 1, two's complement, packed low bits first; the value is q * 2^e. e is
+// the smallest exponent with max |x| <= L * 2^e, so the largest value keeps
+// its full `bits` of precision; a power-of-two scale makes the decoded
+// values exact floats, and quantizing a quantized row gives it back
+// unchanged (RoundQuantizedRow is idempotent), so that a sender can keep
+// exactly what the receiver will get.
+size_t QuantizedRowBytes(size_t dim, int bits);
+void EncodeQuantizedRow(const float* row, size_t dim, int bits, char* out);
+void DecodeQuantizedRow(const char* in, size_t dim, int bits, float* out);
+// Replaces the row by its quantized value.
+void RoundQuantizedRow(float* row, size_t dim, int bits);
+
 // The store id of a message, or -1 when it is shorter than a header.
 int PeekStoreId(std::string_view message);
 
@@ -66,6 +81,8 @@ class WireWriter {
   void Ids(std::span<const uint64_t> ids, bool narrow);
   // n values, as binary16 when `fp16`.
   void Values(const float* values, size_t n, bool fp16);
+  // A row of `dim` values, quantized to `bits` bits.
+  void QuantizedRow(const float* row, size_t dim, int bits);
 
  private:
   void Raw(const void* p, size_t n) {
@@ -88,6 +105,8 @@ class WireReader {
   bool Values(size_t n, bool fp16, float* out);
   // Skips n values.
   bool SkipValues(size_t n, bool fp16);
+  // Decodes a quantized row of `dim` values into out.
+  bool QuantizedRow(size_t dim, int bits, float* out);
   // Bytes not read yet.
   size_t remaining() const { return in_.size() - pos_; }
   std::string_view rest() const { return in_.substr(pos_); }
