@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <span>
@@ -414,6 +415,111 @@ TEST(ReplicaTest, AFullReplicaMergesAtTheNextAdvanceOnceThePullHasLanded) {
   EXPECT_EQ(replica.Row(0, 5)[1], 5.0f);
   ASSERT_TRUE(replica.Finish(0.1f).ok());
   EXPECT_EQ(store.model()["a"].row(4)[0], 8.0f);
+}
+
+// A store that sends changes at reduced precision, as the MPI store's int8
+// and int4 wires do, with a plain rule: pushes rounded to whole numbers;
+// and, after a client's first pull, changed rows as their change since the
+// values the client last got (ChangedRows::deltas).
+class CoarseStore : public CountingStore {
+ public:
+  using CountingStore::CountingStore;
+  bool RoundsPushes() const override { return true; }
+  void RoundForPush(std::span<float> values, size_t /*dim*/) const override {
+    for (float& v : values) v = std::nearbyint(v);
+  }
+  Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) override {
+    const Ticket ticket = CountingStore::Push(blocks, options);
+    // The client's own view moved by what it pushed.
+    auto it = got_.find(options.client);
+    if (it == got_.end()) return ticket;
+    for (const ConstRowBlock& b : blocks) {
+      const size_t dim = model().table(b.table).dim();
+      for (size_t i = 0; i < b.ids.size(); ++i) {
+        for (size_t k = 0; k < dim; ++k)
+          it->second[b.table].row(b.ids[i])[k] += b.values[i * dim + k];
+      }
+    }
+    return ticket;
+  }
+  Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override {
+    const Ticket ticket = CountingStore::PullChanged(client, ranges);
+    auto [it, first] = got_.try_emplace(client);
+    if (first) {
+      for (size_t t = 0; t < model().num_tables(); ++t) it->second.push_back(model().table(t));
+      return ticket;
+    }
+    for (ChangedRows& r : ranges) {
+      const size_t dim = model().table(r.table).dim();
+      for (size_t i = 0; i < r.ids.size(); ++i) {
+        float* last = it->second[r.table].row(r.ids[i]);
+        for (size_t k = 0; k < dim; ++k) {
+          r.values[i * dim + k] -= last[k];
+          last[k] += r.values[i * dim + k];
+        }
+      }
+      r.deltas = true;
+    }
+    return ticket;
+  }
+
+ private:
+  std::map<uint32_t, std::vector<Table>> got_;  // Per client, the rows as it last got them.
+};
+
+TEST(ReplicaTest, AFullReplicaOnARoundingStorePushesRoundedChangesAndTheirErrorLater) {
+  CoarseStore store(TwoTables(), std::make_unique<Sgd>());
+  store.SetPlan(1000);
+  Replica replica(store, {0, 1}, Full(10, 1000));
+  ASSERT_TRUE(replica.RequireAll().ok());
+  replica.MutableRow(0, 2)[0] += 0.75f;  // Rounds to +1.
+  replica.MutableRow(0, 3)[1] += 0.25f;  // Rounds to 0.
+  ASSERT_TRUE(replica.Advance(10, 0.1f).ok());
+  ASSERT_TRUE(replica.Wait().ok());
+  EXPECT_TRUE(store.last_push.rounded);
+  EXPECT_EQ(store.pushed[0], 2u);
+  EXPECT_EQ(store.model()["a"].row(2)[0], 3.0f);
+  EXPECT_EQ(store.model()["a"].row(3)[1], 3.0f);
+  // Rows not trained on since are not pushed for their rounding error alone.
+  ASSERT_TRUE(replica.Advance(10, 0.1f).ok());
+  ASSERT_TRUE(replica.Wait().ok());
+  EXPECT_EQ(store.pushed[0], 2u);
+  // A row's next change carries its error: 0.25 + 0.5 rounds to +1.
+  replica.MutableRow(0, 3)[1] += 0.5f;
+  ASSERT_TRUE(replica.Advance(10, 0.1f).ok());
+  ASSERT_TRUE(replica.Wait().ok());
+  EXPECT_EQ(store.pushed[0], 3u);
+  EXPECT_EQ(store.model()["a"].row(3)[1], 4.0f);
+  EXPECT_EQ(replica.Row(0, 3)[1], 3.75f);  // The worker's own value is kept.
+  // Finish pushes exactly: nothing is lost.
+  ASSERT_TRUE(replica.Finish(0.1f).ok());
+  EXPECT_FALSE(store.last_push.rounded);
+  EXPECT_EQ(store.model()["a"].row(2)[0], 2.75f);
+  EXPECT_EQ(store.model()["a"].row(3)[1], 3.75f);
+  EXPECT_EQ(store.model()["a"].row(4)[0], 4.0f);
+}
+
+TEST(ReplicaTest, AFullReplicaAddsPulledDeltasToItsOwnChanges) {
+  CoarseStore store(TwoTables(), std::make_unique<Sgd>());
+  store.SetPlan(1000);
+  Replica replica(store, {0, 1}, Full(10, 5));
+  ASSERT_TRUE(replica.RequireAll().ok());
+  replica.MutableRow(0, 1)[0] += 0.5f;  // Trained on, not pushed yet.
+  OtherWorkerAdds(store, 0, 1, {2.0f, 0.0f, 0.0f});
+  OtherWorkerAdds(store, 0, 4, {0.0f, 3.0f, 0.0f});
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());  // Starts the pull.
+  ASSERT_TRUE(replica.Advance(1, 0.1f).ok());  // Merges it.
+  EXPECT_EQ(replica.Row(0, 1)[0], 1.0f + 2.0f + 0.5f);
+  EXPECT_EQ(replica.Row(0, 4)[1], 4.0f + 3.0f);
+  EXPECT_EQ(replica.Row(0, 4)[0], 4.0f);
+  // The merged row 4 was not trained on: nothing of it goes back; row 1's
+  // own change does, once.
+  ASSERT_TRUE(replica.Advance(4, 0.1f).ok());
+  ASSERT_TRUE(replica.Wait().ok());
+  EXPECT_EQ(store.pushed[0], 2u + 1u);  // The other worker's two, then row 1.
+  ASSERT_TRUE(replica.Finish(0.1f).ok());
+  EXPECT_EQ(store.model()["a"].row(1)[0], 3.5f);
+  EXPECT_EQ(store.model()["a"].row(4)[1], 7.0f);
 }
 
 TEST(ReplicaTest, DirectModeIsTheMasterItself) {

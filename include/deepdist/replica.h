@@ -160,6 +160,10 @@ class Replica {
     Table current{"replica", 0, 1};  // The worker's values, by slot.
     Table pushed{"pushed", 0, 1};    // The values as last pulled or pushed.
     std::vector<uint8_t> loaded;     // Slot -> its row has been pulled.
+    // Full mode on a store that rounds pushes: each row's hash when it was
+    // last pushed (or merged untouched), which tells the rows trained on
+    // since from those only holding a rounding error.
+    std::vector<uint64_t> signature;
     std::vector<RowId> changed_ids;  // Reused across pushes.
     std::vector<float> changes;
     std::vector<RowId> load_ids;  // Reused across Requires.
@@ -186,8 +190,8 @@ class Replica {
   // `snapshot`, the snapshot takes the current values.
   static void AddChange(Local& local, size_t slot, RowId id, float scale, bool snapshot);
   // Pushes the changes added to every table (AddChange) as one delta push
-  // at `rate`, not waiting.
-  void PushAdded(float rate);
+  // at `rate`, not waiting; `rounded`: by the store's RoundForPush.
+  void PushAdded(float rate, bool rounded);
   // Gives the absent rows of `ids` slots; appends them to `missing`.
   static void Assign(Local& local, std::span<const RowId> ids, std::vector<RowId>* missing);
   // Full mode: makes the tables the master's, the first time and after a
@@ -196,7 +200,14 @@ class Replica {
   // Full mode: pushes the change of the changed rows (the hot ones only, or
   // all) and, with `pull`, starts the pull of the rows others changed (see
   // full).
-  Status SyncFull(float rate, bool hot_only, bool pull);
+  // With `exact` (or where the store does not round pushes), each changed
+  // row's whole change goes at full precision; else (see rounded_) the
+  // change of the rows trained on since their last push goes rounded, the
+  // rounding error left for their next push.
+  Status SyncFull(float rate, bool hot_only, bool pull, bool exact);
+  // Full mode, rounded pushes: appends row `r`'s change, rounded, if it was
+  // trained on since its last push, and counts the rounded change as pushed.
+  void AddRoundedChange(Local& local, RowId r);
   // Full mode: starts the pull of the rows others changed, all or the hot
   // ones.
   void StartPullChanged(bool hot_only);
@@ -216,6 +227,12 @@ class Replica {
   bool prefetching_ = false;
   bool full_ = false;
   bool full_loaded_ = false;
+  // Full mode on a store that sends changes at reduced precision
+  // (ParamStore::RoundsPushes), asynchronously: interval pushes are rounded
+  // by the store's rule and only the rounded change counts as pushed, so
+  // the rounding error is pushed with the row's next change (error
+  // feedback) instead of lost; Push and Finish push exactly.
+  bool rounded_ = false;
   uint32_t client_ = kNoClient;
   // Full mode: per table of the replica, the rows others changed, landing
   // from the last sync.

@@ -1,10 +1,36 @@
 #include "deepdist/replica.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <numeric>
 
 namespace deepdist {
+namespace {
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DD_MULTIVERSION __attribute__((target_clones("default", "avx2", "avx512f")))
+#else
+#define DD_MULTIVERSION
+#endif
+
+// A 64-bit signature of a row's bits: two sums of each value's bits times
+// an odd multiplier of its position, modulo 2^32 (vectorizable). A change
+// of one value always changes it (an odd number is invertible modulo
+// 2^32); a row trained on changes it all but surely, and one that is
+// missed only has its push put off to its next change.
+DD_MULTIVERSION uint64_t RowHash(const float* row, size_t dim) {
+  uint32_t a = 0, b = 0;
+  for (size_t k = 0; k < dim; ++k) {
+    const uint32_t bits = std::bit_cast<uint32_t>(row[k]);
+    const auto i = static_cast<uint32_t>(k);
+    a += bits * ((i * 0x9e3779b9u) | 1u);
+    b += bits * ((i * 0x85ebca6bu + 0xc2b2ae35u) | 1u);
+  }
+  return (uint64_t{a} << 32) | b;
+}
+
+}  // namespace
 
 Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions options)
     : store_(store), options_(options) {
@@ -36,10 +62,12 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
   full_ = options_.full;
   if (full_) {
     client_ = store_.NewClient();
+    rounded_ = store_.RoundsPushes() && !options_.defer_to_round && options_.push_scale == 1.0f;
     // Filled by the first Require (LoadFull).
     for (Local& local : tables_) {
       local.current = Table("replica", store_.rows(local.table), local.dim);
       local.pushed = Table("pushed", store_.rows(local.table), local.dim);
+      if (rounded_) local.signature.assign(store_.rows(local.table), 0);
     }
     return;
   }
@@ -264,7 +292,7 @@ Status Replica::Push(float rate) { return PushChanges(rate, false, false); }
 
 Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
   if (direct_) return Status::OK();
-  if (full_) return SyncFull(rate, hot_only, false);
+  if (full_) return SyncFull(rate, hot_only, false, /*exact=*/true);
   // A prefetched row is compared below with its value as pulled.
   DD_RETURN_IF_ERROR(Settle());
   const float scale = options_.push_scale;
@@ -283,12 +311,13 @@ Status Replica::PushChanges(float rate, bool hot_only, bool unload) {
       AddChange(local, s, local.ids[s], scale, !unload);
     }
   }
-  PushAdded(rate);
+  PushAdded(rate, false);
   return Status::OK();
 }
 
-void Replica::PushAdded(float rate) {
+void Replica::PushAdded(float rate, bool rounded) {
   PushOptions options;
+  options.rounded = rounded;
   options.kind = PushOptions::Kind::kDelta;
   options.rate = rate;
   options.defer_to_round = options_.defer_to_round;
@@ -329,7 +358,7 @@ Status Replica::Refresh(float rate) {
   if (direct_) return Status::OK();
   if (full_) {
     DD_RETURN_IF_ERROR(Wait());
-    return SyncFull(rate, false, true);
+    return SyncFull(rate, false, true, /*exact=*/true);
   }
   // Settle the last interval's push, then push this one's without waiting:
   // a store applies one worker's pushes and pulls in the order they were
@@ -341,7 +370,7 @@ Status Replica::Refresh(float rate) {
 }
 
 Status Replica::RefreshHot(float rate) {
-  if (full_) return SyncFull(rate, true, true);
+  if (full_) return SyncFull(rate, true, true, /*exact=*/false);
   DD_RETURN_IF_ERROR(PushChanges(rate, true, true));  // Seen by later pulls (see Refresh).
 
   // The hot rows keep their slots; unloaded, they are pulled again when next
@@ -386,15 +415,20 @@ Status Replica::Advance(uint64_t units, float rate) {
       since_push_ = 0;
       since_hot_ = 0;  // The hot rows' change goes too.
       DD_RETURN_IF_ERROR(Wait());
-      DD_RETURN_IF_ERROR(SyncFull(rate, false, false));
+      DD_RETURN_IF_ERROR(SyncFull(rate, false, false, /*exact=*/false));
     }
+    // The hot rows' sync and the pull wait while a pull is still in flight
+    // (to a later Advance, when it has landed) rather than block the worker
+    // on it: an owner busy serving others answers late, and these are
+    // frequent. Only the rarer full push above blocks.
+    if (syncing_) return Status::OK();
     if (options_.hot_rows > 0 && since_hot_ >= options_.hot_every) {
       since_hot_ = 0;
-      DD_RETURN_IF_ERROR(SyncFull(rate, true, since_fetch_ < options_.fetch_every));
+      DD_RETURN_IF_ERROR(
+          SyncFull(rate, true, since_fetch_ < options_.fetch_every, /*exact=*/false));
     }
-    if (since_fetch_ >= options_.fetch_every) {
+    if (since_fetch_ >= options_.fetch_every && !syncing_) {
       since_fetch_ = 0;
-      DD_RETURN_IF_ERROR(Settle());
       StartPullChanged(false);
     }
     return Status::OK();
@@ -466,7 +500,26 @@ void Replica::StartPullChanged(bool hot_only) {
   syncing_ = true;
 }
 
-Status Replica::SyncFull(float rate, bool hot_only, bool pull) {
+void Replica::AddRoundedChange(Local& local, RowId r) {
+  const size_t dim = local.dim;
+  float* now = local.current.row(r);
+  float* before = local.pushed.row(r);
+  const uint64_t hash = RowHash(now, dim);
+  if (hash == local.signature[r]) return;  // Not trained on: its error waits.
+  local.signature[r] = hash;
+  if (std::memcmp(now, before, dim * sizeof(float)) == 0) return;
+  local.changed_ids.push_back(r);
+  const size_t at = local.changes.size();
+  local.changes.resize(at + dim);
+  float* change = &local.changes[at];
+  for (size_t k = 0; k < dim; ++k) change[k] = now[k] - before[k];
+  store_.RoundForPush(std::span<float>(change, dim), dim);
+  // The master gets `before` plus the rounded change; what rounding left
+  // out stays in now - before.
+  for (size_t k = 0; k < dim; ++k) before[k] += change[k];
+}
+
+Status Replica::SyncFull(float rate, bool hot_only, bool pull, bool exact) {
   DD_RETURN_IF_ERROR(LoadFull());
   // The last sync's rows merge first: they are compared below with their
   // values as pulled.
@@ -477,9 +530,24 @@ Status Replica::SyncFull(float rate, bool hot_only, bool pull) {
     local.changes.clear();
     const size_t rows = local.current.rows();
     const size_t count = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
-    for (size_t r = 0; r < count; ++r) AddChange(local, r, static_cast<RowId>(r), scale, true);
+    if (rounded_ && !exact) {
+      for (size_t r = 0; r < count; ++r) AddRoundedChange(local, static_cast<RowId>(r));
+    } else if (rounded_) {
+      // Exactly, but counted as pushed as the master counts it (the pushed
+      // values plus the change, not the current values, which can differ
+      // by a rounding): the owner follows this worker's view the same way.
+      for (size_t r = 0; r < count; ++r) {
+        const size_t at = local.changes.size();
+        AddChange(local, r, static_cast<RowId>(r), scale, false);
+        if (local.changes.size() == at) continue;
+        float* before = local.pushed.row(r);
+        for (size_t k = 0; k < local.dim; ++k) before[k] += local.changes[at + k];
+      }
+    } else {
+      for (size_t r = 0; r < count; ++r) AddChange(local, r, static_cast<RowId>(r), scale, true);
+    }
   }
-  PushAdded(rate);
+  PushAdded(rate, rounded_ && !exact);
   if (!pull) return Status::OK();
 
   // Issued after the push (a store keeps one worker's pushes and pulls in
@@ -497,6 +565,18 @@ void Replica::MergeSync() {
       float* now = local.current.row(got.ids[i]);
       float* before = local.pushed.row(got.ids[i]);
       const float* pulled = &got.values[i * dim];
+      if (got.deltas) {
+        // The master's change since the values this worker last got: added
+        // to them and to the worker's own. A row not trained on since its
+        // push stays so (its rounding error is not pushed on its own).
+        const bool clean = rounded_ && local.signature[got.ids[i]] == RowHash(now, dim);
+        for (size_t j = 0; j < dim; ++j) {
+          now[j] += pulled[j];
+          before[j] += pulled[j];
+        }
+        if (clean) local.signature[got.ids[i]] = RowHash(now, dim);
+        continue;
+      }
       // The master's value plus what this worker changed since its push.
       for (size_t j = 0; j < dim; ++j) {
         now[j] = pulled[j] + (now[j] - before[j]);
