@@ -3,7 +3,8 @@
 # distributed, rank 0 alone writes and prints, the counts of every rank agree,
 # and a failure on one rank ends the job with one message, never a hang.
 #   mpi_cli_test.sh CASE DEEPDIST MPIEXEC ARGS...
-# CASE: train | sync | adagrad | badinput | midtraining | flags
+# CASE: train | fp32 | sync | adagrad | badinput | midtraining | flags
+# (train and adagrad on the default int4 wire, fp32 on values)
 set -uo pipefail
 case_name=$1
 bin=$2
@@ -63,8 +64,9 @@ epochs=2
 common=(word2vec train --input "$dir/parts" --dim 16 --min-count 1 --epochs $epochs --threads 1
   --quiet --json)
 case "$case_name" in
-  train | sync | adagrad)
+  train | fp32 | sync | adagrad)
     extra=()
+    [[ $case_name == fp32 ]] && extra=(--wire fp32)
     [[ $case_name == sync ]] && extra=(--mode sync)
     [[ $case_name == adagrad ]] && extra=(--optimizer adagrad --alpha 0.1)
     run 120 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.txt" "${extra[@]}"
@@ -119,6 +121,10 @@ assert scores["dog"] > scores["car"], scores
     run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.bin" --push-every 0
     [[ $rc -eq 2 ]] || fail "exit $rc, want 2"
     [[ $(grep -c '^deepdist: --push-every: ' "$dir/err") -eq 1 ]] || fail "want one message"
+    # A wire that cannot carry sync rounds: rejected, not ignored.
+    run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.bin" --mode sync --wire int4
+    [[ $rc -eq 2 ]] || fail "exit $rc, want 2"
+    [[ $(grep -c '^deepdist: --wire: ' "$dir/err") -eq 1 ]] || fail "want one --wire message"
     # An unwritable output: found before training, once.
     run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output /nonexistent-dir/v.bin
     [[ $rc -eq 1 ]] || fail "exit $rc, want 1"
