@@ -425,6 +425,7 @@ class CoarseStore : public CountingStore {
  public:
   using CountingStore::CountingStore;
   bool RoundsPushes() const override { return true; }
+  bool PullsDeltas() const override { return true; }
   void RoundForPush(std::span<float> values, size_t /*dim*/) const override {
     for (float& v : values) v = std::nearbyint(v);
   }
@@ -466,6 +467,58 @@ class CoarseStore : public CountingStore {
  private:
   std::map<uint32_t, std::vector<Table>> got_;  // Per client, the rows as it last got them.
 };
+
+// CoarseStore whose PullChanged lands only when waited for.
+class LateCoarseStore : public CoarseStore {
+ public:
+  using CoarseStore::CoarseStore;
+  Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override {
+    const Ticket ticket = next_++;
+    late_.emplace(ticket, std::make_pair(client, ranges));
+    return ticket;
+  }
+  Status Wait(Ticket ticket) override {
+    auto it = late_.find(ticket);
+    if (it == late_.end()) return CoarseStore::Wait(ticket);
+    const auto [client, ranges] = it->second;
+    late_.erase(it);
+    return CoarseStore::Wait(CoarseStore::PullChanged(client, ranges));
+  }
+  Ticket Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) override {
+    if (!late_.empty()) ++pushes_during_pulls;
+    return CoarseStore::Push(blocks, options);
+  }
+  bool Test(Ticket ticket) override { return late_.count(ticket) == 0; }
+  size_t in_flight() const { return late_.size(); }
+  int pushes_during_pulls = 0;
+
+ private:
+  std::map<Ticket, std::pair<uint32_t, std::span<ChangedRows>>> late_;
+  Ticket next_ = uint64_t{1} << 40;
+};
+
+TEST(ReplicaTest, AFullReplicaPushesWithoutWaitingForAPullOfDeltasInFlight) {
+  LateCoarseStore store(TwoTables(), std::make_unique<Sgd>());
+  store.SetPlan(1000);
+  Replica replica(store, {0, 1}, Full(10, 5));
+  ASSERT_TRUE(replica.RequireAll().ok());
+  OtherWorkerAdds(store, 0, 1, {2.0f, 0.0f, 0.0f});
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());  // Starts a pull.
+  EXPECT_EQ(store.in_flight(), 1u);
+  replica.MutableRow(0, 3)[0] += 0.75f;
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());  // Pushes, then pulls again.
+  // The push went while the pull was in flight; the pull then landed (the
+  // next one is due at once, and waits for it).
+  EXPECT_EQ(store.pushes_during_pulls, 1);
+  EXPECT_EQ(store.model()["a"].row(3)[0], 4.0f);
+  EXPECT_EQ(replica.Row(0, 1)[0], 3.0f);
+  EXPECT_EQ(replica.Row(0, 3)[0], 3.75f);
+  EXPECT_EQ(store.in_flight(), 1u);
+  ASSERT_TRUE(replica.Finish(0.1f).ok());
+  EXPECT_EQ(store.in_flight(), 0u);
+  EXPECT_EQ(store.model()["a"].row(3)[0], 3.75f);
+  EXPECT_EQ(store.model()["a"].row(1)[0], 3.0f);
+}
 
 TEST(ReplicaTest, AFullReplicaOnARoundingStorePushesRoundedChangesAndTheirErrorLater) {
   CoarseStore store(TwoTables(), std::make_unique<Sgd>());

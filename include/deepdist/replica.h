@@ -148,7 +148,7 @@ class Replica {
   // Pushes, then drops every row (the next Require pulls it again, with
   // the push in: stores keep a worker's pushes and pulls in order).
   [[nodiscard]] Status Refresh(float rate);
-  // Waits for the pushes in flight.
+  // Waits for the pushes in flight (and the pull of a full replica).
   [[nodiscard]] Status Wait();
 
  private:
@@ -172,6 +172,8 @@ class Replica {
     bool load_in_place = true;
   };
   void Drop();
+  // Waits for the pushes in flight only.
+  Status WaitPushes();
   Status Load(std::span<const RowGroup> groups, bool wait);
   // Waits for the prefetch in flight, if any, and completes its rows.
   Status Settle();
@@ -233,6 +235,10 @@ class Replica {
   // the rounding error is pushed with the row's next change (error
   // feedback) instead of lost; Push and Finish push exactly.
   bool rounded_ = false;
+  // Full mode on a store whose pulls bring deltas (ParamStore::PullsDeltas):
+  // a pull in flight adds to the rows whenever it lands, so pushes go
+  // without waiting for it.
+  bool overlap_ = false;
   uint32_t client_ = kNoClient;
   // Full mode: per table of the replica, the rows others changed, landing
   // from the last sync.

@@ -174,6 +174,10 @@ class ParamStore {
   // PushOptions::rounded delivers. A pusher that keeps the difference and
   // pushes it with its next change loses nothing (error feedback).
   virtual bool RoundsPushes() const { return false; }
+  // Whether PullChanged returns deltas (ChangedRows::deltas) after a
+  // client's first pull: then merging a pull commutes with the client's
+  // pushes.
+  virtual bool PullsDeltas() const { return false; }
   virtual void RoundForPush(std::span<float> /*values*/, size_t /*dim*/) const {}
   // Pull(...) then Wait.
   [[nodiscard]] Status PullNow(std::span<const RowBlock> blocks) { return Wait(Pull(blocks)); }

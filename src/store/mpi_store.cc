@@ -451,23 +451,23 @@ void MpiStore::ChangedRow(ChangedMode mode, std::vector<Table>* sent, size_t tab
                           float* out, char* encoded) const {
   const size_t dim = tables_[table].dim;
   // Hogwild: a local worker or the communication thread may be updating the
-  // row; what is sent is one copy of it, and `sent` follows that copy.
-  std::memcpy(out, shard_[table].row(local), dim * sizeof(float));
-  if (mode == ChangedMode::kValues) return;
-  float* got = (*sent)[table].row(local);
-  if (mode == ChangedMode::kFirst) {
-    std::memcpy(got, out, dim * sizeof(float));
+  // row; what is sent is one reading of it, and `sent` follows that reading.
+  const float* value = shard_[table].row(local);
+  if (mode != ChangedMode::kDeltas) {
+    std::memcpy(out, value, dim * sizeof(float));
+    if (mode == ChangedMode::kFirst)
+      std::memcpy((*sent)[table].row(local), out, dim * sizeof(float));
     return;
   }
-  for (size_t k = 0; k < dim; ++k) out[k] -= got[k];
+  // What the rounding leaves out stays in the next difference.
+  float* got = (*sent)[table].row(local);
   if (encoded != nullptr) {
-    EncodeQuantizedRow(out, dim, bits_, encoded);
-    DecodeQuantizedRow(encoded, dim, bits_, out);
-  } else {
-    RoundQuantizedRow(out, dim, bits_);
+    EncodeDifference(value, got, dim, bits_, encoded);
+    return;
   }
-  // What the rounding left out is in the next difference.
-  for (size_t k = 0; k < dim; ++k) got[k] += out[k];
+  std::string bytes(QuantizedRowBytes(dim, bits_), '\0');
+  EncodeDifference(value, got, dim, bits_, bytes.data());
+  DecodeQuantizedRow(bytes.data(), dim, bits_, out);
 }
 
 std::vector<Table>* MpiStore::SentMovedBy(const PushOptions& options) {

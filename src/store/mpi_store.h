@@ -77,6 +77,7 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   uint32_t NewClient() override;
   Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override;
   bool RoundsPushes() const override { return bits_ > 0; }
+  bool PullsDeltas() const override { return bits_ > 0; }
   void RoundForPush(std::span<float> values, size_t dim) const override;
   Result<Model> Snapshot() override;
 

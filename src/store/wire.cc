@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <vector>
 
 #include "deepdist/status.h"
 
@@ -176,23 +177,42 @@ DD_MULTIVERSION void RoundInPlace(float* x, size_t n, const RowScale& s) {
   }
 }
 
+// Packs n integers in [-8, 7] two to a byte (low nibble first).
+void PackNibbles(const int8_t* q, size_t n, unsigned char* to) {
+  size_t k = 0;
+  for (; k + 2 <= n; k += 2) {
+    to[k / 2] = static_cast<unsigned char>((static_cast<unsigned>(q[k]) & 0xfu) |
+                                           (static_cast<unsigned>(q[k + 1]) << 4));
+  }
+  if (k < n) to[k / 2] = static_cast<unsigned char>(static_cast<unsigned>(q[k]) & 0xfu);
+}
+
 DD_MULTIVERSION void Decode8(const unsigned char* packed, size_t dim, float scale, float* out) {
   for (size_t k = 0; k < dim; ++k) {
     out[k] = static_cast<float>(static_cast<int8_t>(packed[k])) * scale;
   }
 }
 
-// Sign-extends each 4-bit two's complement: (nibble ^ 8) - 8.
+// Each byte's two 4-bit two's complement integers, low nibble first.
+struct NibblePairs {
+  float q[256][2];
+  constexpr NibblePairs() : q() {
+    for (int b = 0; b < 256; ++b) {
+      q[b][0] = static_cast<float>(((b & 0xf) ^ 0x8) - 8);
+      q[b][1] = static_cast<float>(((b >> 4) ^ 0x8) - 8);
+    }
+  }
+};
+constexpr NibblePairs kNibblePairs;
+
 DD_MULTIVERSION void Decode4(const unsigned char* packed, size_t dim, float scale, float* out) {
   const size_t pairs = dim / 2;
   for (size_t i = 0; i < pairs; ++i) {
-    const unsigned byte = packed[i];
-    out[2 * i] = static_cast<float>(static_cast<int>((byte & 0xfu) ^ 0x8u) - 8) * scale;
-    out[2 * i + 1] = static_cast<float>(static_cast<int>((byte >> 4) ^ 0x8u) - 8) * scale;
+    const float* q = kNibblePairs.q[packed[i]];
+    out[2 * i] = q[0] * scale;
+    out[2 * i + 1] = q[1] * scale;
   }
-  if (dim % 2 != 0) {
-    out[dim - 1] = static_cast<float>(static_cast<int>((packed[pairs] & 0xfu) ^ 0x8u) - 8) * scale;
-  }
+  if (dim % 2 != 0) out[dim - 1] = kNibblePairs.q[packed[pairs]][0] * scale;
 }
 
 }  // namespace
@@ -211,13 +231,7 @@ void EncodeQuantizedRow(const float* row, size_t dim, int bits, char* out) {
   for (size_t at = 0; at < dim; at += kChunk) {
     const size_t n = std::min(kChunk, dim - at);
     Quantize(row + at, n, s, q);
-    unsigned char* to = packed + at / 2;  // kChunk is even: chunks start on a byte.
-    size_t k = 0;
-    for (; k + 2 <= n; k += 2) {
-      to[k / 2] = static_cast<unsigned char>((static_cast<unsigned>(q[k]) & 0xfu) |
-                                             (static_cast<unsigned>(q[k + 1]) << 4));
-    }
-    if (k < n) to[k / 2] = static_cast<unsigned char>(static_cast<unsigned>(q[k]) & 0xfu);
+    PackNibbles(q, n, packed + at / 2);  // kChunk is even: chunks start on a byte.
   }
 }
 
@@ -234,6 +248,59 @@ void DecodeQuantizedRow(const char* in, size_t dim, int bits, float* out) {
 
 void RoundQuantizedRow(float* row, size_t dim, int bits) {
   RoundInPlace(row, dim, ScaleOf(row, dim, bits));
+}
+
+namespace {
+
+// The quantized integers of d (n values) at scale s, and base += their
+// values: one pass, vectorizable.
+DD_MULTIVERSION void QuantizeAndAdd(const float* d, size_t n, const RowScale& s, int8_t* q,
+                                    float* base) {
+  const float inverse = s.inverse, lim = s.limit, scale = s.scale;
+  for (size_t k = 0; k < n; ++k) {
+    const float v = std::min(std::max(RoundToInt(d[k] * inverse), -lim), lim);
+    q[k] = static_cast<int8_t>(v);
+    base[k] += v * scale;
+  }
+}
+
+DD_MULTIVERSION void Difference(const float* a, const float* b, size_t n, float* out) {
+  for (size_t k = 0; k < n; ++k) out[k] = a[k] - b[k];
+}
+
+}  // namespace
+
+void EncodeDifference(const float* value, float* base, size_t dim, int bits, char* out) {
+  constexpr size_t kChunk = 256;
+  float d[kChunk];
+  std::vector<float> heap;
+  float* diff = d;
+  if (dim > kChunk) {
+    heap.resize(dim);
+    diff = heap.data();
+  }
+  Difference(value, base, dim, diff);
+  const RowScale s = ScaleOf(diff, dim, bits);
+  if (!s.finite) {
+    // Rare: the general path sends non-finite values as 0.
+    EncodeQuantizedRow(diff, dim, bits, out);
+    std::vector<float> rounded(dim);
+    DecodeQuantizedRow(out, dim, bits, rounded.data());
+    for (size_t k = 0; k < dim; ++k) base[k] += rounded[k];
+    return;
+  }
+  out[0] = static_cast<char>(static_cast<int8_t>(s.e));
+  auto* packed = reinterpret_cast<unsigned char*>(out + 1);
+  if (bits == 8) {
+    QuantizeAndAdd(diff, dim, s, reinterpret_cast<int8_t*>(packed), base);
+    return;
+  }
+  int8_t q[kChunk];
+  for (size_t at = 0; at < dim; at += kChunk) {
+    const size_t n = std::min(kChunk, dim - at);
+    QuantizeAndAdd(diff + at, n, s, q, base + at);
+    PackNibbles(q, n, packed + at / 2);
+  }
 }
 
 int PeekStoreId(std::string_view message) {

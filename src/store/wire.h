@@ -61,6 +61,10 @@ void EncodeQuantizedRow(const float* row, size_t dim, int bits, char* out);
 void DecodeQuantizedRow(const char* in, size_t dim, int bits, float* out);
 // Replaces the row by its quantized value.
 void RoundQuantizedRow(float* row, size_t dim, int bits);
+// Encodes value - base (dim values) as a quantized row into `out` and adds
+// what it encodes to `base`: EncodeQuantizedRow of the difference, then
+// base += its decoded values, in one pass.
+void EncodeDifference(const float* value, float* base, size_t dim, int bits, char* out);
 
 // The store id of a message, or -1 when it is shorter than a header.
 int PeekStoreId(std::string_view message);
