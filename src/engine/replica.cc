@@ -5,14 +5,10 @@
 #include <cstring>
 #include <numeric>
 
+#include "src/core/multiversion.h"
+
 namespace deepdist {
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DD_MULTIVERSION __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define DD_MULTIVERSION
-#endif
 
 // A 64-bit signature of a row's bits: two sums of each value's bits times
 // an odd multiplier of its position, modulo 2^32 (vectorizable). A change

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "deepdist/status.h"
+#include "src/core/multiversion.h"
 
 namespace deepdist {
 
@@ -78,15 +79,6 @@ size_t QuantizedRowBytes(size_t dim, int bits) {
 }
 
 namespace {
-
-// The codec's loops, compiled for AVX-512 and AVX2 as well as the baseline
-// and chosen at load time (GCC's function multiversioning): rows are
-// quantized for every push and pull of a quantized wire.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define DD_MULTIVERSION __attribute__((target_clones("default", "avx2", "avx512f")))
-#else
-#define DD_MULTIVERSION
-#endif
 
 // The exponent of a quantized row whose largest magnitude is `max`.
 int QuantizedExponent(float max, int limit) {
