@@ -16,6 +16,7 @@
 #include "deepdist/descent.h"
 #include "deepdist/model.h"
 #include "deepdist/store.h"
+#include "src/store/wire.h"
 
 namespace deepdist {
 namespace {
@@ -420,10 +421,12 @@ TEST(ReplicaTest, AFullReplicaMergesAtTheNextAdvanceOnceThePullHasLanded) {
 // A store that sends changes at reduced precision, as the MPI store's int8
 // and int4 wires do, with a plain rule: pushes rounded to whole numbers;
 // and, after a client's first pull, changed rows as their change since the
-// values the client last got (ChangedRows::deltas).
+// values the client last got (ChangedRows::deltas), as floats or, with
+// packed_bits, quantized as the wire sends them (ChangedRows::bits).
 class CoarseStore : public CountingStore {
  public:
   using CountingStore::CountingStore;
+  int packed_bits = 0;
   bool RoundsPushes() const override { return true; }
   bool PullsDeltas() const override { return true; }
   void RoundForPush(std::span<float> values, size_t /*dim*/) const override {
@@ -452,13 +455,21 @@ class CoarseStore : public CountingStore {
     }
     for (ChangedRows& r : ranges) {
       const size_t dim = model().table(r.table).dim();
+      const size_t row_bytes = packed_bits > 0 ? QuantizedRowBytes(dim, packed_bits) : 0;
+      r.packed.resize(r.ids.size() * row_bytes);
       for (size_t i = 0; i < r.ids.size(); ++i) {
         float* last = it->second[r.table].row(r.ids[i]);
+        if (packed_bits > 0) {
+          EncodeDifference(&r.values[i * dim], last, dim, packed_bits, &r.packed[i * row_bytes]);
+          continue;
+        }
         for (size_t k = 0; k < dim; ++k) {
           r.values[i * dim + k] -= last[k];
           last[k] += r.values[i * dim + k];
         }
       }
+      if (packed_bits > 0) r.values.clear();
+      r.bits = packed_bits;
       r.deltas = true;
     }
     return ticket;
@@ -553,26 +564,31 @@ TEST(ReplicaTest, AFullReplicaOnARoundingStorePushesRoundedChangesAndTheirErrorL
 }
 
 TEST(ReplicaTest, AFullReplicaAddsPulledDeltasToItsOwnChanges) {
-  CoarseStore store(TwoTables(), std::make_unique<Sgd>());
-  store.SetPlan(1000);
-  Replica replica(store, {0, 1}, Full(10, 5));
-  ASSERT_TRUE(replica.RequireAll().ok());
-  replica.MutableRow(0, 1)[0] += 0.5f;  // Trained on, not pushed yet.
-  OtherWorkerAdds(store, 0, 1, {2.0f, 0.0f, 0.0f});
-  OtherWorkerAdds(store, 0, 4, {0.0f, 3.0f, 0.0f});
-  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());  // Starts the pull.
-  ASSERT_TRUE(replica.Advance(1, 0.1f).ok());  // Merges it.
-  EXPECT_EQ(replica.Row(0, 1)[0], 1.0f + 2.0f + 0.5f);
-  EXPECT_EQ(replica.Row(0, 4)[1], 4.0f + 3.0f);
-  EXPECT_EQ(replica.Row(0, 4)[0], 4.0f);
-  // The merged row 4 was not trained on: nothing of it goes back; row 1's
-  // own change does, once.
-  ASSERT_TRUE(replica.Advance(4, 0.1f).ok());
-  ASSERT_TRUE(replica.Wait().ok());
-  EXPECT_EQ(store.pushed[0], 2u + 1u);  // The other worker's two, then row 1.
-  ASSERT_TRUE(replica.Finish(0.1f).ok());
-  EXPECT_EQ(store.model()["a"].row(1)[0], 3.5f);
-  EXPECT_EQ(store.model()["a"].row(4)[1], 7.0f);
+  // Deltas as floats, and quantized (exact here: 2 and 3 are on both grids).
+  for (int bits : {0, 8, 4}) {
+    SCOPED_TRACE(bits);
+    CoarseStore store(TwoTables(), std::make_unique<Sgd>());
+    store.packed_bits = bits;
+    store.SetPlan(1000);
+    Replica replica(store, {0, 1}, Full(10, 5));
+    ASSERT_TRUE(replica.RequireAll().ok());
+    replica.MutableRow(0, 1)[0] += 0.5f;  // Trained on, not pushed yet.
+    OtherWorkerAdds(store, 0, 1, {2.0f, 0.0f, 0.0f});
+    OtherWorkerAdds(store, 0, 4, {0.0f, 3.0f, 0.0f});
+    ASSERT_TRUE(replica.Advance(5, 0.1f).ok());  // Starts the pull.
+    ASSERT_TRUE(replica.Advance(1, 0.1f).ok());  // Merges it.
+    EXPECT_EQ(replica.Row(0, 1)[0], 1.0f + 2.0f + 0.5f);
+    EXPECT_EQ(replica.Row(0, 4)[1], 4.0f + 3.0f);
+    EXPECT_EQ(replica.Row(0, 4)[0], 4.0f);
+    // The merged row 4 was not trained on: nothing of it goes back; row 1's
+    // own change does, once.
+    ASSERT_TRUE(replica.Advance(4, 0.1f).ok());
+    ASSERT_TRUE(replica.Wait().ok());
+    EXPECT_EQ(store.pushed[0], 2u + 1u);  // The other worker's two, then row 1.
+    ASSERT_TRUE(replica.Finish(0.1f).ok());
+    EXPECT_EQ(store.model()["a"].row(1)[0], 3.5f);
+    EXPECT_EQ(store.model()["a"].row(4)[1], 7.0f);
+  }
 }
 
 TEST(ReplicaTest, DirectModeIsTheMasterItself) {

@@ -70,6 +70,14 @@ NegativeTable ZipfNegatives(size_t vocab, uint64_t top) {
   return NegativeTable(counts);
 }
 
+// A table's rows as plain rows.
+RefRows RefRowsOf(const Table& table) {
+  RefRows rows(table.rows());
+  for (size_t r = 0; r < table.rows(); ++r)
+    rows[r].assign(table.row(r), table.row(r) + table.dim());
+  return rows;
+}
+
 // The largest difference between a table and its reference rows.
 double MaxDiff(const Table& table, const RefRows& ref) {
   double diff = 0;
@@ -518,6 +526,60 @@ TEST(SgnsKernelTargetsTest, EverySupportedTargetMatchesTheReferences) {
     }
   }
   hwy::SetSupportedTargetsForTest(0);
+}
+
+// With marks (a full replica's Replica::touched), every row the kernel
+// changes is marked, in both tables and every kernel family; with a large
+// vocabulary most rows are neither changed nor marked, the marked ones are
+// the changed ones (bar a gradient of 0), and marking changes
+// nothing of the training.
+TEST(SgnsKernelMarksTest, EveryChangedRowIsMarked) {
+  const size_t vocab = 2000, dim = 16;
+  const NegativeTable negatives = ZipfNegatives(vocab, 100000);
+  for (const bool cbow : {false, true}) {
+    for (const bool shared : {false, true}) {
+      SCOPED_TRACE(std::string(cbow ? "cbow" : "skip-gram") + (shared ? " batched" : " pair"));
+      KernelConfig config;
+      config.cbow = cbow;
+      config.window = 3;
+      config.negative = 5;
+      config.negatives = &negatives;
+      config.shared_negatives = shared;
+      RandomProblem marked = MakeRandomProblem(vocab, dim, 3, 0.5f, 40, 11);
+      RandomProblem plain = MakeRandomProblem(vocab, dim, 3, 0.5f, 40, 11);
+      config.stride = marked.in.stride();
+      std::vector<uint8_t> touched_in(vocab), touched_out(vocab);
+      std::vector<float> scratch(ScratchFloats(config));
+      KernelStats stats;
+      uint64_t rng = 17;
+      TrainSentence(
+          config, marked.words.data(), marked.words.size(), 0.05f, &rng,
+          {marked.in.data(), marked.out.data(), nullptr, touched_in.data(), touched_out.data()},
+          scratch.data(), &stats);
+      rng = 17;
+      TrainSentence(config, plain.words.data(), plain.words.size(), 0.05f, &rng,
+                    {plain.in.data(), plain.out.data(), nullptr}, scratch.data(), &stats);
+      size_t changed = 0, marks = 0;
+      for (size_t w = 0; w < vocab; ++w) {
+        for (const bool in : {true, false}) {
+          const Table& table = in ? marked.in : marked.out;
+          const RefRows& before = in ? marked.ref_in : marked.ref_out;
+          const bool mark = (in ? touched_in : touched_out)[w] != 0;
+          marks += mark;
+          const std::vector<float> row(table.row(w), table.row(w) + dim);
+          if (row == before[w]) continue;
+          ++changed;
+          EXPECT_TRUE(mark) << (in ? "input" : "output") << " row " << w;
+        }
+      }
+      EXPECT_GT(changed, 40u);
+      // Marked rows are changed rows, bar a few (a gradient of 0).
+      EXPECT_LE(marks, changed + changed / 20);
+      EXPECT_LT(marks, vocab);
+      EXPECT_EQ(MaxDiff(marked.in, RefRowsOf(plain.in)), 0.0);
+      EXPECT_EQ(MaxDiff(marked.out, RefRowsOf(plain.out)), 0.0);
+    }
+  }
 }
 
 }  // namespace

@@ -133,6 +133,14 @@ class Replica {
   // Row id -> slot for the shared slots (nullptr in direct mode: the slot
   // of a row is the row).
   const int32_t* remap() const;
+  // A full replica on a store that rounds pushes keeps, per row of table k,
+  // a mark that the worker changed it: MutableRow sets it, and a kernel
+  // that writes rows through base(k) must set touched(k)[id] = 1 for each
+  // row it changes (a row changed unmarked has its change put off to the
+  // next exact push, Finish or Refresh). Null where no marks are kept.
+  uint8_t* touched(size_t k) {
+    return tables_[k].touched.empty() ? nullptr : tables_[k].touched.data();
+  }
   size_t rows_present(size_t k) const { return tables_[k].ids.size(); }
 
   // Records `units` of work done (the store's progress) with rows changed by
@@ -160,10 +168,10 @@ class Replica {
     Table current{"replica", 0, 1};  // The worker's values, by slot.
     Table pushed{"pushed", 0, 1};    // The values as last pulled or pushed.
     std::vector<uint8_t> loaded;     // Slot -> its row has been pulled.
-    // Full mode on a store that rounds pushes: each row's hash when it was
-    // last pushed (or merged untouched), which tells the rows trained on
-    // since from those only holding a rounding error.
-    std::vector<uint64_t> signature;
+    // Full mode on a store that rounds pushes: row id -> written since its
+    // last rounded push (see touched()), which tells the rows trained on
+    // from those only holding a rounding error.
+    std::vector<uint8_t> touched;
     std::vector<RowId> changed_ids;  // Reused across pushes.
     std::vector<float> changes;
     std::vector<RowId> load_ids;  // Reused across Requires.

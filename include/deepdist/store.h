@@ -36,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -62,13 +63,19 @@ inline constexpr uint32_t kNoClient = ~uint32_t{0};
 //
 // With `deltas` (set by the store, on a quantized wire after the client's
 // first pull), the values are instead each row's change since the values
-// the client last got: the client adds them to what it holds.
+// the client last got: the client adds them to what it holds. With `bits`
+// > 0 as well, they stay as the wire brought them: `values` is empty and
+// `packed` holds row i's delta as a quantized row of `bits`-bit integers
+// (src/store/wire.h: QuantizedRowBytes each, AddQuantizedRow adds one), so
+// that the client decodes each straight into its rows.
 struct ChangedRows {
   size_t table = 0;
   RowId begin = 0, end = 0;
   std::vector<RowId> ids;
   std::vector<float> values;
   bool deltas = false;
+  int bits = 0;
+  std::string packed;
 };
 
 // Rows `ids` of `table`, row i at values + i * stride (stride 0: dim(table),
@@ -119,9 +126,9 @@ struct Task {
   uint64_t partition = 0;
 };
 
-// Hands out (epoch, partition) tasks in epoch order. Under MPI each rank
-// takes the partitions p with p % ranks == rank; its threads share them.
-// Thread-safe.
+// Hands out (epoch, partition) tasks in epoch order, each to one worker.
+// Under MPI every worker of every rank draws from one sequence (kept at rank
+// 0), so faster ranks take more partitions. Thread-safe.
 class TaskSource {
  public:
   virtual ~TaskSource() = default;

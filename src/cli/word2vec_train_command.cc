@@ -121,6 +121,8 @@ constexpr uint64_t kDefaultFetchEvery = uint64_t{1} << 19;
 // so they can be frequent at few bytes (docs/DISTRIBUTED.md).
 constexpr uint64_t kDefaultFullFetchEvery = uint64_t{1} << 13;
 constexpr uint64_t kDefaultHotRows = 1024;
+// Under MPI, partitions per worker (see ListPartitions below).
+constexpr size_t kPartitionsPerWorker = 16;
 constexpr uint64_t kDefaultHotEvery = uint64_t{1} << 15;
 
 // Ends a step that every rank takes: each passes its own status; when any
@@ -251,9 +253,14 @@ int RunTrain(const TrainFlags& f) {
   }
   if (int code = Agree(cluster, writable)) return code;
 
-  // Every rank lists the same partitions; each reads its share (p % ranks).
+  // Every rank lists the same partitions. Each counts the vocabulary of its
+  // share (p % ranks); in training every worker of every rank takes the next
+  // partition from one sequence, so between ranks they are smaller (a
+  // fraction of a second's work each), for a faster rank to take more of
+  // them and every rank to finish at about the same time.
   PartitionOptions popts;
-  popts.target_partitions = options.threads * static_cast<size_t>(ranks);
+  popts.target_partitions =
+      options.threads * static_cast<size_t>(ranks) * (ranks > 1 ? kPartitionsPerWorker : 1);
   Result<std::vector<PartitionSpec>> parts = ListPartitions(f.inputs, popts);
   if (int code = Agree(cluster, parts.status())) return code;
 

@@ -5,28 +5,9 @@
 #include <cstring>
 #include <numeric>
 
-#include "src/core/multiversion.h"
+#include "src/store/wire.h"
 
 namespace deepdist {
-namespace {
-
-// A 64-bit signature of a row's bits: two sums of each value's bits times
-// an odd multiplier of its position, modulo 2^32 (vectorizable). A change
-// of one value always changes it (an odd number is invertible modulo
-// 2^32); a row trained on changes it all but surely, and one that is
-// missed only has its push put off to its next change.
-DD_MULTIVERSION uint64_t RowHash(const float* row, size_t dim) {
-  uint32_t a = 0, b = 0;
-  for (size_t k = 0; k < dim; ++k) {
-    const uint32_t bits = std::bit_cast<uint32_t>(row[k]);
-    const auto i = static_cast<uint32_t>(k);
-    a += bits * ((i * 0x9e3779b9u) | 1u);
-    b += bits * ((i * 0x85ebca6bu + 0xc2b2ae35u) | 1u);
-  }
-  return (uint64_t{a} << 32) | b;
-}
-
-}  // namespace
 
 Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions options)
     : store_(store), options_(options) {
@@ -64,7 +45,7 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
     for (Local& local : tables_) {
       local.current = Table("replica", store_.rows(local.table), local.dim);
       local.pushed = Table("pushed", store_.rows(local.table), local.dim);
-      if (rounded_) local.signature.assign(store_.rows(local.table), 0);
+      if (rounded_) local.touched.assign(store_.rows(local.table), 0);
     }
     return;
   }
@@ -269,7 +250,12 @@ const float* Replica::Row(size_t table, RowId id) const {
   return local.current.row(static_cast<RowId>(local.remap[id]));
 }
 
-float* Replica::MutableRow(size_t table, RowId id) { return const_cast<float*>(Row(table, id)); }
+float* Replica::MutableRow(size_t table, RowId id) {
+  float* row = const_cast<float*>(Row(table, id));
+  Local& local = LocalOf(table);
+  if (!local.touched.empty()) local.touched[id] = 1;
+  return row;
+}
 
 void Replica::AddChange(Local& local, size_t slot, RowId id, float scale, bool snapshot) {
   const size_t dim = local.dim;
@@ -496,6 +482,8 @@ void Replica::StartPullChanged(bool hot_only) {
     range.end = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
     range.ids.clear();
     range.values.clear();
+    range.packed.clear();
+    range.bits = 0;
   }
   // The store appends to the ranges until the pull's Wait.
   sync_ = store_.PullChanged(client_, sync_rows_);
@@ -506,9 +494,8 @@ void Replica::AddRoundedChange(Local& local, RowId r) {
   const size_t dim = local.dim;
   float* now = local.current.row(r);
   float* before = local.pushed.row(r);
-  const uint64_t hash = RowHash(now, dim);
-  if (hash == local.signature[r]) return;  // Not trained on: its error waits.
-  local.signature[r] = hash;
+  if (!local.touched[r]) return;  // Not trained on: its error waits.
+  local.touched[r] = 0;
   if (std::memcmp(now, before, dim * sizeof(float)) == 0) return;
   local.changed_ids.push_back(r);
   const size_t at = local.changes.size();
@@ -539,6 +526,8 @@ Status Replica::SyncFull(float rate, bool hot_only, bool pull, bool exact) {
       // Exactly, but counted as pushed as the master counts it (the pushed
       // values plus the change, not the current values, which can differ
       // by a rounding): the owner follows this worker's view the same way.
+      // Every change goes, so no row is left marked.
+      std::fill(local.touched.begin(), local.touched.begin() + static_cast<ptrdiff_t>(count), 0);
       for (size_t r = 0; r < count; ++r) {
         const size_t at = local.changes.size();
         AddChange(local, r, static_cast<RowId>(r), scale, false);
@@ -566,6 +555,17 @@ void Replica::MergeSync() {
     Local& local = tables_[k];
     const size_t dim = local.dim;
     const ChangedRows& got = sync_rows_[k];
+    if (got.bits > 0) {
+      // Quantized deltas, decoded straight into both rows (see below).
+      const size_t row_bytes = QuantizedRowBytes(dim, got.bits);
+      DD_CHECK(got.deltas && got.packed.size() == got.ids.size() * row_bytes);
+      for (size_t i = 0; i < got.ids.size(); ++i) {
+        float* now = local.current.row(got.ids[i]);
+        AddQuantizedRow(&got.packed[i * row_bytes], dim, got.bits, now,
+                        local.pushed.row(got.ids[i]));
+      }
+      continue;
+    }
     for (size_t i = 0; i < got.ids.size(); ++i) {
       float* now = local.current.row(got.ids[i]);
       float* before = local.pushed.row(got.ids[i]);
@@ -573,13 +573,12 @@ void Replica::MergeSync() {
       if (got.deltas) {
         // The master's change since the values this worker last got: added
         // to them and to the worker's own. A row not trained on since its
-        // push stays so (its rounding error is not pushed on its own).
-        const bool clean = rounded_ && local.signature[got.ids[i]] == RowHash(now, dim);
+        // push stays so (unmarked: its rounding error is not pushed on its
+        // own).
         for (size_t j = 0; j < dim; ++j) {
           now[j] += pulled[j];
           before[j] += pulled[j];
         }
-        if (clean) local.signature[got.ids[i]] = RowHash(now, dim);
         continue;
       }
       // The master's value plus what this worker changed since its push.

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <utility>
 
 #include "src/store/mpi_rounds.h"
-#include "src/store/rank_task_source.h"
 
 // Messages (see wire.h for the header and the encodings):
 //   pull request   ticket u64, tables u32, per table: table u32, count u32, ids
@@ -460,14 +460,8 @@ void MpiStore::ChangedRow(ChangedMode mode, std::vector<Table>* sent, size_t tab
     return;
   }
   // What the rounding leaves out stays in the next difference.
-  float* got = (*sent)[table].row(local);
-  if (encoded != nullptr) {
-    EncodeDifference(value, got, dim, bits_, encoded);
-    return;
-  }
-  std::string bytes(QuantizedRowBytes(dim, bits_), '\0');
-  EncodeDifference(value, got, dim, bits_, bytes.data());
-  DecodeQuantizedRow(bytes.data(), dim, bits_, out);
+  DD_CHECK(encoded != nullptr);
+  EncodeDifference(value, (*sent)[table].row(local), dim, bits_, encoded);
 }
 
 std::vector<Table>* MpiStore::SentMovedBy(const PushOptions& options) {
@@ -510,10 +504,22 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
     ids.clear();
     TakeChanged(client, range.table, range.begin,
                 std::min<RowId>(range.end, tables_[range.table].rows), &ids);
-    const size_t at = range.values.size();
-    range.values.resize(at + ids.size() * dim);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      ChangedRow(mode, sent, range.table, ids[i] / ranks, &range.values[at + i * dim]);
+    if (mode == ChangedMode::kDeltas) {
+      // Encoded as a remote owner would send them (see ChangedRows::bits).
+      const size_t row_bytes = QuantizedRowBytes(dim, bits_);
+      const size_t at = range.packed.size();
+      range.packed.resize(at + ids.size() * row_bytes);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        ChangedRow(mode, sent, range.table, ids[i] / ranks, nullptr,
+                   &range.packed[at + i * row_bytes]);
+      }
+      range.bits = bits_;
+    } else {
+      const size_t at = range.values.size();
+      range.values.resize(at + ids.size() * dim);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        ChangedRow(mode, sent, range.table, ids[i] / ranks, &range.values[at + i * dim]);
+      }
     }
     range.ids.insert(range.ids.end(), ids.begin(), ids.end());
     range.deltas = mode == ChangedMode::kDeltas;
@@ -676,6 +682,12 @@ void MpiStore::OnMessage(int source, std::string_view message) {
       break;
     case MessageType::kPullChangedReply:
       TakeReply(source, message, /*push=*/false);
+      break;
+    case MessageType::kTaskRequest:
+      ServeTask(source, message);
+      break;
+    case MessageType::kTaskReply:
+      TakeTaskReply(message);
       break;
   }
 }
@@ -844,15 +856,18 @@ void MpiStore::TakeReply(int source, std::string_view message, bool push) {
         }
         range.ids.push_back(id);
       }
+      if (status.ok() && mode == ChangedMode::kDeltas) {
+        // Kept as they came (the size was checked above): the client adds
+        // each straight to its rows.
+        range.bits = bits_;
+        const size_t bytes = size_t{count} * row_bytes;
+        range.packed.append(r.rest().data(), bytes);
+        r.Skip(bytes);
+        continue;
+      }
       const size_t at = range.values.size();
       range.values.resize(at + size_t{count} * dim);
-      if (status.ok() && mode == ChangedMode::kDeltas) {
-        for (uint32_t i = 0; i < count && status.ok(); ++i) {
-          if (!r.QuantizedRow(dim, bits_, range.values.data() + at + size_t{i} * dim)) {
-            status = Status::Corruption("pull: malformed reply");
-          }
-        }
-      } else if (status.ok() && !r.Values(size_t{count} * dim, fp16, range.values.data() + at)) {
+      if (status.ok() && !r.Values(size_t{count} * dim, fp16, range.values.data() + at)) {
         status = Status::Corruption("pull: malformed reply");
       }
       if (!status.ok()) break;
@@ -907,8 +922,93 @@ uint64_t MpiStore::progress() const {
   return total;
 }
 
+namespace {
+
+// Every rank's threads draw from one cursor at rank 0, so that a rank that
+// trains faster takes more partitions and all ranks finish together (a
+// static share would leave the fastest rank idle at the end).
+class SharedTaskSource : public TaskSource {
+ public:
+  SharedTaskSource(std::function<uint64_t()> next, uint64_t partitions, uint64_t epochs)
+      : next_(std::move(next)), partitions_(partitions), total_(partitions * epochs) {}
+  std::optional<Task> Next() override {
+    if (total_ == 0 || done_.load(std::memory_order_relaxed)) return std::nullopt;
+    const uint64_t k = next_();
+    if (k >= total_) {
+      done_.store(true, std::memory_order_relaxed);  // Spares the others a request.
+      return std::nullopt;
+    }
+    return Task{k / partitions_, k % partitions_};
+  }
+
+ private:
+  const std::function<uint64_t()> next_;
+  const uint64_t partitions_, total_;
+  std::atomic<bool> done_{false};
+};
+
+}  // namespace
+
 std::unique_ptr<TaskSource> MpiStore::NewTasks(uint64_t partitions, uint64_t epochs) {
-  return std::make_unique<RankTaskSource>(partitions, epochs, rank_, ranks_);
+  // Every rank creates its task sources in the same order, so the ids agree.
+  const uint32_t source = next_task_source_.fetch_add(1, std::memory_order_relaxed);
+  return std::make_unique<SharedTaskSource>([this, source] { return NextTaskIndex(source); },
+                                            partitions, epochs);
+}
+
+std::atomic<uint64_t>& MpiStore::TaskCursor(uint32_t source) {
+  DD_CHECK(rank_ == 0);
+  std::lock_guard lock(tasks_mu_);
+  auto& cursor = task_cursors_[source];
+  if (cursor == nullptr) cursor = std::make_unique<std::atomic<uint64_t>>(0);
+  return *cursor;
+}
+
+uint64_t MpiStore::NextTaskIndex(uint32_t source) {
+  if (rank_ == 0) return TaskCursor(source).fetch_add(1, std::memory_order_relaxed);
+  const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+  std::string message = cluster_->NewMessage(kMessageHeaderBytes + 12);
+  WireWriter w(&message);
+  w.Header(MessageType::kTaskRequest, id_);
+  w.U64(ticket);
+  w.U32(source);
+  cluster_->Send(0, std::move(message));
+  std::unique_lock lock(tasks_mu_);
+  cluster_->BeginWait();
+  tasks_cv_.wait(lock, [&] { return task_replies_.count(ticket) > 0; });
+  cluster_->EndWait();
+  const uint64_t k = task_replies_[ticket];
+  task_replies_.erase(ticket);
+  return k;
+}
+
+void MpiStore::ServeTask(int source, std::string_view message) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  uint64_t ticket = 0;
+  uint32_t task_source = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&task_source) && rank_ == 0);
+  const uint64_t k = TaskCursor(task_source).fetch_add(1, std::memory_order_relaxed);
+  std::string reply = cluster_->NewMessage(kMessageHeaderBytes + 16);
+  WireWriter w(&reply);
+  w.Header(MessageType::kTaskReply, id_);
+  w.U64(ticket);
+  w.U64(k);
+  cluster_->Send(source, std::move(reply));
+}
+
+void MpiStore::TakeTaskReply(std::string_view message) {
+  WireReader r(message);
+  MessageType type;
+  uint16_t store;
+  uint64_t ticket = 0, k = 0;
+  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U64(&k));
+  {
+    std::lock_guard lock(tasks_mu_);
+    task_replies_[ticket] = k;
+  }
+  tasks_cv_.notify_all();
 }
 
 std::unique_ptr<Rounds> MpiStore::NewRounds(size_t local_workers) {

@@ -151,8 +151,8 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   // `create` (the values are filled by the first pull).
   std::vector<Table>* SentTo(uint32_t client, bool create);
   // What a PullChanged in `mode` sends for this rank's row `local` of
-  // `table` (into out, dim values), keeping `sent` in step; deltas also
-  // encoded into `encoded` when given (QuantizedRowBytes).
+  // `table`, keeping `sent` in step: values into out (dim values), deltas
+  // encoded into `encoded` (QuantizedRowBytes) instead.
   void ChangedRow(ChangedMode mode, std::vector<Table>* sent, size_t table, RowId local, float* out,
                   char* encoded = nullptr) const;
   // The sent values that a push with `options` moves (a delta push by a
@@ -161,6 +161,13 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   std::vector<Table>* SentMovedBy(const PushOptions& options);
   // Moves `sent`'s row `id` (global) of `table` by `values`, when `sent`.
   void MoveSent(std::vector<Table>* sent, size_t table, RowId id, const float* values) const;
+
+  // The next index of task source `source`'s cursor at rank 0 (a request
+  // and its reply, or the atomic itself on rank 0).
+  uint64_t NextTaskIndex(uint32_t source);
+  std::atomic<uint64_t>& TaskCursor(uint32_t source);  // Rank 0.
+  void ServeTask(int source, std::string_view message);
+  void TakeTaskReply(std::string_view message);
 
   Status Validate(size_t table, std::span<const RowId> ids, size_t stride, const char* what) const;
   // Ticket for a call that is already settled.
@@ -211,6 +218,14 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   std::mutex sent_mu_;  // Guards the maps; each client's tables are used by one thread.
   std::unordered_map<uint32_t, std::unique_ptr<std::vector<Table>>> sent_;
   std::unordered_set<uint32_t> pulled_;  // Local clients that have pulled once.
+
+  // Task sources (NewTasks): rank 0 keeps each one's cursor, created by
+  // whichever of its own call or a request comes first.
+  std::atomic<uint32_t> next_task_source_{0};
+  std::mutex tasks_mu_;  // Guards the two maps.
+  std::condition_variable tasks_cv_;
+  std::unordered_map<uint32_t, std::unique_ptr<std::atomic<uint64_t>>> task_cursors_;
+  std::unordered_map<Ticket, uint64_t> task_replies_;  // This rank's requests answered.
 
   std::mutex snapshot_mu_;  // Rank 0 during Snapshot: the model being gathered.
   std::condition_variable snapshot_cv_;

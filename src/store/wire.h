@@ -33,6 +33,8 @@ enum class MessageType : uint8_t {
   kShardChunk = 6,
   kPullChangedRequest = 7,
   kPullChangedReply = 8,
+  kTaskRequest = 9,
+  kTaskReply = 10,
 };
 
 constexpr size_t kMessageHeaderBytes = 4;
@@ -50,7 +52,9 @@ void DecodeValues(const char* in, size_t n, bool fp16, float* out);
 
 // A quantized row (the int8 and int4 wires): one signed byte e, then each
 // of the row's values as a `bits`-bit integer q in [-L, L], L = 2^(bits-1)
-// - 1, two's complement, packed low bits first; the value is q * 2^e. e is
+// - 1, two's complement; the value is q * 2^e. int8: one byte per value.
+// int4: ceil(dim / 2) bytes, byte k holding value k in its low nibble and
+// value ceil(dim / 2) + k in its high one (0 past the row's end). e is
 // the smallest exponent with max |x| <= L * 2^e, so the largest value keeps
 // its full `bits` of precision; a power-of-two scale makes the decoded
 // values exact floats, and quantizing a quantized row gives it back
@@ -59,6 +63,8 @@ void DecodeValues(const char* in, size_t n, bool fp16, float* out);
 size_t QuantizedRowBytes(size_t dim, int bits);
 void EncodeQuantizedRow(const float* row, size_t dim, int bits, char* out);
 void DecodeQuantizedRow(const char* in, size_t dim, int bits, float* out);
+// Decodes a quantized row and adds its values to both a and b (dim each).
+void AddQuantizedRow(const char* in, size_t dim, int bits, float* a, float* b);
 // Replaces the row by its quantized value.
 void RoundQuantizedRow(float* row, size_t dim, int bits);
 // Encodes value - base (dim values) as a quantized row into `out` and adds
@@ -111,6 +117,12 @@ class WireReader {
   bool SkipValues(size_t n, bool fp16);
   // Decodes a quantized row of `dim` values into out.
   bool QuantizedRow(size_t dim, int bits, float* out);
+  // Skips n bytes (at most remaining()).
+  bool Skip(size_t n) {
+    if (remaining() < n) return false;
+    pos_ += n;
+    return true;
+  }
   // Bytes not read yet.
   size_t remaining() const { return in_.size() - pos_; }
   std::string_view rest() const { return in_.substr(pos_); }

@@ -225,6 +225,11 @@ struct Rows {
   float* out;
   const int32_t* remap;
   size_t stride;
+  uint8_t* touched_out;  // See RowSource (the input rows are marked per sentence).
+  // A negative's output row: marked as changed.
+  void MarkOut(int32_t w) const {
+    if (touched_out != nullptr) touched_out[w] = 1;
+  }
   float* In(int32_t w) const { return in + static_cast<size_t>(remap ? remap[w] : w) * stride; }
   float* Out(int32_t w) const { return out + static_cast<size_t>(remap ? remap[w] : w) * stride; }
 };
@@ -290,6 +295,7 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
       if (d > 0) {
         target = c.negatives->Sample(NextRandom(rng));
         if (target == word) continue;
+        r.MarkOut(target);
       }
       TrainTarget(input, r.Out(target), error, d == 0 ? 1.0f : 0.0f, alpha, n, stats);
     }
@@ -382,7 +388,10 @@ void TrainSkipGramShared(const KernelConfig& c, const int32_t* words, int64_t le
     w->targets[w->num_targets++] = word;
     for (int d = 1; d <= c.negative; ++d) {
       const int32_t target = c.negatives->Sample(NextRandom(rng));
-      if (target != word) w->targets[w->num_targets++] = target;
+      if (target != word) {
+        w->targets[w->num_targets++] = target;
+        r.MarkOut(target);
+      }
     }
     for (int j = 0; j < w->num_targets; ++j) PrefetchRow(r.Out(w->targets[j]), n);
     PrefetchRow(r.In(words[w->hi]), n);
@@ -444,6 +453,7 @@ void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, f
     int32_t* ids = neg_ids + static_cast<size_t>(next_buffer) * num_negs;
     for (int k = 0; k < num_negs; ++k) {
       ids[k] = c.negatives->Sample(NextRandom(rng));
+      r.MarkOut(ids[k]);
       PrefetchRow(r.Out(ids[k]), n);
     }
     drawn = 0;
@@ -518,8 +528,16 @@ void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, f
 
 void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, float alpha,
                        uint64_t* rng, const RowSource& rows, float* scratch, KernelStats* stats) {
-  const Rows r{rows.in, rows.out, rows.remap, c.stride};
+  const Rows r{rows.in, rows.out, rows.remap, c.stride, rows.touched_out};
   const int64_t len = static_cast<int64_t>(n);
+  // Every word of the sentence may train as a context (input row) and as a
+  // centre (output row); negatives are marked where drawn.
+  if (rows.touched_in != nullptr) {
+    for (int64_t i = 0; i < len; ++i) rows.touched_in[words[i]] = 1;
+  }
+  if (rows.touched_out != nullptr) {
+    for (int64_t i = 0; i < len; ++i) rows.touched_out[words[i]] = 1;
+  }
   if (!c.shared_negatives) {
     TrainPlain(c, words, len, alpha, rng, r, scratch, stats);
   } else if (c.cbow) {

@@ -52,6 +52,11 @@ struct RowSource {
   float* in = nullptr;             // Input (syn0) rows.
   float* out = nullptr;            // Output (syn1neg) rows.
   const int32_t* remap = nullptr;  // Word id -> row, or null for identity.
+  // When set, word id -> 1 for each word whose input (output) row the
+  // kernel changed (a full replica's marks, Replica::touched); a word may
+  // be marked whose row did not change.
+  uint8_t* touched_in = nullptr;
+  uint8_t* touched_out = nullptr;
 };
 
 struct KernelStats {

@@ -82,10 +82,14 @@ class Word2VecWorker : public Worker {
       uint64_t s = batch_seed ^ (0xD1B54A32D192ED03ull * (batch + 1));
       return NextRandom(&s);
     };
+    // A full replica's marks of the rows trained on (null elsewhere).
+    uint8_t* const touched_in = replica.full() ? replica.touched(0) : nullptr;
+    uint8_t* const touched_out = replica.full() ? replica.touched(1) : nullptr;
     auto train = [&](const int32_t* words, size_t n, float rate, uint64_t seed) {
       uint64_t kernel_rng = seed;
       TrainSentence(config, words, n, rate, &kernel_rng,
-                    {replica.base(0), replica.base(1), replica.remap()}, scratch_.data(), &stats);
+                    {replica.base(0), replica.base(1), replica.remap(), touched_in, touched_out},
+                    scratch_.data(), &stats);
     };
     auto train_batch = [&](const Batch& b) {
       train(b.words.data(), b.words.size(), b.alpha, b.seed);
