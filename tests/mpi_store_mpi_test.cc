@@ -172,7 +172,8 @@ TEST(WireTest, QuantizedRowsMatchAPlainReference) {
 }
 
 // EncodeDifference quantizes value - base and moves base by exactly what it
-// sent; AddQuantizedRow adds a decoded row to two rows at once. Checked
+// sent, RoundDifference gives the same rounded difference as floats;
+// AddQuantizedRow adds a decoded row to two rows at once. Checked
 // against the plain steps (a float difference, RoundQuantizedRow, one float
 // addition per value) over the shapes the vector loops split differently.
 TEST(WireTest, DifferencesAndAddedRowsMatchThePlainSteps) {
@@ -200,6 +201,11 @@ TEST(WireTest, DifferencesAndAddedRowsMatchThePlainSteps) {
       std::vector<float> decoded(dim);
       DecodeQuantizedRow(bytes.data(), dim, bits, decoded.data());
       EXPECT_EQ(decoded, want);
+
+      std::vector<float> change(dim), rounded_base = base;
+      RoundDifference(value.data(), rounded_base.data(), dim, bits, change.data());
+      EXPECT_EQ(change, want);
+      EXPECT_EQ(rounded_base, moved);
 
       std::vector<float> a = value, b = base;
       AddQuantizedRow(bytes.data(), dim, bits, a.data(), b.data());

@@ -186,6 +186,15 @@ class ParamStore {
   // pushes.
   virtual bool PullsDeltas() const { return false; }
   virtual void RoundForPush(std::span<float> /*values*/, size_t /*dim*/) const {}
+  // One row's change for a rounded push: change = now - before (dim values)
+  // as RoundForPush rounds it, and before += change (what the master will
+  // have from this client's view). In one pass where the store can.
+  virtual void RoundChangeForPush(const float* now, float* before, float* change,
+                                  size_t dim) const {
+    for (size_t k = 0; k < dim; ++k) change[k] = now[k] - before[k];
+    RoundForPush(std::span<float>(change, dim), dim);
+    for (size_t k = 0; k < dim; ++k) before[k] += change[k];
+  }
   // Pull(...) then Wait.
   [[nodiscard]] Status PullNow(std::span<const RowBlock> blocks) { return Wait(Pull(blocks)); }
   [[nodiscard]] Status PushNow(std::span<const ConstRowBlock> blocks,

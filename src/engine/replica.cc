@@ -8,6 +8,12 @@
 #include "src/store/wire.h"
 
 namespace deepdist {
+namespace {
+
+// Rows per push of a full replica's sync (800 KB of changes at dim 100).
+constexpr size_t kPushChunkRows = 2048;
+
+}  // namespace
 
 Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions options)
     : store_(store), options_(options) {
@@ -312,6 +318,10 @@ void Replica::PushAdded(float rate, bool rounded) {
   }
   // One push for every table; the store copies the values before returning.
   if (!blocks.empty()) in_flight_.push_back(store_.Push(blocks, options));
+  for (Local& local : tables_) {
+    local.changed_ids.clear();
+    local.changes.clear();
+  }
 }
 
 Status Replica::Wait() {
@@ -500,12 +510,9 @@ void Replica::AddRoundedChange(Local& local, RowId r) {
   local.changed_ids.push_back(r);
   const size_t at = local.changes.size();
   local.changes.resize(at + dim);
-  float* change = &local.changes[at];
-  for (size_t k = 0; k < dim; ++k) change[k] = now[k] - before[k];
-  store_.RoundForPush(std::span<float>(change, dim), dim);
   // The master gets `before` plus the rounded change; what rounding left
   // out stays in now - before.
-  for (size_t k = 0; k < dim; ++k) before[k] += change[k];
+  store_.RoundChangeForPush(now, before, &local.changes[at], dim);
 }
 
 Status Replica::SyncFull(float rate, bool hot_only, bool pull, bool exact) {
@@ -520,8 +527,15 @@ Status Replica::SyncFull(float rate, bool hot_only, bool pull, bool exact) {
     local.changes.clear();
     const size_t rows = local.current.rows();
     const size_t count = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
+    // Pushed in chunks of rows, so that the changes are still in cache when
+    // the store serializes them (and the owners apply a chunk while the
+    // next is prepared).
+    auto chunk_full = [&] { return local.changed_ids.size() >= kPushChunkRows; };
     if (rounded_ && !exact) {
-      for (size_t r = 0; r < count; ++r) AddRoundedChange(local, static_cast<RowId>(r));
+      for (size_t r = 0; r < count; ++r) {
+        AddRoundedChange(local, static_cast<RowId>(r));
+        if (chunk_full()) PushAdded(rate, true);
+      }
     } else if (rounded_) {
       // Exactly, but counted as pushed as the master counts it (the pushed
       // values plus the change, not the current values, which can differ
@@ -534,9 +548,13 @@ Status Replica::SyncFull(float rate, bool hot_only, bool pull, bool exact) {
         if (local.changes.size() == at) continue;
         float* before = local.pushed.row(r);
         for (size_t k = 0; k < local.dim; ++k) before[k] += local.changes[at + k];
+        if (chunk_full()) PushAdded(rate, false);
       }
     } else {
-      for (size_t r = 0; r < count; ++r) AddChange(local, r, static_cast<RowId>(r), scale, true);
+      for (size_t r = 0; r < count; ++r) {
+        AddChange(local, r, static_cast<RowId>(r), scale, true);
+        if (chunk_full()) PushAdded(rate, false);
+      }
     }
   }
   PushAdded(rate, rounded_ && !exact);

@@ -437,6 +437,15 @@ void MpiStore::RoundForPush(std::span<float> values, size_t dim) const {
   for (size_t at = 0; at < values.size(); at += dim) RoundQuantizedRow(&values[at], dim, bits_);
 }
 
+void MpiStore::RoundChangeForPush(const float* now, float* before, float* change,
+                                  size_t dim) const {
+  if (bits_ == 0) {
+    ParamStore::RoundChangeForPush(now, before, change, dim);
+    return;
+  }
+  RoundDifference(now, before, dim, bits_, change);
+}
+
 std::vector<Table>* MpiStore::SentTo(uint32_t client, bool create) {
   std::lock_guard lock(sent_mu_);
   auto it = sent_.find(client);

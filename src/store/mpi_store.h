@@ -79,6 +79,8 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   bool RoundsPushes() const override { return bits_ > 0; }
   bool PullsDeltas() const override { return bits_ > 0; }
   void RoundForPush(std::span<float> values, size_t dim) const override;
+  void RoundChangeForPush(const float* now, float* before, float* change,
+                          size_t dim) const override;
   Result<Model> Snapshot() override;
 
   void SetPlan(uint64_t planned_units) override { planned_ = planned_units; }

@@ -357,6 +357,23 @@ void EncodeDiff(const float* value, float* base, size_t dim, int bits, char* out
   }
 }
 
+// change = value - base rounded, and base += change.
+void RoundDiff(const float* value, float* base, size_t dim, int bits, float* change) {
+  const DF df;
+  const size_t lanes = hn::Lanes(df);
+  size_t k = 0;
+  for (; k + lanes <= dim; k += lanes) {
+    hn::StoreU(hn::Sub(hn::LoadU(df, value + k), hn::LoadU(df, base + k)), df, change + k);
+  }
+  for (; k < dim; ++k) change[k] = value[k] - base[k];
+  RoundRow(change, dim, bits);
+  k = 0;
+  for (; k + lanes <= dim; k += lanes) {
+    hn::StoreU(hn::Add(hn::LoadU(df, base + k), hn::LoadU(df, change + k)), df, base + k);
+  }
+  for (; k < dim; ++k) base[k] += change[k];
+}
+
 }  // namespace deepdist::quantize::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -367,6 +384,7 @@ HWY_EXPORT(EncodeRow);
 HWY_EXPORT(DecodeRow);
 HWY_EXPORT(RoundRow);
 HWY_EXPORT(EncodeDiff);
+HWY_EXPORT(RoundDiff);
 }  // namespace quantize
 
 size_t QuantizedRowBytes(size_t dim, int bits) {
@@ -391,6 +409,11 @@ void AddQuantizedRow(const char* in, size_t dim, int bits, float* a, float* b) {
 void RoundQuantizedRow(float* row, size_t dim, int bits) {
   DD_CHECK(bits == 8 || bits == 4);
   HWY_DYNAMIC_DISPATCH(quantize::RoundRow)(row, dim, bits);
+}
+
+void RoundDifference(const float* value, float* base, size_t dim, int bits, float* change) {
+  DD_CHECK(bits == 8 || bits == 4);
+  HWY_DYNAMIC_DISPATCH(quantize::RoundDiff)(value, base, dim, bits, change);
 }
 
 void EncodeDifference(const float* value, float* base, size_t dim, int bits, char* out) {

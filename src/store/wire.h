@@ -71,6 +71,8 @@ void RoundQuantizedRow(float* row, size_t dim, int bits);
 // what it encodes to `base`: EncodeQuantizedRow of the difference, then
 // base += its decoded values, in one pass.
 void EncodeDifference(const float* value, float* base, size_t dim, int bits, char* out);
+// change = value - base as RoundQuantizedRow rounds it, and base += change.
+void RoundDifference(const float* value, float* base, size_t dim, int bits, float* change);
 
 // The store id of a message, or -1 when it is shorter than a header.
 int PeekStoreId(std::string_view message);
