@@ -6,6 +6,7 @@
 // early before a collective; rank 0 prints gtest's output, the other ranks
 // print only their failures, and every rank exits with the same status.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <bit>
@@ -223,6 +224,68 @@ TEST(WireTest, DifferencesAndAddedRowsMatchThePlainSteps) {
   std::string bytes(QuantizedRowBytes(3, 4), '\0');
   EncodeDifference(value.data(), base.data(), 3, 4, bytes.data());
   EXPECT_EQ(base, (std::vector<float>{1.0f, 0.0f, 0.5f}));
+}
+
+// The codec's vector paths agree bit for bit on every SIMD target this CPU
+// runs (each against the plainest one, which the tests above check against
+// the reference), at dims that leave every kind of tail.
+TEST(WireTest, EveryTargetGivesTheSameRows) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  struct Case {
+    int bits;
+    size_t dim;
+    std::vector<float> value, base;
+  };
+  std::vector<Case> cases;
+  for (int bits : {8, 4}) {
+    for (size_t dim : {size_t{1}, size_t{5}, size_t{16}, size_t{33}, size_t{100}, size_t{301}}) {
+      Case c{bits, dim, std::vector<float>(dim), std::vector<float>(dim)};
+      for (size_t k = 0; k < dim; ++k) {
+        c.base[k] = normal(rng);
+        c.value[k] = c.base[k] + 0.05f * normal(rng);
+      }
+      cases.push_back(std::move(c));
+    }
+  }
+  // Per case: the encoded row, its decoding, the rounded row, the encoded
+  // difference and the base it leaves.
+  using Results = std::vector<std::tuple<std::string, std::vector<float>, std::vector<float>,
+                                         std::string, std::vector<float>>>;
+  auto run = [&] {
+    Results results;
+    for (const Case& c : cases) {
+      std::string row(QuantizedRowBytes(c.dim, c.bits), '\0');
+      EncodeQuantizedRow(c.value.data(), c.dim, c.bits, row.data());
+      std::vector<float> decoded(c.dim);
+      DecodeQuantizedRow(row.data(), c.dim, c.bits, decoded.data());
+      std::vector<float> rounded = c.value;
+      RoundQuantizedRow(rounded.data(), c.dim, c.bits);
+      std::string diff(row.size(), '\0');
+      std::vector<float> base = c.base;
+      EncodeDifference(c.value.data(), base.data(), c.dim, c.bits, diff.data());
+      results.emplace_back(row, decoded, rounded, diff, base);
+    }
+    return results;
+  };
+  hwy::SetSupportedTargetsForTest(targets.back());
+  const Results want = run();
+  for (int64_t target : targets) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    const Results got = run();
+    for (size_t i = 0; i < cases.size(); ++i) {
+      SCOPED_TRACE(testing::Message() << cases[i].bits << " bits, dim " << cases[i].dim);
+      EXPECT_EQ(std::get<0>(got[i]), std::get<0>(want[i]));
+      EXPECT_EQ(std::get<1>(got[i]), std::get<1>(want[i]));
+      EXPECT_EQ(std::get<2>(got[i]), std::get<2>(want[i]));
+      EXPECT_EQ(std::get<3>(got[i]), std::get<3>(want[i]));
+      EXPECT_EQ(std::get<4>(got[i]), std::get<4>(want[i]));
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 // A plain reference store: the whole model in one place; a push sums the

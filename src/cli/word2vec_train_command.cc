@@ -121,8 +121,6 @@ constexpr uint64_t kDefaultFetchEvery = uint64_t{1} << 19;
 // so they can be frequent at few bytes (docs/DISTRIBUTED.md).
 constexpr uint64_t kDefaultFullFetchEvery = uint64_t{1} << 13;
 constexpr uint64_t kDefaultHotRows = 1024;
-// Under MPI, partitions per worker (see ListPartitions below).
-constexpr size_t kPartitionsPerWorker = 16;
 constexpr uint64_t kDefaultHotEvery = uint64_t{1} << 15;
 
 // Ends a step that every rank takes: each passes its own status; when any
@@ -253,14 +251,16 @@ int RunTrain(const TrainFlags& f) {
   }
   if (int code = Agree(cluster, writable)) return code;
 
-  // Every rank lists the same partitions. Each counts the vocabulary of its
-  // share (p % ranks); in training every worker of every rank takes the next
-  // partition from one sequence, so between ranks they are smaller (a
-  // fraction of a second's work each), for a faster rank to take more of
-  // them and every rank to finish at about the same time.
+  // Every rank lists the same partitions, one per worker. Each rank counts
+  // the vocabulary of its share (p % ranks); in training every worker of
+  // every rank takes the next (epoch, partition) from one sequence, so a
+  // faster rank starts on the next epoch's partitions first. (Smaller
+  // partitions would balance within an epoch too, but the workers then
+  // train interleaved pieces of the input instead of one contiguous share
+  // each, which cost about a point at 5 epochs on 4 ranks: measured,
+  // docs/DISTRIBUTED.md.)
   PartitionOptions popts;
-  popts.target_partitions =
-      options.threads * static_cast<size_t>(ranks) * (ranks > 1 ? kPartitionsPerWorker : 1);
+  popts.target_partitions = options.threads * static_cast<size_t>(ranks);
   Result<std::vector<PartitionSpec>> parts = ListPartitions(f.inputs, popts);
   if (int code = Agree(cluster, parts.status())) return code;
 
