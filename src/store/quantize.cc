@@ -272,41 +272,33 @@ void DecodeRow(const char* in, size_t dim, int bits, float* out, float* also) {
     hn::StoreU(hn::Add(hn::LoadU(df, out + k), v), df, out + k);
     hn::StoreU(hn::Add(hn::LoadU(df, also + k), v), df, also + k);
   };
-  size_t k = 0;
-  if (bits == 8) {
-    for (; k + lanes <= dim; k += lanes) put(k, LoadInt8(packed + k));
-  } else {
-    const size_t half = Int4Half(dim), pairs = dim - half;
-    size_t b = 0;
-    for (; b + lanes <= pairs; b += lanes) {
-      hn::Vec<DF> lo, hi;
-      LoadNibbles(packed + b, &lo, &hi);
-      put(b, lo);
-      put(half + b, hi);
+  // One value the vector loops left.
+  auto rest = [&](size_t j, int q) {
+    const float v = static_cast<float>(q) * scale_value;
+    if (also == nullptr) {
+      out[j] = v;
+    } else {
+      out[j] += v;
+      also[j] += v;
     }
-    // The values the loop left: [b, half) and [half + b, dim).
-    auto rest = [&](size_t j, int q) {
-      const float v = static_cast<float>(q) * scale_value;
-      if (also == nullptr) {
-        out[j] = v;
-      } else {
-        out[j] += v;
-        also[j] += v;
-      }
-    };
-    for (size_t j = b; j < half; ++j) rest(j, SignedNibble(packed[j]));
-    for (size_t j = b; j < pairs; ++j) rest(half + j, SignedNibble(packed[j] >> 4u));
+  };
+  if (bits == 8) {
+    size_t k = 0;
+    for (; k + lanes <= dim; k += lanes) put(k, LoadInt8(packed + k));
+    for (; k < dim; ++k) rest(k, static_cast<int8_t>(packed[k]));
     return;
   }
-  for (; k < dim; ++k) {
-    const float v = static_cast<float>(static_cast<int8_t>(packed[k])) * scale_value;
-    if (also == nullptr) {
-      out[k] = v;
-    } else {
-      out[k] += v;
-      also[k] += v;
-    }
+  const size_t half = Int4Half(dim), pairs = dim - half;
+  size_t b = 0;
+  for (; b + lanes <= pairs; b += lanes) {
+    hn::Vec<DF> lo, hi;
+    LoadNibbles(packed + b, &lo, &hi);
+    put(b, lo);
+    put(half + b, hi);
   }
+  // The values the loop left: [b, half) and [half + b, dim).
+  for (size_t j = b; j < half; ++j) rest(j, SignedNibble(packed[j]));
+  for (size_t j = b; j < pairs; ++j) rest(half + j, SignedNibble(packed[j] >> 4u));
 }
 
 void RoundRow(float* row, size_t dim, int bits) {
