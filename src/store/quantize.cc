@@ -240,19 +240,36 @@ void EncodeFinite(const float* x, size_t dim, int bits, const RowScale& s, unsig
       packed);
 }
 
-void EncodeRow(const float* row, size_t dim, int bits, char* out) {
+// Encodes a row; with `base`, also base += the decoded values.
+void EncodeRow(const float* row, size_t dim, int bits, char* out, float* base) {
   const uint32_t max_bits = MaxMagnitudeBits(row, dim);
   auto* packed = reinterpret_cast<unsigned char*>(out + 1);
   if (max_bits < 0x7f800000u) {
     const RowScale s = ScaleFor(std::bit_cast<float>(max_bits), bits);
     out[0] = static_cast<char>(static_cast<int8_t>(s.e));
-    EncodeFinite(row, dim, bits, s, packed, nullptr);
+    EncodeFinite(row, dim, bits, s, packed, base);
     return;
   }
+  // Rare: non-finite values go as 0, and base moves by what was sent.
   const RowScale s = ScaleFor(FiniteMax(row, dim), bits);
   out[0] = static_cast<char>(static_cast<int8_t>(s.e));
   PackTail(
       0, dim, bits, [&](size_t k) { return static_cast<int>(QuantizeOne(row[k], s)); }, packed);
+  if (base == nullptr) return;
+  for (size_t k = 0; k < dim; ++k) {
+    base[k] += static_cast<float>(Unpack(packed, dim, bits, k)) * s.scale;
+  }
+}
+
+// out = a - b (dim values).
+void Difference(const float* a, const float* b, size_t dim, float* out) {
+  const DF df;
+  const size_t lanes = hn::Lanes(df);
+  size_t k = 0;
+  for (; k + lanes <= dim; k += lanes) {
+    hn::StoreU(hn::Sub(hn::LoadU(df, a + k), hn::LoadU(df, b + k)), df, out + k);
+  }
+  for (; k < dim; ++k) out[k] = a[k] - b[k];
 }
 
 // Decodes a row; with `also`, adds it to `out` and to `also` instead.
@@ -319,47 +336,20 @@ void RoundRow(float* row, size_t dim, int bits) {
 
 // Encodes value - base and adds what it encodes to base.
 void EncodeDiff(const float* value, float* base, size_t dim, int bits, char* out) {
-  const DF df;
-  const size_t lanes = hn::Lanes(df);
-  constexpr size_t kStack = 512;
-  HWY_ALIGN float stack[kStack];
-  std::vector<float> heap;
-  float* diff = stack;
-  if (dim > kStack) {
-    heap.resize(dim);
-    diff = heap.data();
-  }
-  size_t k = 0;
-  for (; k + lanes <= dim; k += lanes) {
-    hn::StoreU(hn::Sub(hn::LoadU(df, value + k), hn::LoadU(df, base + k)), df, diff + k);
-  }
-  for (; k < dim; ++k) diff[k] = value[k] - base[k];
-  const uint32_t max_bits = MaxMagnitudeBits(diff, dim);
-  auto* packed = reinterpret_cast<unsigned char*>(out + 1);
-  if (max_bits < 0x7f800000u) {
-    const RowScale s = ScaleFor(std::bit_cast<float>(max_bits), bits);
-    out[0] = static_cast<char>(static_cast<int8_t>(s.e));
-    EncodeFinite(diff, dim, bits, s, packed, base);
-    return;
-  }
-  // Rare: non-finite values go as 0, and base moves by what was sent.
-  EncodeRow(diff, dim, bits, out);
-  for (size_t j = 0; j < dim; ++j) {
-    base[j] += static_cast<float>(Unpack(packed, dim, bits, j)) * Pow2(static_cast<int8_t>(out[0]));
-  }
+  // Per thread, grown to the largest dim seen (owners encode many rows).
+  thread_local std::vector<float> diff;
+  if (diff.size() < dim) diff.resize(dim);
+  Difference(value, base, dim, diff.data());
+  EncodeRow(diff.data(), dim, bits, out, base);
 }
 
 // change = value - base rounded, and base += change.
 void RoundDiff(const float* value, float* base, size_t dim, int bits, float* change) {
   const DF df;
   const size_t lanes = hn::Lanes(df);
-  size_t k = 0;
-  for (; k + lanes <= dim; k += lanes) {
-    hn::StoreU(hn::Sub(hn::LoadU(df, value + k), hn::LoadU(df, base + k)), df, change + k);
-  }
-  for (; k < dim; ++k) change[k] = value[k] - base[k];
+  Difference(value, base, dim, change);
   RoundRow(change, dim, bits);
-  k = 0;
+  size_t k = 0;
   for (; k + lanes <= dim; k += lanes) {
     hn::StoreU(hn::Add(hn::LoadU(df, base + k), hn::LoadU(df, change + k)), df, base + k);
   }
@@ -385,7 +375,7 @@ size_t QuantizedRowBytes(size_t dim, int bits) {
 
 void EncodeQuantizedRow(const float* row, size_t dim, int bits, char* out) {
   DD_CHECK(bits == 8 || bits == 4);
-  HWY_DYNAMIC_DISPATCH(quantize::EncodeRow)(row, dim, bits, out);
+  HWY_DYNAMIC_DISPATCH(quantize::EncodeRow)(row, dim, bits, out, nullptr);
 }
 
 void DecodeQuantizedRow(const char* in, size_t dim, int bits, float* out) {
