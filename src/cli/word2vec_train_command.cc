@@ -123,6 +123,52 @@ constexpr uint64_t kDefaultFullFetchEvery = uint64_t{1} << 13;
 constexpr uint64_t kDefaultHotRows = 1024;
 constexpr uint64_t kDefaultHotEvery = uint64_t{1} << 15;
 
+// The Downpour intervals: those asked for, else the measured defaults
+// (docs/DISTRIBUTED.md), never more than a tenth of the words a worker reads
+// per epoch, so that a small job still syncs its replicas several times per
+// partition (a rule that does not add a change as it is, AdaGrad, takes one
+// step per push: on a job of a few pushes it learns nothing).
+void SetIntervals(const TrainFlags& f, int ranks, uint64_t train_words,
+                  word2vec::TrainerOptions* out) {
+  word2vec::TrainerOptions& options = *out;
+  // Intervals asked for on the embedded store put workers on replicas (the
+  // Downpour scheme) instead of the master rows.
+  const bool intervals_given =
+      f.push_every > 0 || f.fetch_every > 0 || f.hot_rows > 0 || f.hot_every > 0;
+  options.force_store_path = intervals_given;
+  // Defaults: between ranks, the measured intervals; within one process
+  // (AdaGrad, sync mode), replicas sync at every progress checkpoint (10,000
+  // words), which costs only memory copies.
+  const bool distributed = ranks > 1;
+  const uint64_t workers = options.threads * static_cast<uint64_t>(ranks);
+  const uint64_t cap = std::max<uint64_t>(1, train_words / workers / 10);
+  // More ranks make each replica staler for the same interval (more
+  // replicas change every row meanwhile): measured on 2 and 4 ranks, the
+  // intervals that keep accuracy shrink with the square of the ranks.
+  const double shrink = distributed ? 4.0 / (static_cast<double>(ranks) * ranks) : 1.0;
+  auto scaled = [&](uint64_t interval, uint64_t floor) {
+    return std::min(cap,
+                    std::max(floor, static_cast<uint64_t>(static_cast<double>(interval) * shrink)));
+  };
+  const uint64_t default_push = distributed ? scaled(kDefaultPushEvery, uint64_t{1} << 14) : 0;
+  options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : default_push;
+  // In one process replicas sync every 10,000 words, too often to compare
+  // every row of a full copy each time.
+  options.full_replica = f.replica.empty() ? distributed : f.replica == "full";
+  if (f.fetch_every > 0) {
+    options.fetch_every = static_cast<uint64_t>(f.fetch_every);
+  } else if (options.full_replica) {
+    options.fetch_every = distributed ? std::min(cap, kDefaultFullFetchEvery) : options.push_every;
+  } else {
+    options.fetch_every = std::max(distributed ? scaled(kDefaultFetchEvery, uint64_t{1} << 14) : 0,
+                                   options.push_every);
+  }
+  options.hot_rows =
+      f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows) : (distributed ? kDefaultHotRows : 0);
+  options.hot_every =
+      f.hot_every > 0 ? static_cast<uint64_t>(f.hot_every) : scaled(kDefaultHotEvery, 1u << 11);
+}
+
 // Ends a step that every rank takes: each passes its own status; when any
 // failed, the lowest failing rank prints its message and every rank returns
 // that rank's exit code, so an error that all ranks see is printed once.
@@ -209,40 +255,6 @@ int RunTrain(const TrainFlags& f) {
   options.seed = f.seed;
   options.sync = f.mode == "sync";
   options.shared_negatives = f.kernel == "batched";
-  // Intervals asked for on the embedded store put workers on replicas (the
-  // Downpour scheme) instead of the master rows.
-  const bool intervals_given =
-      f.push_every > 0 || f.fetch_every > 0 || f.hot_rows > 0 || f.hot_every > 0;
-  options.force_store_path = intervals_given;
-  // Defaults: between ranks, the measured intervals; within one process
-  // (AdaGrad, sync mode), replicas sync at every progress checkpoint (10,000
-  // words), which costs only memory copies.
-  const bool distributed = ranks > 1;
-  // More ranks make each replica staler for the same interval (more
-  // replicas change every row meanwhile): measured on 2 and 4 ranks, the
-  // intervals that keep accuracy shrink with the square of the ranks.
-  const double shrink = distributed ? 4.0 / (static_cast<double>(ranks) * ranks) : 1.0;
-  auto scaled = [&](uint64_t interval, uint64_t floor) {
-    return std::max(floor, static_cast<uint64_t>(static_cast<double>(interval) * shrink));
-  };
-  const uint64_t default_push = distributed ? scaled(kDefaultPushEvery, uint64_t{1} << 14) : 0;
-  options.push_every = f.push_every > 0 ? static_cast<uint64_t>(f.push_every) : default_push;
-  // In one process replicas sync every 10,000 words, too often to compare
-  // every row of a full copy each time.
-  options.full_replica = f.replica.empty() ? distributed : f.replica == "full";
-  if (f.fetch_every > 0) {
-    options.fetch_every = static_cast<uint64_t>(f.fetch_every);
-  } else if (options.full_replica) {
-    options.fetch_every = distributed ? kDefaultFullFetchEvery : options.push_every;
-  } else {
-    options.fetch_every = std::max(distributed ? scaled(kDefaultFetchEvery, uint64_t{1} << 14) : 0,
-                                   options.push_every);
-  }
-  options.hot_rows =
-      f.hot_rows >= 0 ? static_cast<uint64_t>(f.hot_rows) : (distributed ? kDefaultHotRows : 0);
-  options.hot_every =
-      f.hot_every > 0 ? static_cast<uint64_t>(f.hot_every) : scaled(kDefaultHotEvery, 1u << 11);
-
   // Fail before any work when an output cannot be written (rank 0 writes).
   Status writable;
   if (lead) {
@@ -317,6 +329,7 @@ int RunTrain(const TrainFlags& f) {
     if (int code = Agree(cluster, saved)) return code;
   }
 
+  SetIntervals(f, ranks, vocab->train_words(), &options);
   word2vec::Trainer trainer(*vocab, options);
   LearningRate lr = trainer.Schedule();
   lr.linear_decay = f.optimizer == "sgd";
@@ -462,7 +475,8 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Words a worker trains on its replica between pushes of the change "
                   "(Downpour's n_push; default under MPI 2^19 x (2 / ranks)^2, at least 2^14; "
                   "10,000 in one process, where giving it puts workers on replicas instead "
-                  "of the master rows)");
+                  "of the master rows). Every default interval is at most a tenth of the "
+                  "words a worker reads per epoch");
   cmd->add_option("--fetch-every", flags->fetch_every,
                   "Words between refreshes of a worker's replica (Downpour's n_fetch). "
                   "--replica full: a pull of the rows others changed, default 2^13 under MPI; "
