@@ -850,6 +850,8 @@ TEST_F(MpiStoreTest, ProgressSumsAllRanks) {
   for (int r = 0; r < ranks(); ++r) want += 20 * static_cast<uint64_t>(r + 1);
   EXPECT_EQ(store->progress(), want);
   EXPECT_DOUBLE_EQ(store->progress_fraction(), static_cast<double>(want) / 100000.0);
+  // No rank adds more until every rank has read the total above.
+  EXPECT_TRUE(store->Barrier().ok());
 
   store->AddProgress(5);
   want += 5 * static_cast<uint64_t>(ranks());
