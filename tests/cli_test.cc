@@ -405,7 +405,9 @@ TEST_F(CliTest, BadFlagValues) {
       {"--max-vocab", "-1"},
       {"--threads", "-1"},
       {"--alpha", "0"},
-      {"--optimizer", "adam"},
+      {"--optimizer", "adamw"},
+      {"--momentum", "1"},
+      {"--momentum", "-0.1"},
       {"--mode", "bogus"},
       {"--seed", "xyz"},
       {"--dim", "1.5"},
@@ -461,6 +463,32 @@ TEST_F(CliTest, SyncModeTrainsAndUnknownModeIsRefused) {
   const fs::path refused = dir_ / "refused.bin";
   ExpectTrainError(Train(corpus_.string(), refused.string(), {"--mode", "eventually"}), 2, "--mode",
                    refused);
+}
+
+// Every descent rule trains, each to other vectors than plain SGD; a
+// setting the chosen rule does not have is refused, not ignored.
+TEST_F(CliTest, EveryOptimizerTrainsAndMisplacedSettingsAreRefused) {
+  auto train = [&](const std::string& name, const std::vector<std::string>& flags) {
+    const fs::path output = dir_ / (name + ".txt");
+    std::vector<std::string> all = {"--threads", "1", "--format", "text", "--json"};
+    all.insert(all.end(), flags.begin(), flags.end());
+    const CommandResult r = Train(corpus_.string(), output.string(), all);
+    EXPECT_EQ(r.code, 0) << name << ": " << r.err;
+    EXPECT_GT(LastJson(r)["loss"].get<double>(), 0.0) << name;
+    return ReadFile(output);
+  };
+  const std::string sgd = train("sgd", {});
+  EXPECT_EQ(train("sgd-again", {}), sgd);
+  EXPECT_NE(train("momentum", {"--momentum", "0.5"}), sgd);
+  EXPECT_NE(train("adagrad", {"--optimizer", "adagrad", "--alpha", "0.1"}), sgd);
+  EXPECT_NE(train("adam", {"--optimizer", "adam", "--alpha", "0.01"}), sgd);
+  const fs::path refused = dir_ / "refused.bin";
+  ExpectTrainError(
+      Train(corpus_.string(), refused.string(), {"--optimizer", "adagrad", "--momentum", "0.5"}), 2,
+      "--momentum", refused);
+  ExpectTrainError(
+      Train(corpus_.string(), refused.string(), {"--optimizer", "adam", "--min-alpha", "0.001"}), 2,
+      "--min-alpha", refused);
 }
 
 // Embedded, intervals put the workers on replicas: rows then travel through

@@ -123,6 +123,116 @@ TEST(AdaGradTest, Properties) {
   EXPECT_FLOAT_EQ(adagrad.learning_rate(), 0.025f);
 }
 
+TEST(MomentumTest, TwoStepsMatchHandComputedValues) {
+  Sgd sgd(LearningRate{}, 0.9f);
+  // mu = 0.9, lr = 0.1, row = [0, 0], v = [0, 0], g = [1, -2].
+  // Step 1: v = [1, -2]; row = -0.1 * v = [-0.1, 0.2].
+  // Step 2: v = 0.9 * [1, -2] + [1, -2] = [1.9, -3.8];
+  //         row = [-0.1 - 0.19, 0.2 + 0.38] = [-0.29, 0.58].
+  std::vector<float> row = {0.0f, 0.0f};
+  std::vector<float> state(sgd.state_floats(2), 0.0f);
+  ASSERT_EQ(state.size(), 2u);
+  const std::vector<float> g = {1.0f, -2.0f};
+  sgd.ApplyRow(row.data(), state.data(), g.data(), 2, 0.1f);
+  EXPECT_FLOAT_EQ(state[0], 1.0f);
+  EXPECT_FLOAT_EQ(state[1], -2.0f);
+  EXPECT_FLOAT_EQ(row[0], -0.1f);
+  EXPECT_FLOAT_EQ(row[1], 0.2f);
+  sgd.ApplyRow(row.data(), state.data(), g.data(), 2, 0.1f);
+  EXPECT_FLOAT_EQ(state[0], 1.9f);
+  EXPECT_FLOAT_EQ(state[1], -3.8f);
+  EXPECT_FLOAT_EQ(row[0], -0.29f);
+  EXPECT_FLOAT_EQ(row[1], 0.58f);
+}
+
+TEST(MomentumTest, ADeltaIsAGradientOfMinusDeltaOverItsRate) {
+  Sgd sgd(LearningRate{}, 0.9f);
+  // delta = 0.05 at rate 0.025: g = -2; v = -2; row -= 0.1 * -2: 1 -> 1.2.
+  // Plain SGD would have added the delta as it is (1.05).
+  float row = 1.0f;
+  float state = 0.0f;
+  const float delta = 0.05f;
+  sgd.ApplyDelta(&row, &state, &delta, 1, 0.025f, 0.1f);
+  EXPECT_FLOAT_EQ(state, -2.0f);
+  EXPECT_FLOAT_EQ(row, 1.2f);
+}
+
+TEST(MomentumTest, Properties) {
+  const Sgd plain;
+  const Sgd heavy(LearningRate{}, 0.5f);
+  EXPECT_EQ(plain.state_floats(10), 0u);
+  EXPECT_EQ(heavy.state_floats(10), 10u);
+  EXPECT_TRUE(plain.allows_hogwild());
+  // Workers adding -lr * g to master rows would skip the velocity.
+  EXPECT_FALSE(heavy.allows_hogwild());
+  EXPECT_FLOAT_EQ(heavy.momentum(), 0.5f);
+}
+
+TEST(AdamTest, TwoStepsMatchHandComputedValues) {
+  const Adam adam;
+  // b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = 0.1, row = [1, 1].
+  // Step 1, g = [2, -0.5]: t = 1; m = 0.1 g = [0.2, -0.05];
+  //   v = 0.001 g^2 = [0.004, 0.00025]; corrected m / 0.1 = g and
+  //   v / 0.001 = g^2, so the step is lr * sign(g): row = [0.9, 1.1].
+  // Step 2, g = [1, 0]: t = 2; m = [0.28, -0.045]; v = [0.004996, 0.00024975];
+  //   c1 = 1 - 0.81 = 0.19, c2 = 1 - 0.998001 = 0.001999;
+  //   row0 = 0.9 - 0.1 * (0.28 / 0.19) / sqrt(0.004996 / 0.001999) = 0.80678204
+  //   row1 = 1.1 - 0.1 * (-0.045 / 0.19) / sqrt(0.00024975 / 0.001999) = 1.16700582
+  //   (the second value moves with g = 0: its momentum carries it).
+  std::vector<float> row = {1.0f, 1.0f};
+  std::vector<float> state(adam.state_floats(2), 0.0f);
+  ASSERT_EQ(state.size(), 5u);  // m, m, v, v, t
+  const std::vector<float> g1 = {2.0f, -0.5f};
+  adam.ApplyRow(row.data(), state.data(), g1.data(), 2, 0.1f);
+  EXPECT_FLOAT_EQ(state[0], 0.2f);
+  EXPECT_FLOAT_EQ(state[1], -0.05f);
+  // 0.999 is not exact in float: 1 - 0.999f is 1e-3 within 1.3e-5 (relative).
+  EXPECT_NEAR(state[2], 0.004f, 0.004f * 2e-5f);
+  EXPECT_NEAR(state[3], 0.00025f, 0.00025f * 2e-5f);
+  EXPECT_EQ(state[4], 1.0f);
+  EXPECT_NEAR(row[0], 0.9f, 1e-6);
+  EXPECT_NEAR(row[1], 1.1f, 1e-6);
+  const std::vector<float> g2 = {1.0f, 0.0f};
+  adam.ApplyRow(row.data(), state.data(), g2.data(), 2, 0.1f);
+  EXPECT_FLOAT_EQ(state[0], 0.28f);
+  EXPECT_FLOAT_EQ(state[1], -0.045f);
+  EXPECT_NEAR(state[2], 0.004996f, 0.004996f * 2e-5f);
+  EXPECT_NEAR(state[3], 0.00024975f, 0.00024975f * 2e-5f);
+  EXPECT_EQ(state[4], 2.0f);
+  EXPECT_NEAR(row[0], 0.80678204f, 1e-6);
+  EXPECT_NEAR(row[1], 1.16700582f, 1e-6);
+}
+
+TEST(AdamTest, StepCountIsPerRow) {
+  const Adam adam;
+  // Two rows, one state block each: a step of one leaves the other's t at 0,
+  // so the other's first step is again lr * sign(g).
+  std::vector<float> rows = {0.0f, 0.0f};
+  std::vector<float> state(2 * adam.state_floats(1), 0.0f);
+  const float g = 4.0f;
+  for (int k = 0; k < 3; ++k) adam.ApplyRow(&rows[0], &state[0], &g, 1, 0.1f);
+  EXPECT_EQ(state[2], 3.0f);
+  EXPECT_EQ(state[5], 0.0f);
+  adam.ApplyRow(&rows[1], &state[3], &g, 1, 0.1f);
+  EXPECT_EQ(state[5], 1.0f);
+  EXPECT_NEAR(rows[1], -0.1f, 1e-6);
+  // A constant gradient keeps the corrected ratio at 1: three steps of lr.
+  EXPECT_NEAR(rows[0], -0.3f, 1e-5);
+}
+
+TEST(AdamTest, Properties) {
+  const Adam adam;
+  EXPECT_EQ(adam.name(), "adam");
+  EXPECT_EQ(adam.state_per_value(), 2u);
+  EXPECT_EQ(adam.state_per_row(), 1u);
+  EXPECT_EQ(adam.state_floats(100), 201u);
+  EXPECT_FALSE(adam.allows_hogwild());
+  EXPECT_FLOAT_EQ(adam.schedule().alpha, 0.001f);
+  EXPECT_FALSE(adam.schedule().linear_decay);
+  EXPECT_FLOAT_EQ(adam.betas().beta1, 0.9f);
+  EXPECT_FLOAT_EQ(adam.betas().beta2, 0.999f);
+}
+
 TEST(LearningRateTest, LinearDecay) {
   const LearningRate lr{0.025f, true, 1e-4f};
   // 0.025 * (1 - (1 - 1e-4) * p), computed in double:
@@ -304,8 +414,24 @@ TEST(MakeDescentTest, AdaGradUsesAConstantRate) {
   EXPECT_FLOAT_EQ(d->learning_rate(), 0.3f);
 }
 
+TEST(MakeDescentTest, AdamAndMomentum) {
+  DescentOptions options;
+  options.momentum = 0.8f;
+  options.adam.beta1 = 0.5f;
+  std::unique_ptr<Descent> adam = MakeDescent("adam", LearningRate{0.01f, true}, options);
+  ASSERT_NE(adam, nullptr);
+  EXPECT_EQ(adam->name(), "adam");
+  EXPECT_FALSE(adam->schedule().linear_decay);
+  EXPECT_FLOAT_EQ(dynamic_cast<const Adam&>(*adam).betas().beta1, 0.5f);
+  std::unique_ptr<Descent> sgd = MakeDescent("sgd", LearningRate{0.01f, true}, options);
+  ASSERT_NE(sgd, nullptr);
+  EXPECT_FLOAT_EQ(dynamic_cast<const Sgd&>(*sgd).momentum(), 0.8f);
+  EXPECT_FALSE(sgd->allows_hogwild());
+  EXPECT_TRUE(sgd->schedule().linear_decay);
+}
+
 TEST(MakeDescentTest, UnknownNamesGiveNull) {
-  EXPECT_EQ(MakeDescent("adam", LearningRate{}), nullptr);
+  EXPECT_EQ(MakeDescent("adamw", LearningRate{}), nullptr);
   EXPECT_EQ(MakeDescent("", LearningRate{}), nullptr);
   EXPECT_EQ(MakeDescent("SGD", LearningRate{}), nullptr);
   EXPECT_EQ(MakeDescent("sgd ", LearningRate{}), nullptr);

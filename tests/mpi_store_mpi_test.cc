@@ -55,8 +55,11 @@ Model MakeModel() {
 }
 
 std::unique_ptr<Descent> MakeRule(const std::string& name, float alpha = 0.1f) {
-  if (name == "sgd") return std::make_unique<Sgd>(LearningRate{alpha, false, 1e-4f});
-  return std::make_unique<AdaGrad>(LearningRate{alpha, false, 1e-4f});
+  const LearningRate lr{alpha, false, 1e-4f};
+  if (name == "sgd") return std::make_unique<Sgd>(lr);
+  if (name == "momentum") return std::make_unique<Sgd>(lr, 0.9f);
+  if (name == "adam") return std::make_unique<Adam>(lr);
+  return std::make_unique<AdaGrad>(lr);
 }
 
 class MpiStoreTest : public ::testing::Test {
@@ -297,7 +300,7 @@ class ReferenceStore {
       : model_(std::move(model)), rule_(std::move(rule)) {
     for (size_t t = 0; t < model_.num_tables(); ++t) {
       const Table& table = model_.table(t);
-      state_.emplace_back(table.rows() * table.dim() * rule_->state_per_value(), 0.0f);
+      state_.emplace_back(table.rows() * rule_->state_floats(table.dim()), 0.0f);
     }
   }
   void Push(std::span<const ConstRowBlock> blocks, const PushOptions& options) {
@@ -319,7 +322,7 @@ class ReferenceStore {
     const float lr = rule_->learning_rate();
     for (size_t t = 0; t < model_.num_tables(); ++t) {
       Table& table = model_.table(t);
-      const size_t per_row = table.dim() * rule_->state_per_value();
+      const size_t per_row = rule_->state_floats(table.dim());
       for (RowId id : order[t]) {
         float* state = per_row > 0 ? state_[t].data() + id * per_row : nullptr;
         if (options.kind == PushOptions::Kind::kDelta) {
@@ -434,7 +437,7 @@ TEST_P(ParityTest, SameModelAsOneProcess) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Rules, ParityTest,
-                         ::testing::Combine(::testing::Values("sgd", "adagrad"),
+                         ::testing::Combine(::testing::Values("sgd", "adagrad", "adam", "momentum"),
                                             ::testing::Bool()));
 
 // (a') PullChanged returns a client's every row the first time, then the

@@ -38,12 +38,17 @@ class Descent {
   Descent& operator=(const Descent&) = delete;
 
   virtual std::string name() const = 0;
-  // Floats of optimizer state per model value (0 for SGD, 1 for AdaGrad).
+  // Floats of optimizer state per model value (0 for SGD, 1 for AdaGrad, 2
+  // for Adam), and per row besides (Adam's step count).
   virtual size_t state_per_value() const = 0;
+  virtual size_t state_per_row() const { return 0; }
+  // The state of one row of n values, in floats; stores keep it zeroed at
+  // the start, one block per row.
+  size_t state_floats(size_t n) const { return n * state_per_value() + state_per_row(); }
   // True when the rule is plain SGD, so workers may add `-lr * gradient` to
   // master rows themselves (Hogwild) instead of pushing gradients.
   virtual bool allows_hogwild() const { return false; }
-  // row -= step(gradient); n values; state has n * state_per_value() floats.
+  // row -= step(gradient); n values; state has state_floats(n) floats.
   virtual void ApplyRow(float* row, float* state, const float* gradient, size_t n,
                         float lr) const = 0;
   // Folds in `delta`, the change a worker's replica made to this row by SGD
@@ -67,17 +72,25 @@ class Descent {
   std::vector<std::vector<float>> state_;  // Per table, for operator().
 };
 
-// Plain stochastic gradient descent: row -= lr * g.
+// Stochastic gradient descent, with optional (heavy-ball) momentum mu, in
+// the form of Sutskever et al. 2013 and PyTorch's SGD:
+//   v = mu * v + g;  row -= lr * v      (mu = 0: row -= lr * g, no state).
+// Only plain SGD (mu = 0) lets workers update master rows themselves.
 class Sgd : public Descent {
  public:
-  explicit Sgd(LearningRate lr = {}) : Descent(lr) {}
+  explicit Sgd(LearningRate lr = {}, float momentum = 0.0f) : Descent(lr), momentum_(momentum) {}
   std::string name() const override { return "sgd"; }
-  size_t state_per_value() const override { return 0; }
-  bool allows_hogwild() const override { return true; }
+  float momentum() const { return momentum_; }
+  size_t state_per_value() const override { return momentum_ > 0.0f ? 1 : 0; }
+  bool allows_hogwild() const override { return momentum_ == 0.0f; }
   void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
-  // row += delta: the master takes the replica's change as it is.
+  // Without momentum, row += delta: the master takes the replica's change as
+  // it is. With momentum, -delta / delta_rate is the gradient (as for any rule).
   void ApplyDelta(float* row, float* state, const float* delta, size_t n, float delta_rate,
                   float lr) const override;
+
+ private:
+  float momentum_;
 };
 
 // AdaGrad (Duchi et al. 2011): G += g^2; row -= lr * g / (sqrt(G) + eps),
@@ -91,8 +104,43 @@ class AdaGrad : public Descent {
   void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
 };
 
-// "sgd" or "adagrad"; nullptr for any other name.
-std::unique_ptr<Descent> MakeDescent(const std::string& name, LearningRate lr);
+// Adam (Kingma and Ba 2015, Algorithm 1), per value, with the step count t
+// kept per row, so a row that a sparse gradient leaves out does not decay
+// (as TensorFlow's LazyAdam):
+//   t += 1;  m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g^2;
+//   row -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+// State per row: m (n floats), v (n floats), t. Constant rate by default.
+struct AdamBetas {
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float epsilon = 1e-8f;
+};
+
+class Adam : public Descent {
+ public:
+  using Betas = AdamBetas;
+  explicit Adam(LearningRate lr = {0.001f, false, 1e-4f}, Betas betas = {})
+      : Descent(lr), betas_(betas) {}
+  std::string name() const override { return "adam"; }
+  const Betas& betas() const { return betas_; }
+  size_t state_per_value() const override { return 2; }
+  size_t state_per_row() const override { return 1; }
+  void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
+
+ private:
+  Betas betas_;
+};
+
+// Settings of the built-in rules beyond the learning rate.
+struct DescentOptions {
+  float momentum = 0.0f;  // Sgd only.
+  AdamBetas adam;
+};
+
+// "sgd", "adagrad" or "adam"; nullptr for any other name. AdaGrad and Adam
+// take a constant rate (lr.linear_decay is ignored for them).
+std::unique_ptr<Descent> MakeDescent(const std::string& name, LearningRate lr,
+                                     const DescentOptions& options = {});
 
 }  // namespace deepdist
 

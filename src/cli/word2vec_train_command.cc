@@ -47,6 +47,7 @@ struct TrainFlags {
   double alpha = -1;
   double min_alpha = -1;
   std::string optimizer = "sgd";
+  double momentum = 0;
   std::string mode = "async";
   std::string kernel = "batched";
   unsigned long long seed = 1;
@@ -84,8 +85,12 @@ std::string Validate(const TrainFlags& f) {
   if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 10)) return "--alpha: must be in (0, 10)";
   if (f.min_alpha != -1 && !(f.min_alpha > 0 && f.min_alpha < 10))
     return "--min-alpha: must be in (0, 10)";
-  if (f.optimizer != "sgd" && f.optimizer != "adagrad")
-    return "--optimizer: must be sgd or adagrad, not \"" + f.optimizer + "\"";
+  if (f.optimizer != "sgd" && f.optimizer != "adagrad" && f.optimizer != "adam")
+    return "--optimizer: must be sgd, adagrad or adam, not \"" + f.optimizer + "\"";
+  if (!(f.momentum >= 0 && f.momentum < 1)) return "--momentum: must be in [0, 1)";
+  if (f.momentum > 0 && f.optimizer != "sgd") return "--momentum: only --optimizer sgd has one";
+  if (f.min_alpha != -1 && f.optimizer != "sgd")
+    return "--min-alpha: only --optimizer sgd decays its rate";
   if (f.mode != "async" && f.mode != "sync")
     return "--mode: must be async or sync, not \"" + f.mode + "\"";
   if (f.kernel != "pair" && f.kernel != "batched")
@@ -333,8 +338,10 @@ int RunTrain(const TrainFlags& f) {
   word2vec::Trainer trainer(*vocab, options);
   LearningRate lr = trainer.Schedule();
   lr.linear_decay = f.optimizer == "sgd";
+  DescentOptions rule;
+  rule.momentum = static_cast<float>(f.momentum);
   std::unique_ptr<ParamStore> store =
-      cluster.MakeStore(trainer.NewModel(), MakeDescent(f.optimizer, lr));
+      cluster.MakeStore(trainer.NewModel(), MakeDescent(f.optimizer, lr, rule));
   ProgressLine progress(stderr, lead && !f.quiet);
   Result<word2vec::TrainStats> stats =
       trainer.Train(*parts, *store, [&](const word2vec::TrainProgress& p) {
@@ -457,8 +464,12 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Learning rate at the end of the run (default alpha / (4 * epochs) sg, "
                   "alpha / (2 * epochs) cbow)");
   cmd->add_option("--optimizer", flags->optimizer,
-                  "Descent rule on the model server: sgd or adagrad")
+                  "Descent rule on the model server: sgd, adagrad or adam (docs/DESCENT.md); "
+                  "adagrad and adam keep --alpha constant")
       ->capture_default_str();
+  cmd->add_option("--momentum", flags->momentum,
+                  "Momentum of --optimizer sgd, in [0, 1) (default 0: plain SGD, whose workers "
+                  "may update the master rows in place)");
   cmd->add_option("--mode", flags->mode,
                   "async (Downpour-like, no barrier) or sync (MLlib-like rounds, averaged)")
       ->capture_default_str();

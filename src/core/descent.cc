@@ -47,12 +47,23 @@ void Descent::ApplyDelta(float* row, float* state, const float* delta, size_t n,
   ApplyRow(row, state, gradient.data(), n, lr);
 }
 
-void Sgd::ApplyDelta(float* row, float* /*state*/, const float* delta, size_t n,
-                     float /*delta_rate*/, float /*lr*/) const {
+void Sgd::ApplyDelta(float* row, float* state, const float* delta, size_t n, float delta_rate,
+                     float lr) const {
+  if (momentum_ > 0.0f) {
+    Descent::ApplyDelta(row, state, delta, n, delta_rate, lr);
+    return;
+  }
   for (size_t i = 0; i < n; ++i) row[i] += delta[i];
 }
 
-void Sgd::ApplyRow(float* row, float* /*state*/, const float* gradient, size_t n, float lr) const {
+void Sgd::ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const {
+  if (momentum_ > 0.0f) {
+    for (size_t i = 0; i < n; ++i) {
+      state[i] = momentum_ * state[i] + gradient[i];
+      row[i] -= lr * state[i];
+    }
+    return;
+  }
   for (size_t i = 0; i < n; ++i) row[i] -= lr * gradient[i];
 }
 
@@ -64,12 +75,31 @@ void AdaGrad::ApplyRow(float* row, float* state, const float* gradient, size_t n
   }
 }
 
-std::unique_ptr<Descent> MakeDescent(const std::string& name, LearningRate lr) {
-  if (name == "sgd") return std::make_unique<Sgd>(lr);
-  if (name == "adagrad") {
-    lr.linear_decay = false;
-    return std::make_unique<AdaGrad>(lr);
+void Adam::ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const {
+  float* m = state;
+  float* v = state + n;
+  float& t = state[2 * n];
+  t += 1.0f;
+  const auto steps = static_cast<double>(t);
+  // The bias corrections, in double: 1 - b^t loses digits in float for b
+  // near 1.
+  const auto c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(betas_.beta1), steps));
+  const auto c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(betas_.beta2), steps));
+  const float b1 = betas_.beta1, b2 = betas_.beta2;
+  for (size_t i = 0; i < n; ++i) {
+    const float g = gradient[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    row[i] -= lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + betas_.epsilon);
   }
+}
+
+std::unique_ptr<Descent> MakeDescent(const std::string& name, LearningRate lr,
+                                     const DescentOptions& options) {
+  if (name == "sgd") return std::make_unique<Sgd>(lr, options.momentum);
+  lr.linear_decay = false;
+  if (name == "adagrad") return std::make_unique<AdaGrad>(lr);
+  if (name == "adam") return std::make_unique<Adam>(lr, options.adam);
   return nullptr;
 }
 

@@ -29,10 +29,14 @@ Status Partition::ForEachLine(const std::function<void(std::string_view)>& fn) {
 class DeepDist::ForwardingDescent : public Descent {
  public:
   explicit ForwardingDescent(const Descent* first)
-      : Descent(first->schedule()), current_(first), per_value_(first->state_per_value()) {}
+      : Descent(first->schedule()),
+        current_(first),
+        per_value_(first->state_per_value()),
+        per_row_(first->state_per_row()) {}
   void Set(const Descent* rule) { current_ = rule; }
   std::string name() const override { return current_->name(); }
   size_t state_per_value() const override { return per_value_; }
+  size_t state_per_row() const override { return per_row_; }
   const LearningRate& schedule() const override { return current_->schedule(); }
   void ApplyRow(float* row, float* state, const float* gradient, size_t n,
                 float lr) const override {
@@ -46,6 +50,7 @@ class DeepDist::ForwardingDescent : public Descent {
  private:
   const Descent* current_;
   const size_t per_value_;
+  const size_t per_row_;
 };
 
 namespace {
@@ -174,7 +179,8 @@ Status DeepDist::Prepare(const Descent& descent, bool lock_rows) {
       owned_store_ = cluster->MakeStore(model_, std::move(rule));
     }
     store_ = owned_store_.get();
-  } else if (descent.state_per_value() != rule_->state_per_value()) {
+  } else if (descent.state_per_value() != rule_->state_per_value() ||
+             descent.state_per_row() != rule_->state_per_row()) {
     return Status::InvalidArgument(
         "descent: " + descent.name() +
         " needs other optimizer state than the rule this DeepDist scope started with; use a new "

@@ -77,10 +77,9 @@ LocalStore::LocalStore(Model model, std::unique_ptr<Descent> descent, LocalStore
   std::vector<size_t> rows;
   for (size_t t = 0; t < model_.num_tables(); ++t) rows.push_back(model_.table(t).rows());
   changes_ = std::make_unique<ChangeLog>(std::move(rows));
-  const size_t per_value = descent_->state_per_value();
   for (size_t t = 0; t < model_.num_tables(); ++t) {
     const Table& table = model_.table(t);
-    state_[t].assign(per_value * table.rows() * table.dim(), 0.0f);
+    state_[t].assign(table.rows() * descent_->state_floats(table.dim()), 0.0f);
   }
 }
 
@@ -218,7 +217,7 @@ Status LocalStore::DoPush(std::span<const ConstRowBlock> blocks, const PushOptio
       }
       continue;
     }
-    const size_t per_row = dim * descent_->state_per_value();
+    const size_t per_row = descent_->state_floats(dim);
     float* state = state_[b.table].data();
     for (size_t i = 0; i < ids.size(); ++i) {
       const RowId id = ids[i];
@@ -250,7 +249,7 @@ void LocalStore::ApplyDeferred() {
     if (d.rows.empty()) continue;
     Table& t = model_.table(ti);
     const size_t dim = t.dim();
-    const size_t per_row = dim * descent_->state_per_value();
+    const size_t per_row = descent_->state_floats(dim);
     // In row order, so that a round's result does not depend on hashing.
     std::vector<RowId> ids;
     ids.reserve(d.rows.size());

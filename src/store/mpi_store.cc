@@ -72,7 +72,6 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
       progress_sent_at_(std::chrono::steady_clock::now()) {
   DD_CHECK(descent_ != nullptr);
   for (int r = 0; r < ranks_; ++r) heard_[r].store(0, std::memory_order_relaxed);
-  const size_t per_value = descent_->state_per_value();
   const auto ranks = static_cast<size_t>(ranks_);
   const auto rank = static_cast<size_t>(rank_);
   for (size_t t = 0; t < model.num_tables(); ++t) {
@@ -84,7 +83,7 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
     for (size_t i = 0; i < local_rows; ++i) {
       std::memcpy(part.row(i), full.row(i * ranks + rank), full.dim() * sizeof(float));
     }
-    state_.emplace_back(local_rows * full.dim() * per_value, 0.0f);
+    state_.emplace_back(local_rows * descent_->state_floats(full.dim()), 0.0f);
   }
   std::vector<size_t> local_rows;
   for (const Table& part : shard_) local_rows.push_back(part.rows());
@@ -349,7 +348,7 @@ void MpiStore::ApplyOwned(size_t table, RowId id, const float* values, const Pus
     }
     return;
   }
-  const size_t per_row = dim * descent_->state_per_value();
+  const size_t per_row = descent_->state_floats(dim);
   float* row = shard_[table].row(local);
   float* state = per_row > 0 ? state_[table].data() + local * per_row : nullptr;
   // Hogwild: no lock; a local worker or the communication thread may be
