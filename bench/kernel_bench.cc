@@ -1,10 +1,9 @@
 // Micro-benchmark of the word2vec kernel: one sentence of random word ids
 // over random tables, skip-gram (per pair and with negatives shared across
 // each window) and CBOW (per window as word2vec.c, and batched), at several
-// dimensions. Reports corpus words per second of one thread and the kernel's
-// GFLOP/s: per (input, target) pair a dot product and two axpys (6 x dim
-// flops), per input the axpy of its error (2 x dim; CBOW 3 x dim with the
-// sum into the window's mean).
+// dimensions, by SGD and by AdaGrad in place. Reports corpus words per second of one thread and the
+// kernel's GFLOP/s: per (input, target) pair a dot product and two axpys (6 x dim flops), per input
+// the axpy of its error (2 x dim; CBOW 3 x dim with the sum into the window's mean).
 //
 // Two ceilings of one core come beside it: BM_FmaPeak, fused multiply-adds
 // on registers only (what the FPU can do), and BM_DotL1, dot products of rows
@@ -35,10 +34,13 @@ void BM_TrainSentence(benchmark::State& state) {
   const bool cbow = state.range(0) == 1 || state.range(0) == 3;
   const bool shared = state.range(0) >= 2;
   const size_t dim = static_cast<size_t>(state.range(1));
+  const bool adagrad = state.range(2) == 1;
   std::vector<uint64_t> counts(kVocab);
   for (size_t i = 0; i < kVocab; ++i) counts[i] = 1000000 / (i + 1) + 1;  // Zipf-like.
   const NegativeTable negatives(counts);
   Table in("in", kVocab, dim), out("out", kVocab, dim);
+  // AdaGrad's accumulators (Hogwild AdaGrad), laid out as the rows.
+  Table in_state("in_state", kVocab, dim), out_state("out_state", kVocab, dim);
   uint64_t init = 1;
   for (size_t r = 0; r < kVocab; ++r) {
     for (size_t k = 0; k < dim; ++k) {
@@ -59,8 +61,12 @@ void BM_TrainSentence(benchmark::State& state) {
   uint64_t rng = 7;
   KernelStats stats;
   for (auto _ : state) {
-    TrainSentence(config, words.data(), words.size(), 0.01f, &rng, {in.data(), out.data(), nullptr},
-                  scratch.data(), &stats);
+    RowSource rows{in.data(), out.data(), nullptr};
+    if (adagrad) {
+      rows.in_state = in_state.data();
+      rows.out_state = out_state.data();
+    }
+    TrainSentence(config, words.data(), words.size(), 0.01f, &rng, rows, scratch.data(), &stats);
     benchmark::ClobberMemory();
   }
   // Per pair: a dot product, the error's axpy and the target's (6 x dim).
@@ -72,7 +78,7 @@ void BM_TrainSentence(benchmark::State& state) {
       static_cast<double>(state.iterations() * kSentence), benchmark::Counter::kIsRate);
   state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
   const char* names[] = {"sg pair ", "cbow window ", "sg batched ", "cbow batched "};
-  state.SetLabel(std::string(names[state.range(0)]) + KernelTarget());
+  state.SetLabel(std::string(names[state.range(0)]) + (adagrad ? "adagrad " : "") + KernelTarget());
 }
 
 #if defined(__x86_64__)
@@ -146,8 +152,9 @@ BENCHMARK(BM_DotL1)->Arg(100)->Arg(300);
 BENCHMARK(BM_TrainSentence)
     // kernel: 0 skip-gram per pair, 1 CBOW per window, 2 skip-gram batched,
     // 3 CBOW batched.
-    ->ArgNames({"kernel", "dim"})
-    ->ArgsProduct({{0, 1, 2, 3}, {100, 300}})
+    // rule: 0 SGD, 1 AdaGrad in place.
+    ->ArgNames({"kernel", "dim", "rule"})
+    ->ArgsProduct({{0, 1, 2, 3}, {100, 300}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "deepdist/descent.h"
 #include "deepdist/model.h"
 
 namespace deepdist::word2vec {
@@ -580,6 +581,338 @@ TEST(SgnsKernelMarksTest, EveryChangedRowIsMarked) {
       EXPECT_EQ(MaxDiff(marked.out, RefRowsOf(plain.out)), 0.0);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// AdaGrad in place (RowSource::in_state/out_state): every update of the SGD
+// kernels becomes one AdaGrad step of its row, checked against plain loops
+// that compute the same changes and apply AdaGrad::ApplyRow (the store's own
+// rule) to each, in the kernel's order.
+
+// The kernel's sigmoid, from its table (word2vec.c's: 1024 steps over
+// [-6, 6]), so that the references below see the kernel's gradients and only
+// the rounding of sums and of AdaGrad's 1 / sqrt can differ.
+float TableGradient(float f, float label) {
+  if (f >= 6.0f || f <= -6.0f) return 0.0f;
+  const int i = static_cast<int>((f + 6.0f) * (1024 / 12.0f));
+  const double x = (static_cast<double>(i) / 1024 * 2.0 - 1.0) * 6.0;
+  return label - static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+}
+
+// One AdaGrad step moving `row` along `change` (a gradient times -1).
+void RefStep(std::vector<float>& row, std::vector<float>& state, const std::vector<float>& change,
+             float lr) {
+  static const AdaGrad rule;
+  std::vector<float> gradient(change.size());
+  for (size_t k = 0; k < change.size(); ++k) gradient[k] = -change[k];
+  rule.ApplyRow(row.data(), state.data(), gradient.data(), row.size(), lr);
+}
+
+struct RefAdaGradRows {
+  RefRows in, out, in_state, out_state;
+};
+
+RefAdaGradRows StartAdaGrad(const RandomProblem& p) {
+  const size_t dim = p.ref_in[0].size();
+  const RefRows zero(p.ref_in.size(), std::vector<float>(dim, 0.0f));
+  return {p.ref_in, p.ref_out, zero, zero};
+}
+
+std::vector<float> Scaled(float a, const std::vector<float>& x) {
+  std::vector<float> y(x.size());
+  for (size_t k = 0; k < x.size(); ++k) y[k] = a * x[k];
+  return y;
+}
+
+float RefDot(const std::vector<float>& a, const std::vector<float>& b) {
+  float f = 0;
+  for (size_t k = 0; k < a.size(); ++k) f += a[k] * b[k];
+  return f;
+}
+
+// word2vec.c's per-pair updates (--kernel pair), each an AdaGrad step.
+void ReferenceAdaGradPairs(const KernelConfig& c, const std::vector<int32_t>& words, float lr,
+                           uint64_t rng, RefAdaGradRows& r) {
+  const size_t dim = r.in[0].size();
+  const int64_t len = static_cast<int64_t>(words.size());
+  for (int64_t pos = 0; pos < len; ++pos) {
+    const int32_t word = words[pos];
+    const auto [lo, hi] = DrawWindow(c, pos, len, &rng);
+    auto train = [&](const std::vector<float>& input) {
+      std::vector<float> error(dim, 0.0f);
+      for (int d = 0; d <= c.negative; ++d) {
+        int32_t target = word;
+        if (d > 0) {
+          target = c.negatives->Sample(NextRandom(&rng));
+          if (target == word) continue;
+        }
+        const float g = TableGradient(RefDot(input, r.out[target]), d == 0 ? 1.0f : 0.0f);
+        for (size_t k = 0; k < dim; ++k) error[k] += g * r.out[target][k];
+        RefStep(r.out[target], r.out_state[target], Scaled(g, input), lr);
+      }
+      return error;
+    };
+    if (c.cbow) {
+      std::vector<float> hidden(dim, 0.0f);
+      int count = 0;
+      for (int64_t p = lo; p <= hi; ++p) {
+        if (p == pos) continue;
+        for (size_t k = 0; k < dim; ++k) hidden[k] += r.in[words[p]][k];
+        ++count;
+      }
+      if (count == 0) continue;
+      for (float& h : hidden) h /= static_cast<float>(count);
+      const std::vector<float> error = train(hidden);
+      for (int64_t p = lo; p <= hi; ++p) {
+        if (p != pos) RefStep(r.in[words[p]], r.in_state[words[p]], error, lr);
+      }
+      continue;
+    }
+    for (int64_t p = lo; p <= hi; ++p) {
+      if (p == pos) continue;
+      const std::vector<float> error = train(r.in[words[p]]);
+      RefStep(r.in[words[p]], r.in_state[words[p]], error, lr);
+    }
+  }
+}
+
+// Skip-gram with negatives shared across each window: every change from the
+// old rows, then a step per input position, then per target position.
+void ReferenceAdaGradShared(const KernelConfig& c, const std::vector<int32_t>& words, float lr,
+                            uint64_t rng, RefAdaGradRows& r) {
+  const size_t dim = r.in[0].size();
+  const int64_t len = static_cast<int64_t>(words.size());
+  for (int64_t pos = 0; pos < len; ++pos) {
+    const int32_t word = words[pos];
+    const auto [lo, hi] = DrawWindow(c, pos, len, &rng);
+    std::vector<int32_t> inputs, targets = {word};
+    for (int64_t p = lo; p <= hi; ++p) {
+      if (p != pos) inputs.push_back(words[p]);
+    }
+    if (inputs.empty()) continue;
+    for (int d = 1; d <= c.negative; ++d) {
+      const int32_t t = c.negatives->Sample(NextRandom(&rng));
+      if (t != word) targets.push_back(t);
+    }
+    std::vector<std::vector<float>> g(inputs.size(), std::vector<float>(targets.size()));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (size_t j = 0; j < targets.size(); ++j) {
+        g[i][j] = TableGradient(RefDot(r.in[inputs[i]], r.out[targets[j]]), j == 0 ? 1.0f : 0.0f);
+      }
+    }
+    std::vector<std::vector<float>> to_in(inputs.size(), std::vector<float>(dim, 0.0f));
+    std::vector<std::vector<float>> to_out(targets.size(), std::vector<float>(dim, 0.0f));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (size_t j = 0; j < targets.size(); ++j) {
+        for (size_t k = 0; k < dim; ++k) {
+          to_in[i][k] += g[i][j] * r.out[targets[j]][k];
+          to_out[j][k] += g[i][j] * r.in[inputs[i]][k];
+        }
+      }
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      RefStep(r.in[inputs[i]], r.in_state[inputs[i]], to_in[i], lr);
+    }
+    for (size_t j = 0; j < targets.size(); ++j) {
+      RefStep(r.out[targets[j]], r.out_state[targets[j]], to_out[j], lr);
+    }
+  }
+}
+
+// CBOW with cbow_batch windows sharing a draw of negatives: each window's
+// mean as its rows stand when it is reached; for the batch, every score from
+// the old output rows; then a step per window's centre row, one per negative
+// (its change summed over the batch's windows, with a single window the
+// negative's own), and per context position its window's error.
+void ReferenceAdaGradCbow(const KernelConfig& c, const std::vector<int32_t>& words, float lr,
+                          uint64_t rng, RefAdaGradRows& r) {
+  const size_t dim = r.in[0].size();
+  const int64_t len = static_cast<int64_t>(words.size());
+  struct Window {
+    int32_t centre;
+    std::vector<int32_t> context;
+    std::vector<float> hidden;
+  };
+  std::vector<Window> batch;
+  auto flush = [&]() {
+    if (batch.empty()) return;
+    std::vector<int32_t> negs;
+    for (int k = 0; k < c.negative; ++k) negs.push_back(c.negatives->Sample(NextRandom(&rng)));
+    std::vector<std::vector<float>> g(batch.size(), std::vector<float>(negs.size() + 1));
+    std::vector<std::vector<float>> error(batch.size(), std::vector<float>(dim, 0.0f));
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const Window& w = batch[b];
+      for (size_t j = 0; j <= negs.size(); ++j) {
+        const int32_t target = j == 0 ? w.centre : negs[j - 1];
+        if (j > 0 && target == w.centre) continue;  // No negative for this window.
+        g[b][j] = TableGradient(RefDot(w.hidden, r.out[target]), j == 0 ? 1.0f : 0.0f);
+        for (size_t k = 0; k < dim; ++k) error[b][k] += g[b][j] * r.out[target][k];
+      }
+    }
+    for (size_t b = 0; b < batch.size(); ++b) {
+      RefStep(r.out[batch[b].centre], r.out_state[batch[b].centre],
+              Scaled(g[b][0], batch[b].hidden), lr);
+    }
+    for (size_t k = 0; k < negs.size(); ++k) {
+      std::vector<float> change(dim, 0.0f);
+      for (size_t b = 0; b < batch.size(); ++b) {
+        for (size_t i = 0; i < dim; ++i) change[i] += g[b][k + 1] * batch[b].hidden[i];
+      }
+      RefStep(r.out[negs[k]], r.out_state[negs[k]], change, lr);
+    }
+    for (size_t b = 0; b < batch.size(); ++b) {
+      for (const int32_t word : batch[b].context) {
+        RefStep(r.in[word], r.in_state[word], error[b], lr);
+      }
+    }
+    batch.clear();
+  };
+  for (int64_t pos = 0; pos < len; ++pos) {
+    const auto [lo, hi] = DrawWindow(c, pos, len, &rng);
+    Window w{words[pos], {}, std::vector<float>(dim, 0.0f)};
+    for (int64_t p = lo; p <= hi; ++p) {
+      if (p != pos) w.context.push_back(words[p]);
+    }
+    if (w.context.empty()) continue;
+    for (const int32_t word : w.context) {
+      for (size_t i = 0; i < dim; ++i) w.hidden[i] += r.in[word][i];
+    }
+    for (float& h : w.hidden) h /= static_cast<float>(w.context.size());
+    batch.push_back(std::move(w));
+    if (static_cast<int>(batch.size()) == c.cbow_batch) flush();
+  }
+  flush();
+}
+
+struct AdaGradCase {
+  bool cbow, shared;
+  int cbow_batch;
+};
+
+const AdaGradCase kAdaGradCases[] = {
+    {false, false, 1}, {true, false, 1}, {false, true, 1}, {true, true, 1}, {true, true, 3}};
+
+std::string NameOf(const AdaGradCase& k) {
+  return std::string(k.cbow ? "cbow" : "skip-gram") + (k.shared ? " batched " : " pair ") +
+         std::to_string(k.cbow_batch);
+}
+
+// How far the in-place kernel lands from the plain reference.
+struct AdaGradGap {
+  double rows = 0;   // Largest difference of a row value.
+  double state = 0;  // Largest relative difference of an accumulator.
+  double sgd = 0;    // Largest difference between SGD's rows and AdaGrad's.
+  uint64_t pairs = 0;
+};
+
+AdaGradGap RunAdaGradCase(const AdaGradCase& k, size_t vocab, const NegativeTable& negatives,
+                          size_t sentence, uint64_t seed) {
+  const size_t dim = 29;
+  const float lr = 0.05f;
+  KernelConfig config;
+  config.cbow = k.cbow;
+  config.window = 4;
+  config.negative = 5;
+  config.negatives = &negatives;
+  config.shared_negatives = k.shared;
+  config.cbow_batch = k.cbow_batch;
+  RandomProblem p = MakeRandomProblem(vocab, dim, seed, 0.5f, sentence, seed + 8);
+  config.stride = p.in.stride();
+  RefAdaGradRows ref = StartAdaGrad(p);
+  Table sgd_in = p.in, sgd_out = p.out;
+  Table in_state("in_state", vocab, dim), out_state("out_state", vocab, dim);
+  std::vector<float> scratch(ScratchFloats(config));
+  KernelStats stats;
+  RowSource rows{p.in.data(), p.out.data(), nullptr};
+  rows.in_state = in_state.data();
+  rows.out_state = out_state.data();
+  uint64_t rng = seed + 14;
+  TrainSentence(config, p.words.data(), p.words.size(), lr, &rng, rows, scratch.data(), &stats);
+  if (!k.shared) {
+    ReferenceAdaGradPairs(config, p.words, lr, seed + 14, ref);
+  } else if (k.cbow) {
+    ReferenceAdaGradCbow(config, p.words, lr, seed + 14, ref);
+  } else {
+    ReferenceAdaGradShared(config, p.words, lr, seed + 14, ref);
+  }
+  AdaGradGap gap;
+  gap.pairs = stats.pairs;
+  gap.rows = std::max(MaxDiff(p.in, ref.in), MaxDiff(p.out, ref.out));
+  for (size_t r = 0; r < vocab; ++r) {
+    for (size_t c = 0; c < dim; ++c) {
+      for (const bool in : {true, false}) {
+        const double want = (in ? ref.in_state : ref.out_state)[r][c];
+        const double got = (in ? in_state : out_state).row(r)[c];
+        if (want == 0) {
+          EXPECT_EQ(got, 0.0) << "an accumulator the reference left at 0";
+          continue;
+        }
+        gap.state = std::max(gap.state, std::fabs(got - want) / want);
+      }
+    }
+    for (size_t c = dim; c < p.in.stride(); ++c) {
+      EXPECT_EQ(p.in.row(r)[c], 0.0f) << "padding must stay zero";
+      EXPECT_EQ(in_state.row(r)[c], 0.0f) << "padding must stay zero";
+      EXPECT_EQ(out_state.row(r)[c], 0.0f) << "padding must stay zero";
+    }
+  }
+  rng = seed + 14;
+  TrainSentence(config, p.words.data(), p.words.size(), lr, &rng,
+                {sgd_in.data(), sgd_out.data(), nullptr}, scratch.data(), &stats);
+  gap.sgd = std::max(MaxDiff(sgd_in, ref.in), MaxDiff(sgd_out, ref.out));
+  return gap;
+}
+
+// Sentences of two words over a large vocabulary: nearly every row takes
+// one step (a few take two), so nothing compounds and the kernel must land
+// within the error of its 1 / sqrt estimate (1.5 x 2^-12 of a step of at
+// most lr = 0.05) of AdaGrad::ApplyRow, and its accumulators within twice
+// that (a second step's gradient carries the first step's error), on every
+// SIMD target this CPU runs.
+TEST(SgnsKernelAdaGradTest, OneStepPerRowMatchesTheRuleOnEveryTarget) {
+  const size_t vocab = 2000;
+  std::vector<uint64_t> flat(vocab);
+  for (size_t i = 0; i < vocab; ++i) flat[i] = 100 + 10 * (i % 10);
+  const NegativeTable negatives(flat);
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    for (const AdaGradCase& k : kAdaGradCases) {
+      SCOPED_TRACE(NameOf(k));
+      for (uint64_t seed = 1; seed <= 6; ++seed) {
+        const AdaGradGap gap = RunAdaGradCase(k, vocab, negatives, 2, seed);
+        EXPECT_GT(gap.pairs, 0u);
+        EXPECT_LT(gap.rows, 0.05 * 4e-4);
+        EXPECT_LT(gap.state, 1e-3);
+        EXPECT_GT(gap.sgd, 1e-2);  // SGD would be far off.
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// Long sentences over a small vocabulary: rows take many steps, each window's
+// changes from the rows as the windows before left them. AdaGrad's first
+// step of a value is lr times the sign of its gradient, so where a gradient
+// is near 0 the estimate's error can flip it; the kernel still stays as near
+// the reference as the SGD kernels do to theirs (2e-2), and SGD's rows stay
+// far from both.
+TEST(SgnsKernelAdaGradTest, LongSentencesFollowTheRuleOnEveryTarget) {
+  const size_t vocab = 60;
+  const NegativeTable negatives = ZipfNegatives(vocab, 500);
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    for (const AdaGradCase& k : kAdaGradCases) {
+      SCOPED_TRACE(NameOf(k));
+      const AdaGradGap gap = RunAdaGradCase(k, vocab, negatives, 150, 3);
+      EXPECT_GT(gap.pairs, 500u);
+      EXPECT_LT(gap.rows, 2e-2);
+      EXPECT_LT(gap.state, 2e-2);
+      EXPECT_GT(gap.sgd, 0.1);
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 }  // namespace

@@ -69,6 +69,8 @@ class CountingStore : public ParamStore {
   }
   Status Barrier() override { return inner_->Barrier(); }
   Table* DirectTable(size_t table) override { return inner_->DirectTable(table); }
+  Table* DirectAdaGradTable(size_t table) override { return inner_->DirectAdaGradTable(table); }
+  Table* DirectState(size_t table) override { return inner_->DirectState(table); }
 
   std::atomic<uint64_t> pulled{0};
   std::atomic<uint64_t> pushed{0};
@@ -435,29 +437,40 @@ TEST_F(TrainerTest, StorePathWithSmallBatches) {
   EXPECT_NEAR(store.stats.loss, hogwild.stats.loss, 0.1 * hogwild.stats.loss);
 }
 
-TEST_F(TrainerTest, AdaGradTrainsAndLossDecreases) {
-  TrainerOptions o = Options();
-  o.epochs = 4;
-  std::unique_ptr<Descent> adagrad = MakeDescent("adagrad", LearningRate{0.025f, false, 1e-4f});
-  ASSERT_NE(adagrad, nullptr);
-  const Run run = Train(o, std::move(adagrad));
-  // AdaGrad has no Hogwild path: everything goes through the store.
-  EXPECT_GT(run.pulled, 0u);
-  EXPECT_GT(run.pushed, 0u);
-  ASSERT_EQ(run.stats.epoch_loss.size(), 4u);
-  for (double l : run.stats.epoch_loss) {
-    EXPECT_TRUE(std::isfinite(l));
-    EXPECT_GT(l, 0.0);
+// AdaGrad trains in place embedded (Hogwild AdaGrad: no pulls or pushes) and
+// through the store on replicas (Downpour's AdaGrad on pushed changes); both
+// learn the topics.
+TEST_F(TrainerTest, AdaGradTrainsInPlaceAndThroughTheStore) {
+  for (const bool store_path : {false, true}) {
+    SCOPED_TRACE(store_path ? "store path" : "in place");
+    TrainerOptions o = Options();
+    o.epochs = 4;
+    o.force_store_path = store_path;
+    std::unique_ptr<Descent> adagrad = MakeDescent("adagrad", LearningRate{0.025f, false, 1e-4f});
+    ASSERT_NE(adagrad, nullptr);
+    const Run run = Train(o, std::move(adagrad));
+    if (store_path) {
+      EXPECT_GT(run.pulled, 0u);
+      EXPECT_GT(run.pushed, 0u);
+    } else {
+      EXPECT_EQ(run.pulled, 0u);
+      EXPECT_EQ(run.pushed, 0u);
+    }
+    ASSERT_EQ(run.stats.epoch_loss.size(), 4u);
+    for (double l : run.stats.epoch_loss) {
+      EXPECT_TRUE(std::isfinite(l));
+      EXPECT_GT(l, 0.0);
+    }
+    EXPECT_LT(run.stats.epoch_loss.back(), run.stats.epoch_loss.front())
+        << "first " << run.stats.epoch_loss.front() << ", last " << run.stats.epoch_loss.back();
+    const Table& in = run.model.table(0);
+    for (size_t r = 0; r < in.rows(); ++r) {
+      for (size_t k = 0; k < in.dim(); ++k) ASSERT_TRUE(std::isfinite(in.row(r)[k]));
+    }
+    double within = 0, across = 0;
+    TopicCosines(run.model, &within, &across);
+    EXPECT_GT(within, across) << "within " << within << ", across " << across;
   }
-  EXPECT_LT(run.stats.epoch_loss.back(), run.stats.epoch_loss.front())
-      << "first " << run.stats.epoch_loss.front() << ", last " << run.stats.epoch_loss.back();
-  const Table& in = run.model.table(0);
-  for (size_t r = 0; r < in.rows(); ++r) {
-    for (size_t k = 0; k < in.dim(); ++k) ASSERT_TRUE(std::isfinite(in.row(r)[k]));
-  }
-  double within = 0, across = 0;
-  TopicCosines(run.model, &within, &across);
-  EXPECT_GT(within, across) << "within " << within << ", across " << across;
 }
 
 TEST_F(TrainerTest, SyncModeTrainsThroughTheStoreInRounds) {

@@ -45,9 +45,14 @@ class Descent {
   // The state of one row of n values, in floats; stores keep it zeroed at
   // the start, one block per row.
   size_t state_floats(size_t n) const { return n * state_per_value() + state_per_row(); }
-  // True when the rule is plain SGD, so workers may add `-lr * gradient` to
-  // master rows themselves (Hogwild) instead of pushing gradients.
-  virtual bool allows_hogwild() const { return false; }
+  // How workers may apply the rule to the master rows themselves (Hogwild)
+  // instead of pushing gradients: kSgd, adding `-lr * gradient` (plain SGD);
+  // kAdaGrad, AdaGrad's step with the accumulators the store keeps beside the
+  // rows (ParamStore::DirectState), for workers that can run it.
+  enum class InPlace { kNone, kSgd, kAdaGrad };
+  virtual InPlace in_place() const { return InPlace::kNone; }
+  // True when the rule is plain SGD (the rule every in-place worker runs).
+  bool allows_hogwild() const { return in_place() == InPlace::kSgd; }
   // row -= step(gradient); n values; state has state_floats(n) floats.
   virtual void ApplyRow(float* row, float* state, const float* gradient, size_t n,
                         float lr) const = 0;
@@ -82,7 +87,7 @@ class Sgd : public Descent {
   std::string name() const override { return "sgd"; }
   float momentum() const { return momentum_; }
   size_t state_per_value() const override { return momentum_ > 0.0f ? 1 : 0; }
-  bool allows_hogwild() const override { return momentum_ == 0.0f; }
+  InPlace in_place() const override { return momentum_ == 0.0f ? InPlace::kSgd : InPlace::kNone; }
   void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
   // Without momentum, row += delta: the master takes the replica's change as
   // it is. With momentum, -delta / delta_rate is the gradient (as for any rule).
@@ -101,6 +106,7 @@ class AdaGrad : public Descent {
   explicit AdaGrad(LearningRate lr = {0.025f, false, 1e-4f}) : Descent(lr) {}
   std::string name() const override { return "adagrad"; }
   size_t state_per_value() const override { return 1; }
+  InPlace in_place() const override { return InPlace::kAdaGrad; }
   void ApplyRow(float* row, float* state, const float* gradient, size_t n, float lr) const override;
 };
 

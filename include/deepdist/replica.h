@@ -43,6 +43,10 @@ struct ReplicaOptions {
   uint64_t fetch_every = 0;
   // Use the master tables in place when the store allows it.
   bool allow_direct = true;
+  // The worker can apply AdaGrad in place too (with direct_state(k)'s
+  // accumulators): with allow_direct, a store whose rule is AdaGrad hands
+  // out its rows (ParamStore::DirectAdaGradTable).
+  bool direct_adagrad = false;
   // Mirror every row of the tables (when not direct): the tables are pulled
   // whole at the first Require, rows sit at their ids (no making rows
   // present per batch, no id -> slot lookups), and a refresh pushes the
@@ -126,6 +130,12 @@ class Replica {
   // `s` of table k is at base(k) + s * stride(k).
   float* base(size_t k) { return direct_ ? direct_tables_[k]->data() : tables_[k].current.data(); }
   size_t stride(size_t k) const { return tables_[k].stride; }
+  // Direct AdaGrad: the accumulators of table k, laid out as base(k)'s rows;
+  // the worker moves rows by AdaGrad's step with them, not by SGD. Null
+  // everywhere else.
+  float* direct_state(size_t k) {
+    return direct_states_.empty() ? nullptr : direct_states_[k]->data();
+  }
   // The shared slot of `id` (the row itself in direct mode), or -1.
   int32_t slot(RowId id) const {
     return direct_ || full_ ? static_cast<int32_t>(id) : tables_[0].remap[id];
@@ -228,6 +238,7 @@ class Replica {
   ReplicaOptions options_;
   bool direct_ = false;
   std::vector<Table*> direct_tables_;
+  std::vector<Table*> direct_states_;  // Direct AdaGrad only.
   std::vector<Local> tables_;
   std::vector<int> position_;  // Store table -> position in tables_, -1.
   uint64_t since_push_ = 0, since_fetch_ = 0, since_hot_ = 0;

@@ -236,6 +236,12 @@ class ParamStore {
   // replica is the master itself), or nullptr when the store or its rule
   // does not allow that. Rows are stride() apart.
   virtual Table* DirectTable(size_t /*table*/) { return nullptr; }
+  // The same for workers that apply AdaGrad in place (Hogwild AdaGrad), when
+  // the store's rule is AdaGrad: the master rows, and the rule's accumulators
+  // laid out as the rows (same stride); else nullptr. Kept apart from
+  // DirectTable so that no worker adds SGD steps to an AdaGrad model.
+  virtual Table* DirectAdaGradTable(size_t /*table*/) { return nullptr; }
+  virtual Table* DirectState(size_t /*table*/) { return nullptr; }
   // Payload bytes this rank has handed to the transport (0 when embedded).
   virtual uint64_t bytes_sent() const { return 0; }
 };
@@ -284,6 +290,8 @@ class LocalStore : public ParamStore {
   std::unique_ptr<Rounds> NewRounds(size_t local_workers) override;
   Status Barrier() override { return Status::OK(); }
   Table* DirectTable(size_t table) override;
+  Table* DirectAdaGradTable(size_t table) override;
+  Table* DirectState(size_t table) override;
 
   // The master model itself; callers must not race with training.
   Model& model() { return model_; }
@@ -306,7 +314,9 @@ class LocalStore : public ParamStore {
   std::unique_ptr<Descent> descent_;
   LocalStoreOptions options_;
   std::unique_ptr<std::mutex[]> row_locks_;
-  std::vector<std::vector<float>> state_;  // Optimizer state per table.
+  // Optimizer state per table: a row of state_floats(dim) floats per row
+  // (empty tables for a rule without state).
+  std::vector<Table> state_;
   std::atomic<uint64_t> progress_{0};
   uint64_t planned_ = 0;
   std::atomic<uint32_t> next_client_{0};

@@ -249,8 +249,12 @@ int RunTrain(const TrainFlags& f) {
   options.epochs = static_cast<size_t>(f.epochs);
   options.threads = f.threads > 0 ? static_cast<size_t>(f.threads)
                                   : std::max(1u, std::thread::hardware_concurrency());
-  options.alpha = f.alpha > 0 ? static_cast<float>(f.alpha)
-                              : (options.model == word2vec::Architecture::kCbow ? 0.05f : 0.025f);
+  // Defaults: word2vec's for SGD; for AdaGrad and Adam the best of the rates
+  // measured on skip-gram (docs/BENCHMARKS.md, "Descent rules").
+  float default_alpha = options.model == word2vec::Architecture::kCbow ? 0.05f : 0.025f;
+  if (f.optimizer == "adagrad") default_alpha = 0.1f;
+  if (f.optimizer == "adam") default_alpha = 0.02f;
+  options.alpha = f.alpha > 0 ? static_cast<float>(f.alpha) : default_alpha;
   if (f.min_alpha > 0) {
     if (f.min_alpha > options.alpha) {
       return Agree(cluster, Status::InvalidArgument("--min-alpha: must not exceed --alpha"), true);
@@ -459,7 +463,9 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Keep only the words listed in FILE (an analogy questions file works)");
   cmd->add_option("--epochs", flags->epochs, "Passes over the input")->capture_default_str();
   cmd->add_option("--threads", flags->threads, "Worker threads (default: hardware threads)");
-  cmd->add_option("--alpha", flags->alpha, "Starting learning rate (default 0.025 sg, 0.05 cbow)");
+  cmd->add_option("--alpha", flags->alpha,
+                  "Starting learning rate (default 0.025 sg, 0.05 cbow; 0.1 with --optimizer "
+                  "adagrad, 0.02 with adam)");
   cmd->add_option("--min-alpha", flags->min_alpha,
                   "Learning rate at the end of the run (default alpha / (4 * epochs) sg, "
                   "alpha / (2 * epochs) cbow)");

@@ -31,6 +31,12 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
     DD_CHECK(t < store_.num_tables() && position_[t] < 0);
     position_[t] = static_cast<int>(k);
     Table* master = store_.DirectTable(t);
+    if (master == nullptr && options_.direct_adagrad) {
+      master = store_.DirectAdaGradTable(t);
+      Table* state = master != nullptr ? store_.DirectState(t) : nullptr;
+      if (state == nullptr) master = nullptr;
+      direct_states_.push_back(state);
+    }
     if (master == nullptr) direct_ = false;
     direct_tables_.push_back(master);
     Local& local = tables_[k];
@@ -38,8 +44,13 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
     local.dim = store_.dim(t);
     local.stride = (local.dim + Table::kRowAlign - 1) / Table::kRowAlign * Table::kRowAlign;
   }
+  // Either every table is direct the same way or none is.
+  if (!direct_ || direct_states_.size() != tables_.size()) direct_states_.clear();
   if (direct_) {
-    for (size_t k = 0; k < tables_.size(); ++k) tables_[k].stride = direct_tables_[k]->stride();
+    for (size_t k = 0; k < tables_.size(); ++k) {
+      tables_[k].stride = direct_tables_[k]->stride();
+      DD_CHECK(direct_states_.empty() || direct_states_[k]->stride() == tables_[k].stride);
+    }
     return;
   }
   full_ = options_.full;

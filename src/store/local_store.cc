@@ -72,14 +72,14 @@ LocalStore::LocalStore(Model model, std::unique_ptr<Descent> descent, LocalStore
       options_(options),
       row_locks_(options.lock_rows ? new std::mutex[kRowLocks] : nullptr) {
   DD_CHECK(descent_ != nullptr);
-  state_.resize(model_.num_tables());
   deferred_.resize(model_.num_tables());
   std::vector<size_t> rows;
   for (size_t t = 0; t < model_.num_tables(); ++t) rows.push_back(model_.table(t).rows());
   changes_ = std::make_unique<ChangeLog>(std::move(rows));
   for (size_t t = 0; t < model_.num_tables(); ++t) {
     const Table& table = model_.table(t);
-    state_[t].assign(table.rows() * descent_->state_floats(table.dim()), 0.0f);
+    const size_t per_row = descent_->state_floats(table.dim());
+    state_.emplace_back(table.name(), per_row > 0 ? table.rows() : 0, std::max<size_t>(per_row, 1));
   }
 }
 
@@ -218,11 +218,11 @@ Status LocalStore::DoPush(std::span<const ConstRowBlock> blocks, const PushOptio
       continue;
     }
     const size_t per_row = descent_->state_floats(dim);
-    float* state = state_[b.table].data();
+    Table& state = state_[b.table];
     for (size_t i = 0; i < ids.size(); ++i) {
       const RowId id = ids[i];
       const float* v = values + i * values_stride;
-      float* row_state = per_row > 0 ? state + id * per_row : nullptr;
+      float* row_state = per_row > 0 ? state.row(id) : nullptr;
       // Without lock_rows, Hogwild: another worker may be updating this row
       // right now.
       std::mutex* lock = RowLock(id);
@@ -257,7 +257,7 @@ void LocalStore::ApplyDeferred() {
     std::sort(ids.begin(), ids.end());
     for (RowId id : ids) {
       const float* values = d.rows[id].data();
-      float* row_state = per_row > 0 ? state_[ti].data() + id * per_row : nullptr;
+      float* row_state = per_row > 0 ? state_[ti].row(id) : nullptr;
       if (d.options.kind == PushOptions::Kind::kDelta) {
         descent_->ApplyDelta(t.row(id), row_state, values, dim, d.options.rate, lr);
       } else {
@@ -279,12 +279,31 @@ std::unique_ptr<Rounds> LocalStore::NewRounds(size_t local_workers) {
   return std::make_unique<LocalRounds>(*this, local_workers);
 }
 
-Table* LocalStore::DirectTable(size_t table) {
+namespace {
+
+// The master rows for workers that run `rule` in place, if the store allows.
+Table* InPlaceRows(Model& model, const Descent& descent, bool lock_rows, size_t table,
+                   Descent::InPlace rule) {
   // Rows that must be locked cannot be handed out for unlocked updates.
-  if (!descent_->allows_hogwild() || options_.lock_rows || table >= model_.num_tables()) {
-    return nullptr;
-  }
-  return &model_.table(table);
+  if (descent.in_place() != rule || lock_rows || table >= model.num_tables()) return nullptr;
+  return &model.table(table);
+}
+
+}  // namespace
+
+Table* LocalStore::DirectTable(size_t table) {
+  return InPlaceRows(model_, *descent_, options_.lock_rows, table, Descent::InPlace::kSgd);
+}
+
+Table* LocalStore::DirectAdaGradTable(size_t table) {
+  return InPlaceRows(model_, *descent_, options_.lock_rows, table, Descent::InPlace::kAdaGrad);
+}
+
+Table* LocalStore::DirectState(size_t table) {
+  if (DirectAdaGradTable(table) == nullptr) return nullptr;
+  // One float per value, so the stride is the rows'.
+  DD_CHECK(state_[table].stride() == model_.table(table).stride());
+  return &state_[table];
 }
 
 }  // namespace deepdist

@@ -7,6 +7,7 @@
 #include <hwy/highway.h>
 
 #include "deepdist/model.h"
+#include "deepdist/status.h"
 #include "src/word2vec/sgns_kernel.h"
 
 #ifndef DEEPDIST_SGNS_TABLES_ONCE
@@ -76,6 +77,53 @@ HWY_INLINE void Axpy(float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRI
   }
 }
 
+// AdaGrad's step in place, for the change d = a * x (a gradient times -1, so
+// the row moves along it): G += d^2; row += lr * d / sqrt(max(G, eps^2)), per
+// value, 1 / sqrt being the hardware's estimate (relative error under 2^-14
+// with AVX-512, 1.5 x 2^-12 with AVX2 and SSE4). AdaGrad::ApplyRow divides
+// by sqrt(G) + eps exactly; the in-place step differs from it by those
+// relative errors (and eps / sqrt(G), nothing where G is not tiny): well
+// below the noise of a stochastic step, and the division and a Newton
+// refinement cost a twentieth of the run's words/s (docs/BENCHMARKS.md).
+constexpr float kAdaGradEpsilon = 1e-8f;
+template <class D, class V>
+HWY_INLINE V AdaGradStep(D d, V g, float* HWY_RESTRICT state, V lr) {
+  const auto sum = hn::MulAdd(g, g, hn::LoadU(d, state));
+  hn::StoreU(sum, d, state);
+  // Where G is 0, so is g (G holds g^2): the floor keeps 0 * inf away.
+  const auto x = hn::Max(sum, hn::Set(d, kAdaGradEpsilon * kAdaGradEpsilon));
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+  // No hardware estimate there (Highway's is a coarser bit trick): exact.
+  return hn::Div(hn::Mul(lr, g), hn::Sqrt(x));
+#else
+  return hn::Mul(hn::Mul(lr, g), hn::ApproximateReciprocalSqrt(x));
+#endif
+}
+
+HWY_INLINE void AdaGradAxpy(float a, const float* HWY_RESTRICT x, float* HWY_RESTRICT row,
+                            float* HWY_RESTRICT state, float lr, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto va = hn::Set(d, a);
+  const auto vlr = hn::Set(d, lr);
+  for (size_t i = 0; i < n; i += lanes) {
+    const auto g = hn::Mul(va, hn::LoadU(d, x + i));
+    hn::StoreU(hn::Add(hn::LoadU(d, row + i), AdaGradStep(d, g, state + i, vlr)), d, row + i);
+  }
+}
+
+// row += a * x: by SGD (the rate is in a), or by AdaGrad at rate lr with the
+// row's accumulators `state`.
+template <bool kAdaGrad>
+HWY_INLINE void Move(float a, const float* HWY_RESTRICT x, float* HWY_RESTRICT row,
+                     float* HWY_RESTRICT state, float lr, size_t n) {
+  if constexpr (kAdaGrad) {
+    AdaGradAxpy(a, x, row, state, lr, n);
+  } else {
+    Axpy(a, x, row, n);
+  }
+}
+
 HWY_INLINE void Zero(float* HWY_RESTRICT y, size_t n) {
   const hn::ScalableTag<float> d;
   for (size_t i = 0; i < n; i += hn::Lanes(d)) hn::StoreU(hn::Zero(d), d, y + i);
@@ -83,9 +131,10 @@ HWY_INLINE void Zero(float* HWY_RESTRICT y, size_t n) {
 
 // One target of one input vector: the score, the gradient, the updates.
 // Adds g * out_row to `error` and g * input to out_row.
+template <bool kAdaGrad>
 HWY_INLINE void TrainTarget(const float* HWY_RESTRICT input, float* HWY_RESTRICT out_row,
-                            float* HWY_RESTRICT error, float label, float alpha, size_t n,
-                            KernelStats* stats) {
+                            float* HWY_RESTRICT out_state, float* HWY_RESTRICT error, float label,
+                            float alpha, float lr, size_t n, KernelStats* stats) {
   const SigmoidTables& t = Tables();
   const float f = Dot(input, out_row, n);
   ++stats->pairs;
@@ -101,7 +150,7 @@ HWY_INLINE void TrainTarget(const float* HWY_RESTRICT input, float* HWY_RESTRICT
   const float g = (label - t.sigmoid[idx]) * alpha;
   stats->loss -= label > 0 ? t.log_sigmoid[idx] : t.log_sigmoid[kTableSize - idx];
   Axpy(g, out_row, error, n);
-  Axpy(g, input, out_row, n);
+  Move<kAdaGrad>(g, input, out_row, out_state, lr, n);
 }
 
 // Dot products of x with rows[0, N), N <= 8: each vector of x is loaded once
@@ -170,12 +219,15 @@ HWY_INLINE void DotMany(const float* HWY_RESTRICT x, float* const* rows, int cou
 // in registers: one load per multiply-add and one store per vector, where a
 // chain of axpys loads and stores dst for every row. Four vectors of dst are
 // summed at once, so that four independent multiply-add chains hide each
-// other's latency.
-template <int kVectors>
+// other's latency. With kAdaGrad, the sum is a change that moves dst by
+// AdaGrad's step (AdaGradStep, with dst's accumulators `state`) instead.
+template <int kVectors, bool kAdaGrad>
 HWY_INLINE void CombineVectors(const float* coef, int coef_stride, float* const* rows, int count,
-                               size_t k, bool accumulate, float* HWY_RESTRICT dst) {
+                               size_t k, bool accumulate, float* HWY_RESTRICT dst,
+                               float* HWY_RESTRICT state, float lr) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
+  accumulate = accumulate && !kAdaGrad;
   auto a0 = accumulate ? hn::LoadU(d, dst + k) : hn::Zero(d);
   auto a1 = a0, a2 = a0, a3 = a0;
   if constexpr (kVectors > 1) a1 = accumulate ? hn::LoadU(d, dst + k + lanes) : hn::Zero(d);
@@ -189,29 +241,42 @@ HWY_INLINE void CombineVectors(const float* coef, int coef_stride, float* const*
     if constexpr (kVectors > 2) a2 = hn::MulAdd(c, hn::LoadU(d, row + 2 * lanes), a2);
     if constexpr (kVectors > 3) a3 = hn::MulAdd(c, hn::LoadU(d, row + 3 * lanes), a3);
   }
+  if constexpr (kAdaGrad) {
+    const auto vlr = hn::Set(d, lr);
+    auto move = [&](size_t at, decltype(a0) g) {
+      hn::StoreU(hn::Add(hn::LoadU(d, dst + at), AdaGradStep(d, g, state + at, vlr)), d, dst + at);
+    };
+    move(k, a0);
+    if constexpr (kVectors > 1) move(k + lanes, a1);
+    if constexpr (kVectors > 2) move(k + 2 * lanes, a2);
+    if constexpr (kVectors > 3) move(k + 3 * lanes, a3);
+    return;
+  }
   hn::StoreU(a0, d, dst + k);
   if constexpr (kVectors > 1) hn::StoreU(a1, d, dst + k + lanes);
   if constexpr (kVectors > 2) hn::StoreU(a2, d, dst + k + 2 * lanes);
   if constexpr (kVectors > 3) hn::StoreU(a3, d, dst + k + 3 * lanes);
 }
 
+template <bool kAdaGrad = false>
 HWY_INLINE void Combine(const float* coef, int coef_stride, float* const* rows, int count, size_t n,
-                        bool accumulate, float* HWY_RESTRICT dst) {
+                        bool accumulate, float* HWY_RESTRICT dst,
+                        float* HWY_RESTRICT state = nullptr, float lr = 0.0f) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   size_t k = 0;
   for (; k + 4 * lanes <= n; k += 4 * lanes) {
-    CombineVectors<4>(coef, coef_stride, rows, count, k, accumulate, dst);
+    CombineVectors<4, kAdaGrad>(coef, coef_stride, rows, count, k, accumulate, dst, state, lr);
   }
   switch ((n - k) / lanes) {
     case 3:
-      CombineVectors<3>(coef, coef_stride, rows, count, k, accumulate, dst);
+      CombineVectors<3, kAdaGrad>(coef, coef_stride, rows, count, k, accumulate, dst, state, lr);
       break;
     case 2:
-      CombineVectors<2>(coef, coef_stride, rows, count, k, accumulate, dst);
+      CombineVectors<2, kAdaGrad>(coef, coef_stride, rows, count, k, accumulate, dst, state, lr);
       break;
     case 1:
-      CombineVectors<1>(coef, coef_stride, rows, count, k, accumulate, dst);
+      CombineVectors<1, kAdaGrad>(coef, coef_stride, rows, count, k, accumulate, dst, state, lr);
       break;
     default:
       break;
@@ -226,12 +291,21 @@ struct Rows {
   const int32_t* remap;
   size_t stride;
   uint8_t* touched_out;  // See RowSource (the input rows are marked per sentence).
+  float* in_state;       // AdaGrad's accumulators, laid out as the rows (or null).
+  float* out_state;
   // A negative's output row: marked as changed.
   void MarkOut(int32_t w) const {
     if (touched_out != nullptr) touched_out[w] = 1;
   }
   float* In(int32_t w) const { return in + static_cast<size_t>(remap ? remap[w] : w) * stride; }
   float* Out(int32_t w) const { return out + static_cast<size_t>(remap ? remap[w] : w) * stride; }
+  // The accumulators of In(w) and Out(w); only where they exist.
+  float* InState(int32_t w) const {
+    return in_state + static_cast<size_t>(remap ? remap[w] : w) * stride;
+  }
+  float* OutState(int32_t w) const {
+    return out_state + static_cast<size_t>(remap ? remap[w] : w) * stride;
+  }
 };
 
 // Asks for a row's cache lines ahead of its use.
@@ -280,7 +354,8 @@ HWY_INLINE float PairGradient(float f, bool positive, float alpha, KernelStats* 
 // word2vec.c's updates, pair by pair (--kernel pair): skip-gram trains each
 // context vector against the centre word and its own negatives; CBOW trains
 // the mean of the context vectors. The reference for the batched kernels.
-void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float alpha,
+template <bool kAdaGrad>
+void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float alpha, float lr,
                 uint64_t* rng, const Rows& r, float* scratch, KernelStats* stats) {
   const size_t n = r.stride;
   ScratchCarver carve(scratch);
@@ -288,6 +363,8 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
   float* hidden = carve.Take<float>(n);
   // One input vector against the word (label 1) and its negatives (label 0);
   // leaves the input's accumulated change in `error`.
+  auto out_state = [&](int32_t w) { return kAdaGrad ? r.OutState(w) : nullptr; };
+  auto in_state = [&](int32_t w) { return kAdaGrad ? r.InState(w) : nullptr; };
   auto train_targets = [&](const float* input, int32_t word) {
     Zero(error, n);
     for (int d = 0; d <= c.negative; ++d) {
@@ -297,7 +374,8 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
         if (target == word) continue;
         r.MarkOut(target);
       }
-      TrainTarget(input, r.Out(target), error, d == 0 ? 1.0f : 0.0f, alpha, n, stats);
+      TrainTarget<kAdaGrad>(input, r.Out(target), out_state(target), error, d == 0 ? 1.0f : 0.0f,
+                            alpha, lr, n, stats);
     }
   };
   for (int64_t pos = 0; pos < len; ++pos) {
@@ -318,7 +396,7 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
       for (size_t i = 0; i < n; ++i) hidden[i] *= inv;
       train_targets(hidden, word);
       for (int64_t p = lo; p <= hi; ++p) {
-        if (p != pos) Axpy(1.0f, error, r.In(words[p]), n);
+        if (p != pos) Move<kAdaGrad>(1.0f, error, r.In(words[p]), in_state(words[p]), lr, n);
       }
       continue;
     }
@@ -327,7 +405,7 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
       float* input = r.In(words[p]);
       ++stats->inputs;
       train_targets(input, word);
-      Axpy(1.0f, error, input, n);
+      Move<kAdaGrad>(1.0f, error, input, in_state(words[p]), lr, n);
     }
   }
 }
@@ -337,9 +415,14 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
 // by G x targets and every target by G' x inputs, all from the old values:
 // the targets' changes are computed first (from the old inputs), the inputs
 // then move (reading the old targets), and the targets last.
-HWY_INLINE void TrainWindowShared(float* const* inputs, int num_inputs, float* const* targets,
-                                  int num_targets, float alpha, size_t n, float* HWY_RESTRICT grad,
-                                  float* HWY_RESTRICT delta_out, KernelStats* stats) {
+// With AdaGrad, each input and each target takes one AdaGrad step for the
+// window (a row present twice takes two, in order), along the same changes.
+template <bool kAdaGrad>
+HWY_INLINE void TrainWindowShared(float* const* inputs, float* const* input_states, int num_inputs,
+                                  float* const* targets, float* const* target_states,
+                                  int num_targets, float alpha, float lr, size_t n,
+                                  float* HWY_RESTRICT grad, float* HWY_RESTRICT delta_out,
+                                  KernelStats* stats) {
   for (int i = 0; i < num_inputs; ++i) {
     float* g = grad + i * num_targets;
     DotMany(inputs[i], targets, num_targets, n, g);
@@ -350,10 +433,16 @@ HWY_INLINE void TrainWindowShared(float* const* inputs, int num_inputs, float* c
             delta_out + static_cast<size_t>(j) * n);
   }
   for (int i = 0; i < num_inputs; ++i) {
-    Combine(grad + i * num_targets, 1, targets, num_targets, n, true, inputs[i]);
+    if constexpr (kAdaGrad) {
+      Combine<true>(grad + i * num_targets, 1, targets, num_targets, n, false, inputs[i],
+                    input_states[i], lr);
+    } else {
+      Combine(grad + i * num_targets, 1, targets, num_targets, n, true, inputs[i]);
+    }
   }
   for (int j = 0; j < num_targets; ++j) {
-    Axpy(1.0f, delta_out + static_cast<size_t>(j) * n, targets[j], n);
+    Move<kAdaGrad>(1.0f, delta_out + static_cast<size_t>(j) * n, targets[j],
+                   kAdaGrad ? target_states[j] : nullptr, lr, n);
   }
 }
 
@@ -362,8 +451,10 @@ HWY_INLINE void TrainWindowShared(float* const* inputs, int num_inputs, float* c
 // plain loop, so PlanSentence holds) one position ahead, and the rows it
 // will touch are prefetched while the current window trains: the output rows
 // of random negatives are where the kernel would otherwise wait on memory.
+template <bool kAdaGrad>
 void TrainSkipGramShared(const KernelConfig& c, const int32_t* words, int64_t len, float alpha,
-                         uint64_t* rng, const Rows& r, float* scratch, KernelStats* stats) {
+                         float lr, uint64_t* rng, const Rows& r, float* scratch,
+                         KernelStats* stats) {
   const size_t n = r.stride;
   const int max_inputs = 2 * c.window;
   const int max_targets = c.negative + 1;
@@ -372,6 +463,8 @@ void TrainSkipGramShared(const KernelConfig& c, const int32_t* words, int64_t le
   float** targets = carve.Take<float*>(max_targets);
   float* grad = carve.Take<float>(static_cast<size_t>(max_inputs) * max_targets);
   float* delta_out = carve.Take<float>(static_cast<size_t>(max_targets) * n);
+  float** input_states = kAdaGrad ? carve.Take<float*>(max_inputs) : nullptr;
+  float** target_states = kAdaGrad ? carve.Take<float*>(max_targets) : nullptr;
   struct Window {
     int64_t lo = 0, hi = -1;
     int num_targets = 0;  // 0: no context, nothing to train.
@@ -395,6 +488,10 @@ void TrainSkipGramShared(const KernelConfig& c, const int32_t* words, int64_t le
     }
     for (int j = 0; j < w->num_targets; ++j) PrefetchRow(r.Out(w->targets[j]), n);
     PrefetchRow(r.In(words[w->hi]), n);
+    if constexpr (kAdaGrad) {
+      for (int j = 0; j < w->num_targets; ++j) PrefetchRow(r.OutState(w->targets[j]), n);
+      PrefetchRow(r.InState(words[w->hi]), n);
+    }
   };
   if (len == 0) return;
   Window* ahead = &windows[0];
@@ -406,12 +503,17 @@ void TrainSkipGramShared(const KernelConfig& c, const int32_t* words, int64_t le
     if (cur.num_targets == 0) continue;
     int num_inputs = 0;
     for (int64_t p = cur.lo; p <= cur.hi; ++p) {
-      if (p != pos) inputs[num_inputs++] = r.In(words[p]);
+      if (p == pos) continue;
+      if constexpr (kAdaGrad) input_states[num_inputs] = r.InState(words[p]);
+      inputs[num_inputs++] = r.In(words[p]);
     }
-    for (int j = 0; j < cur.num_targets; ++j) targets[j] = r.Out(cur.targets[j]);
+    for (int j = 0; j < cur.num_targets; ++j) {
+      targets[j] = r.Out(cur.targets[j]);
+      if constexpr (kAdaGrad) target_states[j] = r.OutState(cur.targets[j]);
+    }
     stats->inputs += static_cast<uint64_t>(num_inputs);
-    TrainWindowShared(inputs, num_inputs, targets, cur.num_targets, alpha, n, grad, delta_out,
-                      stats);
+    TrainWindowShared<kAdaGrad>(inputs, input_states, num_inputs, targets, target_states,
+                                cur.num_targets, alpha, lr, n, grad, delta_out, stats);
   }
 }
 
@@ -424,8 +526,9 @@ void TrainSkipGramShared(const KernelConfig& c, const int32_t* words, int64_t le
 // is no negative for that window. Draws happen one window ahead, in the
 // order of the plain loop (a batch's negatives right after the draw of its
 // last window), so the rows can be prefetched.
+template <bool kAdaGrad>
 void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, float alpha,
-                     uint64_t* rng, const Rows& r, float* scratch, KernelStats* stats) {
+                     float lr, uint64_t* rng, const Rows& r, float* scratch, KernelStats* stats) {
   const size_t n = r.stride;
   const int batch = std::clamp(c.cbow_batch, 1, kMaxCbowBatch);
   const int num_negs = c.negative;
@@ -455,6 +558,7 @@ void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, f
       ids[k] = c.negatives->Sample(NextRandom(rng));
       r.MarkOut(ids[k]);
       PrefetchRow(r.Out(ids[k]), n);
+      if constexpr (kAdaGrad) PrefetchRow(r.OutState(ids[k]), n);
     }
     drawn = 0;
     const int buffer = next_buffer;
@@ -467,6 +571,10 @@ void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, f
     if (w->hi == w->lo) return;
     PrefetchRow(r.Out(words[pos]), n);
     PrefetchRow(r.In(words[w->hi]), n);
+    if constexpr (kAdaGrad) {
+      PrefetchRow(r.OutState(words[pos]), n);
+      PrefetchRow(r.InState(words[w->hi]), n);
+    }
     if (++drawn == batch) w->negs = draw_negatives();
   };
   auto train_batch = [&](int buffer) {
@@ -483,25 +591,34 @@ void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, f
       }
       Combine(g, 1, targets, cols, n, false, error + static_cast<size_t>(b) * n);
     }
+    auto out_state = [&](int32_t w) { return kAdaGrad ? r.OutState(w) : nullptr; };
     if (size == 1) {
       // targets[0] is still window 0's centre row.
-      for (int j = 0; j < cols; ++j) Axpy(grad[j], hidden, targets[j], n);
+      Move<kAdaGrad>(grad[0], hidden, targets[0], out_state(words[slots[0].pos]), lr, n);
+      for (int k = 0; k < num_negs; ++k) {
+        Move<kAdaGrad>(grad[1 + k], hidden, targets[1 + k], out_state(negs[k]), lr, n);
+      }
     } else {
       for (int k = 0; k < num_negs; ++k) {
         Combine(grad + 1 + k, cols, hidden_rows, size, n, false,
                 delta + static_cast<size_t>(k) * n);
       }
       for (int b = 0; b < size; ++b) {
-        Axpy(grad[static_cast<size_t>(b) * cols], hidden_rows[b], r.Out(words[slots[b].pos]), n);
+        const int32_t centre = words[slots[b].pos];
+        Move<kAdaGrad>(grad[static_cast<size_t>(b) * cols], hidden_rows[b], r.Out(centre),
+                       out_state(centre), lr, n);
       }
       for (int k = 0; k < num_negs; ++k) {
-        Axpy(1.0f, delta + static_cast<size_t>(k) * n, targets[1 + k], n);
+        Move<kAdaGrad>(1.0f, delta + static_cast<size_t>(k) * n, targets[1 + k], out_state(negs[k]),
+                       lr, n);
       }
     }
     for (int b = 0; b < size; ++b) {
       const float* e = error + static_cast<size_t>(b) * n;
       for (int64_t p = slots[b].lo; p <= slots[b].hi; ++p) {
-        if (p != slots[b].pos) Axpy(1.0f, e, r.In(words[p]), n);
+        if (p != slots[b].pos) {
+          Move<kAdaGrad>(1.0f, e, r.In(words[p]), kAdaGrad ? r.InState(words[p]) : nullptr, lr, n);
+        }
       }
     }
     size = 0;
@@ -528,7 +645,8 @@ void TrainCbowShared(const KernelConfig& c, const int32_t* words, int64_t len, f
 
 void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, float alpha,
                        uint64_t* rng, const RowSource& rows, float* scratch, KernelStats* stats) {
-  const Rows r{rows.in, rows.out, rows.remap, c.stride, rows.touched_out};
+  const Rows r{rows.in,          rows.out,      rows.remap,    c.stride,
+               rows.touched_out, rows.in_state, rows.out_state};
   const int64_t len = static_cast<int64_t>(n);
   // Every word of the sentence may train as a context (input row) and as a
   // centre (output row); negatives are marked where drawn.
@@ -538,12 +656,24 @@ void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, fl
   if (rows.touched_out != nullptr) {
     for (int64_t i = 0; i < len; ++i) rows.touched_out[words[i]] = 1;
   }
-  if (!c.shared_negatives) {
-    TrainPlain(c, words, len, alpha, rng, r, scratch, stats);
+  // AdaGrad: the kernels compute plain gradients (scale 1) and AdaGrad
+  // moves the rows at rate alpha.
+  const bool adagrad = rows.in_state != nullptr;
+  DD_CHECK((rows.out_state != nullptr) == adagrad);
+  if (adagrad) {
+    if (!c.shared_negatives) {
+      TrainPlain<true>(c, words, len, 1.0f, alpha, rng, r, scratch, stats);
+    } else if (c.cbow) {
+      TrainCbowShared<true>(c, words, len, 1.0f, alpha, rng, r, scratch, stats);
+    } else {
+      TrainSkipGramShared<true>(c, words, len, 1.0f, alpha, rng, r, scratch, stats);
+    }
+  } else if (!c.shared_negatives) {
+    TrainPlain<false>(c, words, len, alpha, 0.0f, rng, r, scratch, stats);
   } else if (c.cbow) {
-    TrainCbowShared(c, words, len, alpha, rng, r, scratch, stats);
+    TrainCbowShared<false>(c, words, len, alpha, 0.0f, rng, r, scratch, stats);
   } else {
-    TrainSkipGramShared(c, words, len, alpha, rng, r, scratch, stats);
+    TrainSkipGramShared<false>(c, words, len, alpha, 0.0f, rng, r, scratch, stats);
   }
 }
 
@@ -604,8 +734,9 @@ size_t ScratchFloats(const KernelConfig& c) {
   const size_t negs = static_cast<size_t>(c.negative);
   const size_t batch = static_cast<size_t>(std::clamp(c.cbow_batch, 1, kMaxCbowBatch));
   const size_t plain = 2 * (c.stride + slack);
-  const size_t skip_gram =
-      (inputs + targets) * ptr + inputs * targets + targets * c.stride + 2 * targets + 6 * slack;
+  // AdaGrad adds the rows' state pointers.
+  const size_t skip_gram = 2 * (inputs + targets) * ptr + inputs * targets + targets * c.stride +
+                           2 * targets + 8 * slack;
   const size_t cbow = (2 * batch + negs) * c.stride + (targets + batch) * ptr + batch * targets +
                       2 * negs + 7 * slack;
   return std::max({plain, skip_gram, cbow}) + slack;

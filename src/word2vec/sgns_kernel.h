@@ -12,6 +12,8 @@
 // Rows come from a RowSource: either the master tables themselves (Hogwild:
 // remap is null, and concurrent workers race on shared rows by design) or a
 // worker's replica of pulled rows, with remap[word] its row in the replica.
+// Rows move by SGD, or by AdaGrad with accumulators beside them (Hogwild
+// AdaGrad: the rule's state races as the rows do).
 // TrainSentence is thread-safe for distinct rng states and scratch buffers.
 #ifndef DEEPDIST_SRC_WORD2VEC_SGNS_KERNEL_H_
 #define DEEPDIST_SRC_WORD2VEC_SGNS_KERNEL_H_
@@ -57,6 +59,13 @@ struct RowSource {
   // be marked whose row did not change.
   uint8_t* touched_in = nullptr;
   uint8_t* touched_out = nullptr;
+  // AdaGrad in place: when set (both), each row's accumulators, laid out as
+  // the rows (same stride and remap). The kernel then computes the plain
+  // gradient of each update and moves every row by AdaGrad at rate alpha
+  // (AdaGrad::ApplyRow's rule), one step per row per update where SGD adds
+  // alpha times the gradient.
+  float* in_state = nullptr;
+  float* out_state = nullptr;
 };
 
 struct KernelStats {

@@ -66,7 +66,17 @@ class Word2VecWorker : public Worker {
     KernelStats stats;
     KernelStats checkpoint_stats;
     uint64_t tokens = 0, since_checkpoint = 0;
-    float alpha = shared_.schedule.At(shared_.store->progress_fraction());
+    // Hogwild AdaGrad (the master rows and the rule's accumulators in place):
+    // the kernel moves rows by AdaGrad's step at the rule's own rate. Else
+    // rows move by SGD at the trainer's schedule (on a replica, the store's
+    // rule then takes the change as its gradient).
+    float* const in_state = replica.direct_state(0);
+    float* const out_state = replica.direct_state(1);
+    auto rate = [&] {
+      return in_state != nullptr ? shared_.store->learning_rate()
+                                 : shared_.schedule.At(shared_.store->progress_fraction());
+    };
+    float alpha = rate();
     Status status;
 
     // Each batch's kernel draws from its own random stream, seeded by its
@@ -88,7 +98,8 @@ class Word2VecWorker : public Worker {
     auto train = [&](const int32_t* words, size_t n, float rate, uint64_t seed) {
       uint64_t kernel_rng = seed;
       TrainSentence(config, words, n, rate, &kernel_rng,
-                    {replica.base(0), replica.base(1), replica.remap(), touched_in, touched_out},
+                    {replica.base(0), replica.base(1), replica.remap(), touched_in, touched_out,
+                     in_state, out_state},
                     scratch_.data(), &stats);
     };
     auto train_batch = [&](const Batch& b) {
@@ -160,7 +171,7 @@ class Word2VecWorker : public Worker {
         status = replica.Prefetch(batches_[(batches + 1) % 2].groups);
       }
       since_checkpoint = 0;
-      alpha = shared_.schedule.At(shared_.store->progress_fraction());
+      alpha = rate();
       const uint64_t pairs = stats.pairs - checkpoint_stats.pairs;
       if (pairs > 0) {
         std::lock_guard<std::mutex> lock(shared_.mu);
@@ -303,6 +314,7 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
   wopts.replica.hot_rows = o.hot_rows;
   wopts.replica.hot_every = o.hot_every;
   wopts.replica.allow_direct = !o.force_store_path;
+  wopts.replica.direct_adagrad = true;  // The kernel runs AdaGrad in place.
   wopts.replica.full = o.full_replica;
   const Clock::time_point start = Clock::now();
   wopts.on_tick = [&] {
