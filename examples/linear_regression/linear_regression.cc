@@ -1,10 +1,13 @@
-// A custom model on the DeepDist API: linear regression by asynchronous SGD.
+// A custom model on the DeepDist API: linear regression, its gradient (run on
+// the workers) and its descent (plain SGD at rate 0.05, run where the rows
+// live) written here.
 // Each line of the data is "y x1 x2 ... xn"; the model is one table "w" of one
 // row, the weights followed by the bias.   linear_regression DATA N [sync]
 // The same binary trains distributed under mpirun: every rank runs these
 // lines, trains its share of the partitions, and rank 0 prints the weights.
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <sstream>
 #include <string>
 
@@ -29,7 +32,6 @@ int main(int argc, char** argv) {
                                  .mode = sync ? Mode::kSync : Mode::kAsync,
                                  .epochs = sync ? 200u : 20u,
                                  .cluster = cluster->get()});
-  Sgd sgd(LearningRate{0.05f, false});
   Status status = dd.train(
       *parts,
       [&](const Model& replica, Partition& data) {  // Runs on the workers.
@@ -56,7 +58,9 @@ int main(int argc, char** argv) {
         update.Add(w, n + 1, 0, mean.data());
         return update;
       },
-      sgd);  // Runs on the model server.
+      [](std::span<float> row, std::span<const float> gradient, float) {  // On the server.
+        for (size_t i = 0; i < row.size(); ++i) row[i] -= 0.05f * gradient[i];
+      });
   if (!status.ok()) return std::fprintf(stderr, "%s\n", status.message().c_str()), 1;
   if ((*cluster)->rank() != 0) return 0;  // Rank 0 holds the trained model.
   const float* learned = dd.model().table(w).row(0);
