@@ -16,6 +16,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-gensim       # tests load our vectors files in gensim
   libopenblas0-pthread # the BLAS that gensim's scipy uses
+  python3-sklearn      # its handwritten digits (digits.csv.gz): the MLP's test data
   time
 )
 peer_pkgs=(fasttext)

@@ -3,7 +3,7 @@
 # distributed, rank 0 alone writes and prints, the counts of every rank agree,
 # and a failure on one rank ends the job with one message, never a hang.
 #   mpi_cli_test.sh CASE DEEPDIST MPIEXEC ARGS...
-# CASE: train | fp32 | sync | adagrad | badinput | midtraining | flags
+# CASE: train | fp32 | sync | adagrad | badinput | midtraining | flags | mlp
 # (train and adagrad on the default int4 wire, fp32 on values)
 set -uo pipefail
 case_name=$1
@@ -129,6 +129,22 @@ assert scores["dog"] > scores["car"], scores
     run 60 "${mpiexec[@]}" "$bin" "${common[@]}" --output /nonexistent-dir/v.bin
     [[ $rc -eq 1 ]] || fail "exit $rc, want 1"
     [[ $(grep -c '^deepdist: /nonexistent-dir' "$dir/err") -eq 1 ]] || fail "want one message"
+    ;;
+  mlp)
+    # The MLP on the handwritten digits, 2 ranks: rank 0 alone prints and
+    # writes the model, which predict reads.
+    digits=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
+    [[ -f $digits ]] || fail "$digits: missing (scripts/install-deps.sh installs python3-sklearn)"
+    gzip -dc "$digits" >"$dir/digits.csv"
+    run 120 "${mpiexec[@]}" "$bin" mlp train --input "$dir/digits.csv" --threads 1 --json \
+      --output "$dir/model.txt"
+    [[ $rc -eq 0 ]] || fail "exit $rc"
+    [[ $(grep -c '^{' "$dir/out") -eq 1 ]] || fail "more than one summary printed"
+    [[ $(json_field ranks) == 2 ]] || fail "ranks should be 2"
+    /usr/bin/python3 -c "import sys; sys.exit(float(sys.argv[1]) < 0.95)" "$(json_field test_accuracy)" ||
+      fail "test accuracy $(json_field test_accuracy) under 0.95"
+    "$bin" mlp predict --model "$dir/model.txt" --input "$dir/digits.csv" --json >"$dir/out" \
+      2>"$dir/err" || fail "predict failed"
     ;;
   *)
     fail "unknown case $case_name"

@@ -17,6 +17,8 @@ using Action = std::function<int()>;
 
 void RegisterWord2VecTrain(CLI::App& word2vec, Action& run);
 void RegisterWord2VecEval(CLI::App& word2vec, Action& run);
+// deepdist mlp train | predict.
+void RegisterMlp(CLI::App& app, Action& run);
 
 // Prints "deepdist: <message>" on stderr; returns 2 for invalid arguments
 // and 1 otherwise.

@@ -69,7 +69,8 @@ std::string Describe(const CLI::ParseError& e) {
 }  // namespace
 
 int Main(int argc, char** argv) {
-  CLI::App app{"deepdist: asynchronous SGD against a model server; word2vec on top of it."};
+  CLI::App app{
+      "deepdist: asynchronous SGD against a model server; word2vec and an MLP on top of it."};
   app.set_version_flag("--version", "deepdist 0.1.0");
   app.require_subcommand(1);
   CLI::App* word2vec = app.add_subcommand("word2vec", "Train and evaluate word2vec embeddings.");
@@ -77,6 +78,7 @@ int Main(int argc, char** argv) {
   Action run;
   RegisterWord2VecTrain(*word2vec, run);
   RegisterWord2VecEval(*word2vec, run);
+  RegisterMlp(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,316 @@
+// deepdist mlp train | predict: a multilayer perceptron classifier on CSV
+// data, trained through the DeepDist scope (embedded, or distributed under
+// mpirun with the same flags).
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "deepdist/cluster.h"
+#include "deepdist/deepdist.h"
+#include "deepdist/descent.h"
+#include "deepdist/mlp.h"
+#include "deepdist/partition.h"
+#include "src/cli/commands.h"
+#include "src/core/atomic_file.h"
+
+namespace deepdist::cli {
+namespace {
+
+struct MlpTrainFlags {
+  std::string input;
+  std::string output;
+  long long label_column = -1;
+  double test_fraction = 0.2;
+  unsigned long long seed = 1;
+  std::string hidden = "64";
+  long long epochs = 100;
+  long long batch = 32;
+  long long threads = 0;
+  std::string mode = "async";
+  std::string optimizer = "sgd";
+  double alpha = -1;
+  double momentum = 0;
+  bool json = false;
+  bool quiet = false;
+};
+
+Result<std::vector<size_t>> ParseHidden(const std::string& text) {
+  std::vector<size_t> units;
+  if (text.empty() || text == "0") return units;  // No hidden layer: softmax regression.
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 1 || v > 100000) {
+      return Status::InvalidArgument("--hidden: \"" + text +
+                                     "\" is not a list of layer sizes such as 64,32");
+    }
+    units.push_back(static_cast<size_t>(v));
+  }
+  return units;
+}
+
+std::string Validate(const MlpTrainFlags& f) {
+  if (!(f.test_fraction >= 0 && f.test_fraction < 1)) return "--test-fraction: must be in [0, 1)";
+  if (f.epochs < 1 || f.epochs > 1000000) return "--epochs: must be between 1 and 1000000";
+  if (f.batch < 1 || f.batch > 1000000) return "--batch: must be between 1 and 1000000";
+  if (f.threads < 0 || f.threads > 4096) return "--threads: must be between 1 and 4096";
+  if (f.mode != "async" && f.mode != "sync") return "--mode: must be async or sync";
+  if (f.optimizer != "sgd" && f.optimizer != "adagrad" && f.optimizer != "adam")
+    return "--optimizer: must be sgd, adagrad or adam, not \"" + f.optimizer + "\"";
+  if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 10)) return "--alpha: must be in (0, 10)";
+  if (!(f.momentum >= 0 && f.momentum < 1)) return "--momentum: must be in [0, 1)";
+  if (f.momentum > 0 && f.optimizer != "sgd") return "--momentum: only --optimizer sgd has one";
+  if (f.label_column < -1) return "--label-column: must be 0 or more";
+  return "";
+}
+
+// Ends a step every rank takes (as word2vec train does): when any rank
+// failed, the lowest failing rank prints its message and every rank returns
+// that rank's exit code, so an error all ranks see is printed once.
+int Agree(Cluster& cluster, const Status& status) {
+  const char code = status.ok() ? 0 : (status.code() == Status::Code::kInvalidArgument ? 2 : 1);
+  Result<std::vector<std::string>> codes = cluster.AllGather(std::string_view(&code, 1));
+  if (!codes.ok()) return ReportError(codes.status());
+  for (size_t r = 0; r < codes->size(); ++r) {
+    const char c = (*codes)[r].empty() ? 1 : (*codes)[r][0];
+    if (c == 0) continue;
+    if (static_cast<int>(r) == cluster.rank()) ReportError(status);
+    return c;
+  }
+  return 0;
+}
+
+int RunTrain(const MlpTrainFlags& f) {
+  if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
+  Result<std::vector<size_t>> hidden = ParseHidden(f.hidden);
+  if (!hidden.ok()) return ReportError(hidden.status());
+  Result<std::unique_ptr<Cluster>> joined = JoinCluster();
+  if (!joined.ok()) return ReportError(joined.status());
+  Cluster& cluster = **joined;
+  const bool lead = cluster.rank() == 0;
+  // Fail before any work when the model cannot be written (rank 0 writes).
+  const Status writable =
+      lead && !f.output.empty() ? AtomicFile::CheckWritable(f.output) : Status::OK();
+  if (int code = Agree(cluster, writable)) return code;
+
+  // Every line is checked before training (errors name the line), and the
+  // split is read out of the same pass.
+  mlp::ReadOptions read;
+  read.csv.label_column = f.label_column;
+  read.split = true;
+  read.seed = f.seed;
+  read.test_fraction = f.test_fraction;
+  Result<mlp::Examples> train_set = mlp::ReadCsv(f.input, read);
+  read.test_side = true;
+  Result<mlp::Examples> test_set = train_set.ok() ? mlp::ReadCsv(f.input, read) : train_set;
+  if (int code = Agree(cluster, test_set.status())) return code;
+  if (train_set->rows() == 0) {
+    return Agree(cluster, Status::Corruption(f.input + ": no training examples"));
+  }
+  int32_t top = 0;
+  for (int32_t y : train_set->y) top = std::max(top, y);
+  for (int32_t y : test_set->y) top = std::max(top, y);
+  mlp::Architecture arch;
+  arch.inputs = train_set->features;
+  arch.hidden = *hidden;
+  arch.classes = std::max<size_t>(2, static_cast<size_t>(top) + 1);
+
+  // Partitions of about --batch training lines each: one update apiece.
+  const size_t parts_wanted = std::max<size_t>(
+      1, (train_set->rows() + static_cast<size_t>(f.batch) - 1) / static_cast<size_t>(f.batch));
+  Result<std::vector<PartitionSpec>> parts =
+      ListPartitions({f.input}, {.target_partitions = parts_wanted, .split_on = SplitOn::kLines});
+  if (int code = Agree(cluster, parts.status())) return code;
+
+  const size_t threads = f.threads > 0 ? static_cast<size_t>(f.threads)
+                                       : std::max(1u, std::thread::hardware_concurrency());
+  DeepDist dd(mlp::NewModel(arch, f.seed), {.threads = threads,
+                                            .mode = f.mode == "sync" ? Mode::kSync : Mode::kAsync,
+                                            .epochs = static_cast<size_t>(f.epochs),
+                                            .cluster = &cluster});
+  // Defaults: the best rates measured on the digits (docs/BENCHMARKS.md).
+  float alpha = f.alpha > 0 ? static_cast<float>(f.alpha) : 0.01f;
+  if (f.alpha <= 0 && f.optimizer == "adam") alpha = 0.001f;
+  DescentOptions rule_options;
+  rule_options.momentum = static_cast<float>(f.momentum);
+  const std::unique_ptr<Descent> rule =
+      MakeDescent(f.optimizer, LearningRate{alpha, false}, rule_options);
+
+  const mlp::Csv csv{f.label_column};
+  const size_t columns = arch.inputs + 1;
+  const auto start = std::chrono::steady_clock::now();
+  Status trained = dd.train(
+      *parts,
+      [&](const Model& model, Partition& data) {
+        std::vector<float> xs, x;
+        std::vector<int32_t> ys;
+        int32_t y = 0;
+        // Lines were checked above; the test lines are left out.
+        Status read_status = data.ForEachLine([&](std::string_view line) {
+          if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+          if (mlp::IsTestLine(line, f.seed, f.test_fraction)) return;
+          if (!mlp::ParseLine(line, csv, columns, &x, &y).ok()) return;
+          xs.insert(xs.end(), x.begin(), x.end());
+          ys.push_back(y);
+        });
+        Update update;
+        if (!read_status.ok() || ys.empty()) return update;
+        std::vector<Table> gradient;
+        mlp::LossAndGradient(model, arch, xs.data(), ys.data(), ys.size(), &gradient);
+        for (size_t l = 0; l < gradient.size(); ++l) {
+          for (RowId r = 0; r < gradient[l].rows(); ++r) {
+            update.Add(l, gradient[l].dim(), r, gradient[l].row(r));
+          }
+        }
+        return update;
+      },
+      *rule);
+  if (int code = Agree(cluster, trained)) return code;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!lead) return 0;
+
+  const Model& model = dd.model();
+  const double train_accuracy = mlp::Accuracy(model, arch, *train_set);
+  const double test_accuracy = mlp::Accuracy(model, arch, *test_set);
+  const double loss = mlp::LossAndGradient(model, arch, train_set->x.data(), train_set->y.data(),
+                                           train_set->rows(), nullptr);
+  if (!f.output.empty()) {
+    if (Status s = mlp::Save(f.output, model, arch); !s.ok()) return ReportError(s);
+  }
+  if (f.json) {
+    nlohmann::json j = {{"train_examples", train_set->rows()},
+                        {"test_examples", test_set->rows()},
+                        {"features", arch.inputs},
+                        {"classes", arch.classes},
+                        {"hidden", arch.hidden},
+                        {"epochs", f.epochs},
+                        {"updates", dd.updates_applied()},
+                        {"ranks", cluster.ranks()},
+                        {"threads", threads},
+                        {"mode", f.mode},
+                        {"optimizer", f.optimizer},
+                        {"alpha", alpha},
+                        {"seconds", seconds},
+                        {"loss", loss},
+                        {"train_accuracy", train_accuracy},
+                        {"test_accuracy", test_accuracy}};
+    if (!f.output.empty()) j["output"] = f.output;
+    std::printf("%s\n", j.dump().c_str());
+  } else if (!f.quiet) {
+    std::printf(
+        "trained an MLP (%zu inputs, %zu classes) on %zu examples in %.1f s: "
+        "test accuracy %.4f on %zu examples, train accuracy %.4f, loss %.4f%s%s\n",
+        arch.inputs, arch.classes, train_set->rows(), seconds, test_accuracy, test_set->rows(),
+        train_accuracy, loss, f.output.empty() ? "" : "; model in ", f.output.c_str());
+  }
+  return 0;
+}
+
+struct MlpPredictFlags {
+  std::string model;
+  std::string input;
+  std::string output;
+  long long label_column = -1;
+  bool json = false;
+};
+
+int RunPredict(const MlpPredictFlags& f) {
+  Result<mlp::Loaded> loaded = mlp::Load(f.model);
+  if (!loaded.ok()) return ReportError(loaded.status());
+  const mlp::Architecture& arch = loaded->arch;
+  mlp::ReadOptions read;
+  read.csv.label_column = f.label_column;
+  Result<mlp::Examples> examples = mlp::ReadCsv(f.input, read);
+  if (!examples.ok()) return ReportError(examples.status());
+  if (examples->features != arch.inputs) {
+    return ReportError(Status::InvalidArgument(f.input + ": " + std::to_string(examples->features) +
+                                               " features, the model " + f.model + " takes " +
+                                               std::to_string(arch.inputs)));
+  }
+  if (!f.output.empty()) {
+    AtomicFile file(f.output);
+    if (Status s = file.Open(); !s.ok()) return ReportError(s);
+    for (size_t i = 0; i < examples->rows(); ++i) {
+      std::fprintf(file.stream(), "%d\n",
+                   mlp::Classify(loaded->model, arch, &examples->x[i * arch.inputs]));
+    }
+    if (Status s = file.Commit(); !s.ok()) return ReportError(s);
+  }
+  const double accuracy = mlp::Accuracy(loaded->model, arch, *examples);
+  if (f.json) {
+    nlohmann::json j = {{"examples", examples->rows()}, {"accuracy", accuracy}};
+    if (!f.output.empty()) j["output"] = f.output;
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("accuracy %.4f on %zu examples\n", accuracy, examples->rows());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterMlp(CLI::App& app, Action& run) {
+  CLI::App* mlp = app.add_subcommand("mlp", "Train and apply a multilayer perceptron classifier.");
+  mlp->require_subcommand(1);
+
+  auto train_flags = std::make_shared<MlpTrainFlags>();
+  CLI::App* train = mlp->add_subcommand(
+      "train", "Train an MLP on CSV data (numbers; one column the class label 0, 1, 2, ...)");
+  train->add_option("--input", train_flags->input, "CSV file of examples")->required();
+  train->add_option("--output", train_flags->output, "Write the model to FILE (for mlp predict)");
+  train->add_option("--label-column", train_flags->label_column,
+                    "The label's column, 0-based (default: the last)");
+  train
+      ->add_option("--test-fraction", train_flags->test_fraction,
+                   "Fraction of the lines held out for the test accuracy: a line is held out "
+                   "when a hash of --seed and its text says so")
+      ->capture_default_str();
+  train->add_option("--seed", train_flags->seed, "Random seed (weights and split)")
+      ->capture_default_str();
+  train
+      ->add_option("--hidden", train_flags->hidden,
+                   "Hidden layer sizes, comma-separated (0: none, softmax regression)")
+      ->capture_default_str();
+  train->add_option("--epochs", train_flags->epochs, "Passes over the data")->capture_default_str();
+  train
+      ->add_option("--batch", train_flags->batch,
+                   "Training lines per partition (one gradient and update each)")
+      ->capture_default_str();
+  train->add_option("--threads", train_flags->threads,
+                    "Worker threads per rank (default: hardware threads)");
+  train
+      ->add_option("--mode", train_flags->mode,
+                   "async (Downpour-like) or sync (MLlib-like: every partition of an epoch "
+                   "against the same model, their mean applied once)")
+      ->capture_default_str();
+  train
+      ->add_option("--optimizer", train_flags->optimizer,
+                   "Descent rule on the model server: sgd, adagrad or adam (docs/DESCENT.md)")
+      ->capture_default_str();
+  train->add_option("--alpha", train_flags->alpha,
+                    "Learning rate, constant (default 0.01; 0.001 with adam)");
+  train->add_option("--momentum", train_flags->momentum, "Momentum of --optimizer sgd, in [0, 1)");
+  train->add_flag("--json", train_flags->json, "Print the summary as one JSON line");
+  train->add_flag("--quiet", train_flags->quiet, "No summary line");
+  train->callback([&run, train_flags] { run = [train_flags] { return RunTrain(*train_flags); }; });
+
+  auto predict_flags = std::make_shared<MlpPredictFlags>();
+  CLI::App* predict = mlp->add_subcommand(
+      "predict", "Classify CSV examples with a trained model; print the accuracy");
+  predict->add_option("--model", predict_flags->model, "Model file of mlp train")->required();
+  predict->add_option("--input", predict_flags->input, "CSV file, as for training")->required();
+  predict->add_option("--output", predict_flags->output, "Write one predicted class per line");
+  predict->add_option("--label-column", predict_flags->label_column,
+                      "The label's column, 0-based (default: the last)");
+  predict->add_flag("--json", predict_flags->json, "Print the summary as one JSON line");
+  predict->callback(
+      [&run, predict_flags] { run = [predict_flags] { return RunPredict(*predict_flags); }; });
+}
+
+}  // namespace deepdist::cli
