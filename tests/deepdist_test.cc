@@ -174,13 +174,14 @@ TEST_F(DeepDistTest, LinearRegressionAsync) {
 TEST_F(DeepDistTest, LinearRegressionSync) {
   const std::vector<PartitionSpec> parts = ListLines(WriteRegressionData(2000), 8);
   ASSERT_GE(parts.size(), 4u);
-  // One step per epoch; each shrinks the weights' error by 1 - 0.1 * 2 / 3.
-  DeepDist dd(RegressionModel(), {.threads = 4, .mode = Mode::kSync, .epochs = 250});
+  // One step per round of 4 partitions (one per worker): each shrinks the
+  // weights' error by about 1 - 0.1 * 2 / 3.
+  DeepDist dd(RegressionModel(), {.threads = 4, .mode = Mode::kSync, .epochs = 125});
   Sgd sgd(LearningRate{0.1f, false});
   Status s = dd.train(parts, LinearRegressionGradient, sgd);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ExpectLearned(dd.model());
-  EXPECT_EQ(dd.updates_applied(), 250u);
+  EXPECT_EQ(dd.updates_applied(), 125u * ((parts.size() + 3) / 4));
 }
 
 TEST_F(DeepDistTest, LinearRegressionWithADescentFunction) {
@@ -271,14 +272,16 @@ TEST(DeepDistScopeTest, AsyncSumsUpdatesSyncAveragesThem) {
     EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 36.0f);  // 1 + 2 + ... + 8
   }
   {
+    // Rounds of one partition per worker: (1, 2, 3), (4, 5, 6), (7, 8), each
+    // applying its mean: 2 + 5 + 7.5.
     DeepDist dd(ScalarModel(), {.threads = 3, .mode = Mode::kSync});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
-    EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 4.5f);  // (1 + 2 + ... + 8) / 8
+    EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 14.5f);
   }
   {
     DeepDist dd(ScalarModel(), {.threads = 3, .mode = Mode::kSync, .epochs = 2});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
-    EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 9.0f);  // 4.5 per epoch
+    EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 29.0f);  // 14.5 per epoch
   }
 }
 
@@ -310,7 +313,7 @@ TEST(DeepDistScopeTest, EveryPartitionOncePerEpoch) {
   }
 }
 
-TEST(DeepDistScopeTest, UpdatesAppliedCountsTasksInAsyncEpochsInSync) {
+TEST(DeepDistScopeTest, UpdatesAppliedCountsTasksInAsyncRoundsInSync) {
   const std::vector<PartitionSpec> parts = FakePartitions(8);
   auto gradient = [](const Model&, Partition&) { return ScalarUpdate(1.0f); };
   {
@@ -323,16 +326,17 @@ TEST(DeepDistScopeTest, UpdatesAppliedCountsTasksInAsyncEpochsInSync) {
     EXPECT_EQ(dd.updates_applied(), 2u * 8u * 3u);
   }
   {
+    // 8 partitions, 4 workers: 2 rounds per epoch.
     DeepDist dd(ScalarModel(), {.threads = 4, .mode = Mode::kSync, .epochs = 3});
     ASSERT_TRUE(dd.train(parts, gradient, AddDelta).ok());
-    EXPECT_EQ(dd.updates_applied(), 3u);
+    EXPECT_EQ(dd.updates_applied(), 6u);
     Sgd sgd(LearningRate{0.1f, false});
     ASSERT_TRUE(dd.train(parts, gradient, sgd).ok());
-    EXPECT_EQ(dd.updates_applied(), 6u);
+    EXPECT_EQ(dd.updates_applied(), 12u);
   }
 }
 
-TEST(DeepDistScopeTest, SyncReplicasAreIdenticalWithinAnEpoch) {
+TEST(DeepDistScopeTest, SyncReplicasAreIdenticalWithinARound) {
   const std::vector<PartitionSpec> parts = FakePartitions(6);
   Model m;
   m.AddTable("w", 3, 5);
@@ -342,14 +346,16 @@ TEST(DeepDistScopeTest, SyncReplicasAreIdenticalWithinAnEpoch) {
   const uint64_t initial = HashModel(m);
   DeepDist dd(m, {.threads = 3, .mode = Mode::kSync, .epochs = 4});
   std::mutex mu;
-  std::map<size_t, std::vector<uint64_t>> hashes;  // Per epoch.
+  // Per (epoch, round): 6 partitions, 3 workers, rounds of partitions 0-2
+  // and 3-5.
+  std::map<std::pair<size_t, size_t>, std::vector<uint64_t>> hashes;
   Sgd sgd(LearningRate{0.5f, false});
   Status s = dd.train(
       parts,
       [&](const Model& replica, Partition& p) {
         {
           std::lock_guard<std::mutex> lock(mu);
-          hashes[p.epoch()].push_back(HashModel(replica));
+          hashes[{p.epoch(), p.index() / 3}].push_back(HashModel(replica));
         }
         // Every partition changes a different part of the model.
         Update u;
@@ -359,19 +365,20 @@ TEST(DeepDistScopeTest, SyncReplicasAreIdenticalWithinAnEpoch) {
       },
       sgd);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  ASSERT_EQ(hashes.size(), 4u);
-  std::set<uint64_t> per_epoch;
-  for (const auto& [epoch, hs] : hashes) {
-    ASSERT_EQ(hs.size(), parts.size()) << "epoch " << epoch;
-    for (uint64_t h : hs) EXPECT_EQ(h, hs[0]) << "epoch " << epoch;
-    per_epoch.insert(hs[0]);
+  ASSERT_EQ(hashes.size(), 8u);
+  std::set<uint64_t> per_round;
+  for (const auto& [round, hs] : hashes) {
+    ASSERT_EQ(hs.size(), 3u) << "epoch " << round.first << " round " << round.second;
+    for (uint64_t h : hs)
+      EXPECT_EQ(h, hs[0]) << "epoch " << round.first << " round " << round.second;
+    per_round.insert(hs[0]);
   }
-  EXPECT_EQ(hashes[0][0], initial);  // The first epoch sees the initial model.
-  EXPECT_EQ(per_epoch.size(), 4u);   // Each epoch sees the model after the last.
+  EXPECT_EQ(hashes[std::make_pair(size_t{0}, size_t{0})][0], initial);  // The first round: initial.
+  EXPECT_EQ(per_round.size(), 8u);  // Each round sees the model after the last.
   EXPECT_NE(HashModel(dd.model()), initial);
 }
 
-TEST(DeepDistScopeTest, SyncReplicaIsTheMasterAfterEachEpoch) {
+TEST(DeepDistScopeTest, SyncReplicaIsTheMasterAfterEachRound) {
   const std::vector<PartitionSpec> parts = FakePartitions(5);
   DeepDist dd(ScalarModel(), {.threads = 2, .mode = Mode::kSync, .epochs = 6});
   std::mutex mu;
@@ -379,16 +386,18 @@ TEST(DeepDistScopeTest, SyncReplicaIsTheMasterAfterEachEpoch) {
   Status s = dd.train(
       parts,
       [&](const Model& replica, Partition& p) {
-        // The master gains 1 per epoch (the average of five 1s), so epoch e
-        // must see exactly e, however many partitions already returned.
+        // The master gains 1 per round (the mean of its 1s); 5 partitions, 2
+        // workers: rounds of partitions (0, 1), (2, 3), (4), so partition p
+        // of epoch e sees exactly 3 e + p / 2, however many already returned.
         std::lock_guard<std::mutex> lock(mu);
-        if (replica["s"].row(0)[0] != static_cast<float>(p.epoch())) all_match = false;
+        const auto want = static_cast<float>(3 * p.epoch() + p.index() / 2);
+        if (replica["s"].row(0)[0] != want) all_match = false;
         return ScalarUpdate(1.0f);
       },
       AddDelta);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_TRUE(all_match);
-  EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 6.0f);
+  EXPECT_FLOAT_EQ(dd.model()["s"].row(0)[0], 18.0f);
 }
 
 TEST(DeepDistScopeTest, AsyncReplicaDoesNotChangeUnderTheGradient) {
@@ -436,7 +445,7 @@ TEST(DeepDistScopeTest, DescentScheduleAdvancesWithWork) {
     DeepDist dd(ScalarModel(), {.threads = 2, .mode = mode, .epochs = 4});
     RecordingSgd sgd(LearningRate{1.0f, true});
     ASSERT_TRUE(dd.train(parts, gradient, sgd).ok());
-    const size_t updates = mode == Mode::kAsync ? 16 : 4;
+    const size_t updates = mode == Mode::kAsync ? 16 : 8;  // Sync: 2 rounds an epoch.
     ASSERT_EQ(sgd.rates.size(), updates);
     if (mode == Mode::kSync) {
       // Rounds apply in order, each at a later progress.
@@ -520,9 +529,10 @@ TEST(DeepDistScopeDeathTest, GradientThrowingANonStandardExceptionFailsTrain) {
 }
 
 TEST(DeepDistScopeTest, SyncModeEqualsAPlainLoopOfTheSameRounds) {
-  // gradient(m, p) = m / 2 + (p + 1) per value, SGD at 0.25, 4 partitions
-  // averaged per epoch. Every value stays a short binary fraction, so float
-  // sums are exact in any order and the scope must match the loop exactly.
+  // gradient(m, p) = m / 2 + (p + 1) per value, SGD at 0.25, 4 partitions in
+  // rounds of one per worker, each round's mean applied once. Every value
+  // stays a short binary fraction (rounds of 1, 2 or 4), so float sums are
+  // exact in any order and the scope must match the loop exactly.
   const size_t parts = 4, epochs = 6;
   Model start;
   start.AddTable("w", 2, 3);
@@ -532,22 +542,27 @@ TEST(DeepDistScopeTest, SyncModeEqualsAPlainLoopOfTheSameRounds) {
   auto gradient_at = [](const float* row, size_t n, size_t p, float* g) {
     for (size_t i = 0; i < n; ++i) g[i] = row[i] * 0.5f + static_cast<float>(p + 1);
   };
-  // The plain loop: every partition's gradient at the same model, the mean
-  // applied once per epoch.
-  Model want = start;
-  for (size_t e = 0; e < epochs; ++e) {
-    const Model at = want;
-    for (RowId r = 0; r < 2; ++r) {
-      float sum[3] = {0, 0, 0};
-      for (size_t p = 0; p < parts; ++p) {
-        float g[3];
-        gradient_at(at["w"].row(r), 3, p, g);
-        for (size_t i = 0; i < 3; ++i) sum[i] += g[i];
+  for (size_t threads : {1u, 2u, 4u}) {
+    // The plain loop: each round's partitions' gradients at the same model,
+    // their mean applied once.
+    Model want = start;
+    for (size_t e = 0; e < epochs; ++e) {
+      for (size_t first = 0; first < parts; first += threads) {
+        const size_t in_round = std::min(threads, parts - first);
+        const Model at = want;
+        for (RowId r = 0; r < 2; ++r) {
+          float sum[3] = {0, 0, 0};
+          for (size_t p = first; p < first + in_round; ++p) {
+            float g[3];
+            gradient_at(at["w"].row(r), 3, p, g);
+            for (size_t i = 0; i < 3; ++i) sum[i] += g[i];
+          }
+          for (size_t i = 0; i < 3; ++i) {
+            want["w"].row(r)[i] -= 0.25f * (sum[i] / static_cast<float>(in_round));
+          }
+        }
       }
-      for (size_t i = 0; i < 3; ++i) want["w"].row(r)[i] -= 0.25f * (sum[i] / parts);
     }
-  }
-  for (size_t threads : {1u, 3u}) {
     DeepDist dd(start, {.threads = threads, .mode = Mode::kSync, .epochs = epochs});
     Sgd sgd(LearningRate{0.25f, false});
     Status s = dd.train(

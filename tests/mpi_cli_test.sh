@@ -145,6 +145,15 @@ assert scores["dog"] > scores["car"], scores
       fail "test accuracy $(json_field test_accuracy) under 0.95"
     "$bin" mlp predict --model "$dir/model.txt" --input "$dir/digits.csv" --json >"$dir/out" \
       2>"$dir/err" || fail "predict failed"
+    # Sync rounds of one partition per worker: 2 ranks x 1 thread train
+    # exactly as 2 threads embedded (the same rounds, the same means).
+    run 120 "${mpiexec[@]}" "$bin" mlp train --input "$dir/digits.csv" --threads 1 --json \
+      --mode sync --epochs 20
+    [[ $rc -eq 0 ]] || fail "sync: exit $rc"
+    mpi_loss=$(json_field loss)
+    run 120 "$bin" mlp train --input "$dir/digits.csv" --threads 2 --json --mode sync --epochs 20
+    [[ $rc -eq 0 ]] || fail "embedded sync: exit $rc"
+    [[ $(json_field loss) == "$mpi_loss" ]] || fail "sync loss $mpi_loss on 2 ranks, $(json_field loss) embedded"
     ;;
   *)
     fail "unknown case $case_name"

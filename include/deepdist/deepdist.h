@@ -21,9 +21,10 @@
 // Asynchronous mode (the default, as Downpour SGD): each worker thread takes
 // the next partition from the store's task source, fetches the rows, runs the
 // gradient and pushes the update; there is no barrier. Sync mode (as Spark
-// MLlib): per epoch, every partition computes its update at the same model
-// version; the updates are averaged and applied once, when the epoch's round
-// ends.
+// MLlib): in rounds of one partition per worker (of every rank), as much as
+// an async worker computes between two pushes, every worker computes its
+// update at the same model version; the round's updates are averaged and
+// applied once, when the round ends.
 //
 // Distributed: with Options::cluster set to an MPI cluster (JoinCluster under
 // mpirun), every rank constructs the scope with the same model and calls
@@ -163,7 +164,7 @@ class DeepDist {
   Model& model();
   const Model& model() const;
   // Updates applied since construction: one per partition and epoch when
-  // asynchronous, one per epoch when synchronous (this rank's, under MPI).
+  // asynchronous, one per round when synchronous (this rank's, under MPI).
   size_t updates_applied() const { return updates_applied_; }
   const Options& options() const { return options_; }
   // The store behind the scope (for an owned one, created at the first

@@ -286,8 +286,8 @@ void RegisterMlp(CLI::App& app, Action& run) {
                     "Worker threads per rank (default: hardware threads)");
   train
       ->add_option("--mode", train_flags->mode,
-                   "async (Downpour-like) or sync (MLlib-like: every partition of an epoch "
-                   "against the same model, their mean applied once)")
+                   "async (Downpour-like) or sync (MLlib-like rounds: one partition per "
+                   "worker against the same model, their mean applied once)")
       ->capture_default_str();
   train
       ->add_option("--optimizer", train_flags->optimizer,

@@ -352,50 +352,57 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
     for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
     for (std::thread& t : threads) t.join();
   } else {
-    // Sync: per epoch a round in two steps. Every worker computes its
-    // partitions' updates at the model the last round left and sums them;
-    // the first Next tells whether any worker failed (then nothing is
-    // applied); otherwise the sums are pushed, deferred to the round, and
-    // the second Next applies their mean once.
+    // Sync, as MLlib: rounds of one partition per worker (what an async
+    // worker computes between two pushes), every worker of every rank
+    // against the model the last round left. A round is two steps: the
+    // first Next tells whether any worker failed (then nothing is applied);
+    // otherwise each worker pushes its gradient, deferred to the round, and
+    // the second Next applies their mean once. Every worker takes one task
+    // per round from the epoch's source, so round r of an epoch covers its
+    // tasks r * W .. r * W + W - 1 (W the workers of all ranks), and every
+    // worker goes through the same number of rounds.
     std::vector<std::unique_ptr<TaskSource>> tasks;
     for (size_t e = 0; e < epochs; ++e) tasks.push_back(store.NewTasks(num_parts, 1));
     const std::unique_ptr<Rounds> rounds = store.NewRounds(workers);
-    const float scale = num_parts > 0 ? 1.0f / static_cast<float>(num_parts) : 1.0f;
+    const size_t all_workers = workers * static_cast<size_t>(store.ranks());
+    const size_t rounds_per_epoch = (num_parts + all_workers - 1) / all_workers;
     std::atomic<size_t> rounds_done{0};
     auto worker = [&] {
       Model local = model_;
       std::vector<std::vector<RowId>> ids;
       Replica replica(store, {}, replica_options);
       for (size_t e = 0; e < epochs; ++e) {
-        Update sum;
-        uint64_t done = 0;
-        bool ok = !failed;
-        if (Status s = replica.Refresh(1.0f); ok && !s.ok()) {
-          record(s);
-          ok = false;
-        }
-        while (ok) {
-          std::optional<Task> task = tasks[e]->Next();
-          if (!task) break;
-          task->epoch = e;
+        for (size_t round = 0; round < rounds_per_epoch; ++round) {
+          // The mean over the round's partitions (fewer in the last round).
+          const size_t in_round = std::min(all_workers, num_parts - round * all_workers);
           Update update;
-          if (!run_gradient(local, replica, ids, *task, &update)) {
+          bool ok = !failed, had_task = false;
+          if (Status s = replica.Refresh(1.0f); ok && !s.ok()) {
+            record(s);
             ok = false;
-            break;
           }
-          sum.Merge(update, local);
-          ++done;
+          if (ok) {
+            std::optional<Task> task = tasks[e]->Next();
+            if (task) {
+              task->epoch = e;
+              had_task = true;
+              ok = run_gradient(local, replica, ids, *task, &update);
+            }
+          }
+          Result<bool> any_failed = rounds->Next(!ok);
+          if (!any_failed.ok()) return record(any_failed.status());
+          if (*any_failed) return;
+          Status pushed =
+              had_task
+                  ? store.Wait(PushUpdate(store, update, 1.0f / static_cast<float>(in_round), true))
+                  : Status::OK();
+          Result<bool> applied_round = rounds->Next(!pushed.ok());
+          if (!pushed.ok()) return record(pushed);
+          if (!applied_round.ok()) return record(applied_round.status());
+          if (*applied_round) return;  // Another worker's push failed.
+          if (had_task) store.AddProgress(1);
+          if (rounds_done.fetch_add(1) % workers == 0) applied.fetch_add(1);
         }
-        Result<bool> any_failed = rounds->Next(!ok);
-        if (!any_failed.ok()) return record(any_failed.status());
-        if (*any_failed) return;
-        Status pushed = store.Wait(PushUpdate(store, sum, scale, true));
-        Result<bool> applied_round = rounds->Next(!pushed.ok());
-        if (!pushed.ok()) return record(pushed);
-        if (!applied_round.ok()) return record(applied_round.status());
-        if (*applied_round) return;  // Another worker's push failed.
-        store.AddProgress(done);
-        if (rounds_done.fetch_add(1) % workers == 0) applied.fetch_add(1);
       }
     };
     std::vector<std::thread> threads;
