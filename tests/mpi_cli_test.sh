@@ -3,7 +3,7 @@
 # distributed, rank 0 alone writes and prints, the counts of every rank agree,
 # and a failure on one rank ends the job with one message, never a hang.
 #   mpi_cli_test.sh CASE DEEPDIST MPIEXEC ARGS...
-# CASE: train | fp32 | sync | adagrad | badinput | midtraining | flags | mlp
+# CASE: train | fp32 | sync | adagrad | badinput | midtraining | flags | mlp | logreg
 # (train and adagrad on the default int4 wire, fp32 on values)
 set -uo pipefail
 case_name=$1
@@ -154,6 +154,44 @@ assert scores["dog"] > scores["car"], scores
     run 120 "$bin" mlp train --input "$dir/digits.csv" --threads 2 --json --mode sync --epochs 20
     [[ $rc -eq 0 ]] || fail "embedded sync: exit $rc"
     [[ $(json_field loss) == "$mpi_loss" ]] || fail "sync loss $mpi_loss on 2 ranks, $(json_field loss) embedded"
+    ;;
+  logreg)
+    # Sparse logistic regression over 10^6 features, 2 ranks (each pulls only
+    # the rows its partitions' features fall in): the signs of the 100
+    # generating weights come back.
+    /usr/bin/python3 - "$dir" <<'PY'
+import math, random, sys
+random.seed(3)
+F = 10**6
+nz = random.sample(range(1, F + 1), 100)
+w = {j: random.choice([-1, 1]) * random.uniform(0.5, 2) for j in nz}
+with open(sys.argv[1] + "/data.svm", "w") as f:
+    for i in range(8000):
+        feats = sorted(set(random.sample(nz, 10) + random.sample(range(1, F + 1), 10)))
+        z = sum(w.get(j, 0) for j in feats)
+        y = random.random() < 1 / (1 + math.exp(-2 * z))
+        f.write(("+1" if y else "-1") + " " + " ".join("%d:1" % j for j in feats) + "\n")
+with open(sys.argv[1] + "/truth.txt", "w") as f:
+    for j in nz:
+        f.write("%d %f\n" % (j, w[j]))
+PY
+    run 120 "${mpiexec[@]}" "$bin" logreg train --input "$dir/data.svm" --features 1000000 \
+      --threads 1 --json --output "$dir/model.txt"
+    [[ $rc -eq 0 ]] || fail "exit $rc"
+    [[ $(grep -c '^{' "$dir/out") -eq 1 ]] || fail "more than one summary printed"
+    [[ $(json_field ranks) == 2 ]] || fail "ranks should be 2"
+    /usr/bin/python3 - "$dir" <<'PY' || fail "signs not recovered"
+import sys
+d = sys.argv[1]
+truth = {int(a): float(b) for a, b in (l.split() for l in open(d + "/truth.txt"))}
+model = {}
+for line in open(d + "/model.txt").readlines()[1:]:
+    a, b = line.split()
+    model[int(a)] = float(b)
+right = sum(1 for j, v in truth.items() if model.get(j, 0) != 0 and (model[j] > 0) == (v > 0))
+print("signs recovered:", right, "of", len(truth))
+sys.exit(right < 95)
+PY
     ;;
   *)
     fail "unknown case $case_name"

@@ -49,6 +49,13 @@ struct PartitionOptions {
 // True when `bytes` look like binary data rather than text in any script.
 bool LooksBinary(std::string_view bytes);
 
+// A seeded train/test split that needs no pass over the data: true when a
+// hash of `seed` and the line's text (without surrounding blanks or a
+// trailing '\r') falls below `fraction`, so every worker, rank and run
+// agrees on which lines are held out (about that fraction of them;
+// identical lines land on the same side).
+bool IsHeldOutLine(std::string_view line, uint64_t seed, double fraction);
+
 inline bool IsSpace(char c) {
   return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "deepdist/cluster.h"
 #include "deepdist/status.h"
 
 namespace deepdist::cli {
@@ -25,6 +26,12 @@ void RegisterMlp(CLI::App& app, Action& run);
 int ReportError(const Status& status);
 // Prints "deepdist: <message>" on stderr and returns 2.
 int UsageError(const std::string& message);
+// Ends a step that every rank takes, each with its own status: when any
+// failed, the lowest failing rank prints its message and every rank returns
+// that rank's exit code (so an error all ranks see is printed once); else 0.
+int AgreeAcrossRanks(Cluster& cluster, const Status& status);
+// deepdist logreg train | predict.
+void RegisterLogreg(CLI::App& app, Action& run);
 
 }  // namespace deepdist::cli
 

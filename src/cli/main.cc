@@ -22,6 +22,19 @@ int UsageError(const std::string& message) {
   return 2;
 }
 
+int AgreeAcrossRanks(Cluster& cluster, const Status& status) {
+  const char code = status.ok() ? 0 : (status.code() == Status::Code::kInvalidArgument ? 2 : 1);
+  Result<std::vector<std::string>> codes = cluster.AllGather(std::string_view(&code, 1));
+  if (!codes.ok()) return ReportError(codes.status());
+  for (size_t r = 0; r < codes->size(); ++r) {
+    const char c = (*codes)[r].empty() ? 1 : (*codes)[r][0];
+    if (c == 0) continue;
+    if (static_cast<int>(r) == cluster.rank()) ReportError(status);
+    return c;
+  }
+  return 0;
+}
+
 namespace {
 
 // CLI11 words its errors as sentences; rewrite the common ones in the
@@ -79,6 +92,7 @@ int Main(int argc, char** argv) {
   RegisterWord2VecTrain(*word2vec, run);
   RegisterWord2VecEval(*word2vec, run);
   RegisterMlp(app, run);
+  RegisterLogreg(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -69,22 +69,6 @@ std::string Validate(const MlpTrainFlags& f) {
   return "";
 }
 
-// Ends a step every rank takes (as word2vec train does): when any rank
-// failed, the lowest failing rank prints its message and every rank returns
-// that rank's exit code, so an error all ranks see is printed once.
-int Agree(Cluster& cluster, const Status& status) {
-  const char code = status.ok() ? 0 : (status.code() == Status::Code::kInvalidArgument ? 2 : 1);
-  Result<std::vector<std::string>> codes = cluster.AllGather(std::string_view(&code, 1));
-  if (!codes.ok()) return ReportError(codes.status());
-  for (size_t r = 0; r < codes->size(); ++r) {
-    const char c = (*codes)[r].empty() ? 1 : (*codes)[r][0];
-    if (c == 0) continue;
-    if (static_cast<int>(r) == cluster.rank()) ReportError(status);
-    return c;
-  }
-  return 0;
-}
-
 int RunTrain(const MlpTrainFlags& f) {
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
   Result<std::vector<size_t>> hidden = ParseHidden(f.hidden);
@@ -96,7 +80,7 @@ int RunTrain(const MlpTrainFlags& f) {
   // Fail before any work when the model cannot be written (rank 0 writes).
   const Status writable =
       lead && !f.output.empty() ? AtomicFile::CheckWritable(f.output) : Status::OK();
-  if (int code = Agree(cluster, writable)) return code;
+  if (int code = AgreeAcrossRanks(cluster, writable)) return code;
 
   // Every line is checked before training (errors name the line), and the
   // split is read out of the same pass.
@@ -108,9 +92,9 @@ int RunTrain(const MlpTrainFlags& f) {
   Result<mlp::Examples> train_set = mlp::ReadCsv(f.input, read);
   read.test_side = true;
   Result<mlp::Examples> test_set = train_set.ok() ? mlp::ReadCsv(f.input, read) : train_set;
-  if (int code = Agree(cluster, test_set.status())) return code;
+  if (int code = AgreeAcrossRanks(cluster, test_set.status())) return code;
   if (train_set->rows() == 0) {
-    return Agree(cluster, Status::Corruption(f.input + ": no training examples"));
+    return AgreeAcrossRanks(cluster, Status::Corruption(f.input + ": no training examples"));
   }
   int32_t top = 0;
   for (int32_t y : train_set->y) top = std::max(top, y);
@@ -125,7 +109,7 @@ int RunTrain(const MlpTrainFlags& f) {
       1, (train_set->rows() + static_cast<size_t>(f.batch) - 1) / static_cast<size_t>(f.batch));
   Result<std::vector<PartitionSpec>> parts =
       ListPartitions({f.input}, {.target_partitions = parts_wanted, .split_on = SplitOn::kLines});
-  if (int code = Agree(cluster, parts.status())) return code;
+  if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
   const size_t threads = f.threads > 0 ? static_cast<size_t>(f.threads)
                                        : std::max(1u, std::thread::hardware_concurrency());
@@ -170,7 +154,7 @@ int RunTrain(const MlpTrainFlags& f) {
         return update;
       },
       *rule);
-  if (int code = Agree(cluster, trained)) return code;
+  if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!lead) return 0;

@@ -152,4 +152,22 @@ Result<std::vector<PartitionSpec>> ListPartitions(const std::vector<std::string>
   return parts;
 }
 
+bool IsHeldOutLine(std::string_view line, uint64_t seed, double fraction) {
+  if (fraction <= 0) return false;
+  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
+    line.remove_suffix(1);
+  }
+  // SplitMix64's finaliser over the seed and each byte.
+  auto mix = [](uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  uint64_t h = mix(seed);
+  for (char c : line) h = mix(h ^ static_cast<unsigned char>(c));
+  return static_cast<double>(h >> 11) * 0x1.0p-53 < fraction;
+}
+
 }  // namespace deepdist

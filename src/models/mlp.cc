@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "deepdist/partition.h"
 #include "src/core/atomic_file.h"
 #include "src/core/input_file.h"
 
@@ -84,11 +85,7 @@ Status ParseLine(std::string_view line, const Csv& csv, size_t columns, std::vec
 }
 
 bool IsTestLine(std::string_view line, uint64_t seed, double test_fraction) {
-  if (test_fraction <= 0) return false;
-  line = Trim(line);
-  uint64_t h = Mix(seed);
-  for (char c : line) h = Mix(h ^ static_cast<unsigned char>(c));
-  return static_cast<double>(h >> 11) * 0x1.0p-53 < test_fraction;
+  return IsHeldOutLine(line, seed, test_fraction);
 }
 
 Result<Examples> ReadCsv(const std::string& path, const ReadOptions& options) {
