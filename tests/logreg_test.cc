@@ -23,7 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::CommandResult;
 using testing_support::ReadFile;
-using testing_support::RunCommand;
 using testing_support::TempDirTest;
 
 TEST(LogregParseTest, ReadsLabelsIndicesAndValues) {
@@ -163,9 +162,7 @@ class LogregCliTest : public TempDirTest {
   }
 
   CommandResult Deepdist(std::vector<std::string> args) const {
-    const char* bin = std::getenv("DEEPDIST_BIN");
-    args.insert(args.begin(), bin != nullptr ? bin : "deepdist");
-    return RunCommand(args, dir_ + "/logs");
+    return testing_support::RunDeepdist(std::move(args), dir_ + "/logs");
   }
 
   static constexpr uint32_t kFeatures = 1000000;

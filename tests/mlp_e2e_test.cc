@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "deepdist/mlp.h"
+#include "tests/mlp_digits.h"
 #include "tests/test_support.h"
 
 namespace deepdist::mlp {
@@ -18,34 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::CommandResult;
 using testing_support::ReadFile;
-using testing_support::RunCommand;
 using testing_support::TempDirTest;
 
 constexpr const char* kDigits =
     "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
-
-// The command line on the digits: 1,797 8x8 images, label last.
-class MlpCliTest : public TempDirTest {
- protected:
-  MlpCliTest() : TempDirTest("deepdist-mlp-cli-") {}
-
-  void SetUp() override {
-    TempDirTest::SetUp();
-    ASSERT_TRUE(fs::exists(kDigits)) << kDigits << ": missing (scripts/install-deps.sh installs "
-                                     << "python3-sklearn)";
-    digits_ = dir_ + "/digits.csv";
-    ASSERT_EQ(std::system(("gzip -dc " + std::string(kDigits) + " > " + digits_).c_str()), 0);
-    fs::create_directories(dir_ + "/logs");
-  }
-
-  CommandResult Deepdist(std::vector<std::string> args) const {
-    const char* bin = std::getenv("DEEPDIST_BIN");
-    args.insert(args.begin(), bin != nullptr ? bin : "deepdist");
-    return RunCommand(args, dir_ + "/logs");
-  }
-
-  std::string digits_;
-};
 
 TEST_F(MlpCliTest, LearnsTheDigitsAsyncAndSyncAndPredictReadsTheModel) {
   struct Run {

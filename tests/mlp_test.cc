@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/mlp_digits.h"
 #include "tests/test_support.h"
 
 namespace deepdist::mlp {
@@ -19,7 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using testing_support::CommandResult;
 using testing_support::ReadFile;
-using testing_support::RunCommand;
 using testing_support::TempDirTest;
 
 constexpr const char* kDigits =
@@ -184,29 +184,6 @@ TEST_F(MlpFilesTest, ModelFileRoundTripsExactlyAndRejectsDamage) {
   ASSERT_TRUE(flat.ok()) << flat.status().message();
   EXPECT_TRUE(flat->arch.hidden.empty());
 }
-
-// The command line on the digits: 1,797 8x8 images, label last.
-class MlpCliTest : public TempDirTest {
- protected:
-  MlpCliTest() : TempDirTest("deepdist-mlp-cli-") {}
-
-  void SetUp() override {
-    TempDirTest::SetUp();
-    ASSERT_TRUE(fs::exists(kDigits)) << kDigits << ": missing (scripts/install-deps.sh installs "
-                                     << "python3-sklearn)";
-    digits_ = dir_ + "/digits.csv";
-    ASSERT_EQ(std::system(("gzip -dc " + std::string(kDigits) + " > " + digits_).c_str()), 0);
-    fs::create_directories(dir_ + "/logs");
-  }
-
-  CommandResult Deepdist(std::vector<std::string> args) const {
-    const char* bin = std::getenv("DEEPDIST_BIN");
-    args.insert(args.begin(), bin != nullptr ? bin : "deepdist");
-    return RunCommand(args, dir_ + "/logs");
-  }
-
-  std::string digits_;
-};
 
 TEST_F(MlpCliTest, BadInputAndFlagsFailWithOneLineAndNoModel) {
   const std::string model = dir_ + "/model.txt";

@@ -117,6 +117,14 @@ inline CommandResult RunCommand(const std::vector<std::string>& argv,
   return r;
 }
 
+// Runs the deepdist binary (DEEPDIST_BIN, as ctest sets it, else "deepdist"
+// on the PATH) with `args`, its output through files in `logs`.
+inline CommandResult RunDeepdist(std::vector<std::string> args, const std::filesystem::path& logs) {
+  const char* bin = std::getenv("DEEPDIST_BIN");
+  args.insert(args.begin(), bin != nullptr ? bin : "deepdist");
+  return RunCommand(args, logs);
+}
+
 }  // namespace deepdist::testing_support
 
 #endif  // DEEPDIST_TESTS_TEST_SUPPORT_H_

@@ -16,6 +16,7 @@
 #include "deepdist/partition.h"
 #include "deepdist/replica.h"
 #include "src/cli/commands.h"
+#include "src/cli/scope_flags.h"
 #include "src/core/atomic_file.h"
 
 namespace deepdist::cli {
@@ -25,29 +26,13 @@ struct LogregTrainFlags {
   std::string input;
   std::string output;
   long long features = 0;
-  double test_fraction = 0.2;
-  unsigned long long seed = 1;
-  long long epochs = 10;
-  long long batch = 100;
-  long long threads = 0;
-  std::string mode = "async";
-  std::string optimizer = "sgd";
-  double alpha = -1;
-  bool json = false;
-  bool quiet = false;
+  ScopeTrainFlags scope;
 };
 
 std::string Validate(const LogregTrainFlags& f) {
-  if (!(f.test_fraction >= 0 && f.test_fraction < 1)) return "--test-fraction: must be in [0, 1)";
-  if (f.epochs < 1 || f.epochs > 1000000) return "--epochs: must be between 1 and 1000000";
-  if (f.batch < 1 || f.batch > 1000000) return "--batch: must be between 1 and 1000000";
-  if (f.threads < 0 || f.threads > 4096) return "--threads: must be between 1 and 4096";
+  if (std::string problem = ValidateScopeTrainFlags(f.scope); !problem.empty()) return problem;
   if (f.features < 0 || static_cast<uint64_t>(f.features) > logreg::kMaxFeatures)
     return "--features: must be between 1 and 2^31";
-  if (f.mode != "async" && f.mode != "sync") return "--mode: must be async or sync";
-  if (f.optimizer != "sgd" && f.optimizer != "adagrad" && f.optimizer != "adam")
-    return "--optimizer: must be sgd, adagrad or adam, not \"" + f.optimizer + "\"";
-  if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 100)) return "--alpha: must be in (0, 100)";
   return "";
 }
 
@@ -110,24 +95,23 @@ int RunTrain(const LogregTrainFlags& f) {
         Status::InvalidArgument("--features: " + std::to_string(features) + ", but " + f.input +
                                 " has index " + std::to_string(scan->max_index)));
   }
-  const size_t batch = static_cast<size_t>(f.batch);
+  const auto batch = static_cast<size_t>(f.scope.batch);
   const uint64_t train_lines = std::max<uint64_t>(
-      1, static_cast<uint64_t>(static_cast<double>(scan->examples) * (1.0 - f.test_fraction)));
+      1,
+      static_cast<uint64_t>(static_cast<double>(scan->examples) * (1.0 - f.scope.test_fraction)));
   Result<std::vector<PartitionSpec>> parts = ListPartitions(
       {f.input}, {.target_partitions = std::max<size_t>(1, (train_lines + batch - 1) / batch),
                   .split_on = SplitOn::kLines});
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
-  const size_t threads = f.threads > 0 ? static_cast<size_t>(f.threads)
-                                       : std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = f.scope.Threads();
   DeepDist dd(logreg::NewModel(features), {.threads = threads,
-                                           .mode = f.mode == "sync" ? Mode::kSync : Mode::kAsync,
-                                           .epochs = static_cast<size_t>(f.epochs),
+                                           .mode = f.scope.ScopeMode(),
+                                           .epochs = static_cast<size_t>(f.scope.epochs),
                                            .cluster = &cluster});
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
-  float alpha = f.alpha > 0 ? static_cast<float>(f.alpha) : 1.0f;
-  if (f.alpha <= 0 && f.optimizer != "sgd") alpha = 0.1f;
-  const std::unique_ptr<Descent> rule = MakeDescent(f.optimizer, LearningRate{alpha, false});
+  const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);
+  const float alpha = rule->schedule().alpha;
 
   std::atomic<uint64_t> rows_pulled{0};
   const auto start = std::chrono::steady_clock::now();
@@ -137,7 +121,7 @@ int RunTrain(const LogregTrainFlags& f) {
         std::vector<logreg::Example> examples;
         logreg::Example e;
         Status read = data.ForEachLine([&](std::string_view line) {
-          if (Skip(line) || IsHeldOutLine(line, f.seed, f.test_fraction)) return;
+          if (Skip(line) || IsHeldOutLine(line, f.scope.seed, f.scope.test_fraction)) return;
           if (logreg::ParseLine(line, &e).ok()) examples.push_back(e);
         });
         Update update;
@@ -166,8 +150,10 @@ int RunTrain(const LogregTrainFlags& f) {
   if (!lead) return 0;
 
   const Model& model = dd.model();
-  const Quality train = Measure(model, ReadSide(f.input, f.seed, f.test_fraction, false));
-  const std::vector<logreg::Example> test_set = ReadSide(f.input, f.seed, f.test_fraction, true);
+  const Quality train =
+      Measure(model, ReadSide(f.input, f.scope.seed, f.scope.test_fraction, false));
+  const std::vector<logreg::Example> test_set =
+      ReadSide(f.input, f.scope.seed, f.scope.test_fraction, true);
   const Quality test = Measure(model, test_set);
   uint64_t nonzero = 0;
   const Table& w = model.table(0);
@@ -177,18 +163,18 @@ int RunTrain(const LogregTrainFlags& f) {
   if (!f.output.empty()) {
     if (Status s = logreg::Save(f.output, model); !s.ok()) return ReportError(s);
   }
-  if (f.json) {
+  if (f.scope.json) {
     nlohmann::json j = {{"examples", scan->examples},
                         {"test_examples", test_set.size()},
                         {"features", features},
                         {"nonzero_weights", nonzero},
                         {"rows_pulled", rows_pulled.load()},
-                        {"epochs", f.epochs},
+                        {"epochs", f.scope.epochs},
                         {"updates", dd.updates_applied()},
                         {"ranks", cluster.ranks()},
                         {"threads", threads},
-                        {"mode", f.mode},
-                        {"optimizer", f.optimizer},
+                        {"mode", f.scope.mode},
+                        {"optimizer", f.scope.optimizer},
                         {"alpha", alpha},
                         {"seconds", seconds},
                         {"loss", train.loss},
@@ -197,7 +183,7 @@ int RunTrain(const LogregTrainFlags& f) {
                         {"test_accuracy", test.accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
     std::printf("%s\n", j.dump().c_str());
-  } else if (!f.quiet) {
+  } else if (!f.scope.quiet) {
     std::printf(
         "trained logistic regression (%llu features, %llu not 0) in %.1f s: test "
         "accuracy %.4f on %zu examples, train accuracy %.4f%s%s\n",
@@ -254,32 +240,8 @@ void RegisterLogreg(CLI::App& app, Action& run) {
   train->add_option("--output", tf->output, "Write the model to FILE (for logreg predict)");
   train->add_option("--features", tf->features,
                     "Feature indices 1..N (default: the largest index in the input)");
-  train
-      ->add_option("--test-fraction", tf->test_fraction,
-                   "Fraction of the lines held out for the test accuracy: a line is held out "
-                   "when a hash of --seed and its text says so")
-      ->capture_default_str();
-  train->add_option("--seed", tf->seed, "Seed of the split")->capture_default_str();
-  train->add_option("--epochs", tf->epochs, "Passes over the data")->capture_default_str();
-  train
-      ->add_option("--batch", tf->batch,
-                   "Training lines per partition (one gradient and update each)")
-      ->capture_default_str();
-  train->add_option("--threads", tf->threads,
-                    "Worker threads per rank (default: hardware threads)");
-  train
-      ->add_option("--mode", tf->mode,
-                   "async (Downpour-like) or sync (MLlib-like rounds: one partition per "
-                   "worker against the same model, their mean applied once)")
-      ->capture_default_str();
-  train
-      ->add_option("--optimizer", tf->optimizer,
-                   "Descent rule on the model server: sgd, adagrad or adam (docs/DESCENT.md)")
-      ->capture_default_str();
-  train->add_option("--alpha", tf->alpha,
-                    "Learning rate, constant (default 1 for sgd, 0.1 for adagrad and adam)");
-  train->add_flag("--json", tf->json, "Print the summary as one JSON line");
-  train->add_flag("--quiet", tf->quiet, "No summary line");
+  AddScopeTrainFlags(*train, tf->scope, "Seed of the split",
+                     "Learning rate, constant (default 1 for sgd, 0.1 for adagrad and adam)");
   train->callback([&run, tf] { run = [tf] { return RunTrain(*tf); }; });
 
   auto pf = std::make_shared<LogregPredictFlags>();

@@ -14,6 +14,7 @@
 #include "deepdist/mlp.h"
 #include "deepdist/partition.h"
 #include "src/cli/commands.h"
+#include "src/cli/scope_flags.h"
 #include "src/core/atomic_file.h"
 
 namespace deepdist::cli {
@@ -23,18 +24,8 @@ struct MlpTrainFlags {
   std::string input;
   std::string output;
   long long label_column = -1;
-  double test_fraction = 0.2;
-  unsigned long long seed = 1;
   std::string hidden = "64";
-  long long epochs = 100;
-  long long batch = 32;
-  long long threads = 0;
-  std::string mode = "async";
-  std::string optimizer = "sgd";
-  double alpha = -1;
-  double momentum = 0;
-  bool json = false;
-  bool quiet = false;
+  ScopeTrainFlags scope;
 };
 
 Result<std::vector<size_t>> ParseHidden(const std::string& text) {
@@ -55,16 +46,7 @@ Result<std::vector<size_t>> ParseHidden(const std::string& text) {
 }
 
 std::string Validate(const MlpTrainFlags& f) {
-  if (!(f.test_fraction >= 0 && f.test_fraction < 1)) return "--test-fraction: must be in [0, 1)";
-  if (f.epochs < 1 || f.epochs > 1000000) return "--epochs: must be between 1 and 1000000";
-  if (f.batch < 1 || f.batch > 1000000) return "--batch: must be between 1 and 1000000";
-  if (f.threads < 0 || f.threads > 4096) return "--threads: must be between 1 and 4096";
-  if (f.mode != "async" && f.mode != "sync") return "--mode: must be async or sync";
-  if (f.optimizer != "sgd" && f.optimizer != "adagrad" && f.optimizer != "adam")
-    return "--optimizer: must be sgd, adagrad or adam, not \"" + f.optimizer + "\"";
-  if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 10)) return "--alpha: must be in (0, 10)";
-  if (!(f.momentum >= 0 && f.momentum < 1)) return "--momentum: must be in [0, 1)";
-  if (f.momentum > 0 && f.optimizer != "sgd") return "--momentum: only --optimizer sgd has one";
+  if (std::string problem = ValidateScopeTrainFlags(f.scope); !problem.empty()) return problem;
   if (f.label_column < -1) return "--label-column: must be 0 or more";
   return "";
 }
@@ -87,8 +69,8 @@ int RunTrain(const MlpTrainFlags& f) {
   mlp::ReadOptions read;
   read.csv.label_column = f.label_column;
   read.split = true;
-  read.seed = f.seed;
-  read.test_fraction = f.test_fraction;
+  read.seed = f.scope.seed;
+  read.test_fraction = f.scope.test_fraction;
   Result<mlp::Examples> train_set = mlp::ReadCsv(f.input, read);
   read.test_side = true;
   Result<mlp::Examples> test_set = train_set.ok() ? mlp::ReadCsv(f.input, read) : train_set;
@@ -105,25 +87,20 @@ int RunTrain(const MlpTrainFlags& f) {
   arch.classes = std::max<size_t>(2, static_cast<size_t>(top) + 1);
 
   // Partitions of about --batch training lines each: one update apiece.
-  const size_t parts_wanted = std::max<size_t>(
-      1, (train_set->rows() + static_cast<size_t>(f.batch) - 1) / static_cast<size_t>(f.batch));
+  const auto batch = static_cast<size_t>(f.scope.batch);
+  const size_t parts_wanted = std::max<size_t>(1, (train_set->rows() + batch - 1) / batch);
   Result<std::vector<PartitionSpec>> parts =
       ListPartitions({f.input}, {.target_partitions = parts_wanted, .split_on = SplitOn::kLines});
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
-  const size_t threads = f.threads > 0 ? static_cast<size_t>(f.threads)
-                                       : std::max(1u, std::thread::hardware_concurrency());
-  DeepDist dd(mlp::NewModel(arch, f.seed), {.threads = threads,
-                                            .mode = f.mode == "sync" ? Mode::kSync : Mode::kAsync,
-                                            .epochs = static_cast<size_t>(f.epochs),
-                                            .cluster = &cluster});
+  const size_t threads = f.scope.Threads();
+  DeepDist dd(mlp::NewModel(arch, f.scope.seed), {.threads = threads,
+                                                  .mode = f.scope.ScopeMode(),
+                                                  .epochs = static_cast<size_t>(f.scope.epochs),
+                                                  .cluster = &cluster});
   // Defaults: the best rates measured on the digits (docs/BENCHMARKS.md).
-  float alpha = f.alpha > 0 ? static_cast<float>(f.alpha) : 0.01f;
-  if (f.alpha <= 0 && f.optimizer == "adam") alpha = 0.001f;
-  DescentOptions rule_options;
-  rule_options.momentum = static_cast<float>(f.momentum);
-  const std::unique_ptr<Descent> rule =
-      MakeDescent(f.optimizer, LearningRate{alpha, false}, rule_options);
+  const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "adam" ? 0.001f : 0.01f);
+  const float alpha = rule->schedule().alpha;
 
   const mlp::Csv csv{f.label_column};
   const size_t columns = arch.inputs + 1;
@@ -137,7 +114,7 @@ int RunTrain(const MlpTrainFlags& f) {
         // Lines were checked above; the test lines are left out.
         Status read_status = data.ForEachLine([&](std::string_view line) {
           if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
-          if (mlp::IsTestLine(line, f.seed, f.test_fraction)) return;
+          if (mlp::IsTestLine(line, f.scope.seed, f.scope.test_fraction)) return;
           if (!mlp::ParseLine(line, csv, columns, &x, &y).ok()) return;
           xs.insert(xs.end(), x.begin(), x.end());
           ys.push_back(y);
@@ -167,18 +144,18 @@ int RunTrain(const MlpTrainFlags& f) {
   if (!f.output.empty()) {
     if (Status s = mlp::Save(f.output, model, arch); !s.ok()) return ReportError(s);
   }
-  if (f.json) {
+  if (f.scope.json) {
     nlohmann::json j = {{"train_examples", train_set->rows()},
                         {"test_examples", test_set->rows()},
                         {"features", arch.inputs},
                         {"classes", arch.classes},
                         {"hidden", arch.hidden},
-                        {"epochs", f.epochs},
+                        {"epochs", f.scope.epochs},
                         {"updates", dd.updates_applied()},
                         {"ranks", cluster.ranks()},
                         {"threads", threads},
-                        {"mode", f.mode},
-                        {"optimizer", f.optimizer},
+                        {"mode", f.scope.mode},
+                        {"optimizer", f.scope.optimizer},
                         {"alpha", alpha},
                         {"seconds", seconds},
                         {"loss", loss},
@@ -186,7 +163,7 @@ int RunTrain(const MlpTrainFlags& f) {
                         {"test_accuracy", test_accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
     std::printf("%s\n", j.dump().c_str());
-  } else if (!f.quiet) {
+  } else if (!f.scope.quiet) {
     std::printf(
         "trained an MLP (%zu inputs, %zu classes) on %zu examples in %.1f s: "
         "test accuracy %.4f on %zu examples, train accuracy %.4f, loss %.4f%s%s\n",
@@ -250,38 +227,14 @@ void RegisterMlp(CLI::App& app, Action& run) {
   train->add_option("--output", train_flags->output, "Write the model to FILE (for mlp predict)");
   train->add_option("--label-column", train_flags->label_column,
                     "The label's column, 0-based (default: the last)");
-  train
-      ->add_option("--test-fraction", train_flags->test_fraction,
-                   "Fraction of the lines held out for the test accuracy: a line is held out "
-                   "when a hash of --seed and its text says so")
-      ->capture_default_str();
-  train->add_option("--seed", train_flags->seed, "Random seed (weights and split)")
-      ->capture_default_str();
+  train_flags->scope.epochs = 100;
+  train_flags->scope.batch = 32;
+  AddScopeTrainFlags(*train, train_flags->scope, "Random seed (weights and split)",
+                     "Learning rate, constant (default 0.01; 0.001 with adam)");
   train
       ->add_option("--hidden", train_flags->hidden,
                    "Hidden layer sizes, comma-separated (0: none, softmax regression)")
       ->capture_default_str();
-  train->add_option("--epochs", train_flags->epochs, "Passes over the data")->capture_default_str();
-  train
-      ->add_option("--batch", train_flags->batch,
-                   "Training lines per partition (one gradient and update each)")
-      ->capture_default_str();
-  train->add_option("--threads", train_flags->threads,
-                    "Worker threads per rank (default: hardware threads)");
-  train
-      ->add_option("--mode", train_flags->mode,
-                   "async (Downpour-like) or sync (MLlib-like rounds: one partition per "
-                   "worker against the same model, their mean applied once)")
-      ->capture_default_str();
-  train
-      ->add_option("--optimizer", train_flags->optimizer,
-                   "Descent rule on the model server: sgd, adagrad or adam (docs/DESCENT.md)")
-      ->capture_default_str();
-  train->add_option("--alpha", train_flags->alpha,
-                    "Learning rate, constant (default 0.01; 0.001 with adam)");
-  train->add_option("--momentum", train_flags->momentum, "Momentum of --optimizer sgd, in [0, 1)");
-  train->add_flag("--json", train_flags->json, "Print the summary as one JSON line");
-  train->add_flag("--quiet", train_flags->quiet, "No summary line");
   train->callback([&run, train_flags] { run = [train_flags] { return RunTrain(*train_flags); }; });
 
   auto predict_flags = std::make_shared<MlpPredictFlags>();

@@ -1,0 +1,61 @@
+#include "src/cli/scope_flags.h"
+
+#include <thread>
+
+namespace deepdist::cli {
+
+size_t ScopeTrainFlags::Threads() const {
+  return threads > 0 ? static_cast<size_t>(threads)
+                     : std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::unique_ptr<Descent> ScopeTrainFlags::Rule(float default_alpha) const {
+  DescentOptions options;
+  options.momentum = static_cast<float>(momentum);
+  const float rate = alpha > 0 ? static_cast<float>(alpha) : default_alpha;
+  return MakeDescent(optimizer, LearningRate{rate, false}, options);
+}
+
+void AddScopeTrainFlags(CLI::App& train, ScopeTrainFlags& f, const std::string& seed_help,
+                        const std::string& alpha_help) {
+  train
+      .add_option("--test-fraction", f.test_fraction,
+                  "Fraction of the lines held out for the test accuracy: a line is held out "
+                  "when a hash of --seed and its text says so")
+      ->capture_default_str();
+  train.add_option("--seed", f.seed, seed_help)->capture_default_str();
+  train.add_option("--epochs", f.epochs, "Passes over the data")->capture_default_str();
+  train
+      .add_option("--batch", f.batch, "Training lines per partition (one gradient and update each)")
+      ->capture_default_str();
+  train.add_option("--threads", f.threads, "Worker threads per rank (default: hardware threads)");
+  train
+      .add_option("--mode", f.mode,
+                  "async (Downpour-like) or sync (MLlib-like rounds: one partition per worker "
+                  "against the same model, their mean applied once)")
+      ->capture_default_str();
+  train
+      .add_option("--optimizer", f.optimizer,
+                  "Descent rule on the model server: sgd, adagrad or adam (docs/DESCENT.md)")
+      ->capture_default_str();
+  train.add_option("--alpha", f.alpha, alpha_help);
+  train.add_option("--momentum", f.momentum, "Momentum of --optimizer sgd, in [0, 1)");
+  train.add_flag("--json", f.json, "Print the summary as one JSON line");
+  train.add_flag("--quiet", f.quiet, "No summary line");
+}
+
+std::string ValidateScopeTrainFlags(const ScopeTrainFlags& f) {
+  if (!(f.test_fraction >= 0 && f.test_fraction < 1)) return "--test-fraction: must be in [0, 1)";
+  if (f.epochs < 1 || f.epochs > 1000000) return "--epochs: must be between 1 and 1000000";
+  if (f.batch < 1 || f.batch > 1000000) return "--batch: must be between 1 and 1000000";
+  if (f.threads < 0 || f.threads > 4096) return "--threads: must be between 1 and 4096";
+  if (f.mode != "async" && f.mode != "sync") return "--mode: must be async or sync";
+  if (f.optimizer != "sgd" && f.optimizer != "adagrad" && f.optimizer != "adam")
+    return "--optimizer: must be sgd, adagrad or adam, not \"" + f.optimizer + "\"";
+  if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 100)) return "--alpha: must be in (0, 100)";
+  if (!(f.momentum >= 0 && f.momentum < 1)) return "--momentum: must be in [0, 1)";
+  if (f.momentum > 0 && f.optimizer != "sgd") return "--momentum: only --optimizer sgd has one";
+  return "";
+}
+
+}  // namespace deepdist::cli
