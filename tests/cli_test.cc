@@ -420,12 +420,64 @@ TEST_F(CliTest, BadFlagValues) {
       {"--hot-rows", "-1"},
       {"--hot-every", "0"},
       {"--wire", "fp8"},
+      {"--eval-every", "-1"},
+      {"--eval-every", "1"},  // Without --questions.
+      {"--restrict", "-5"},
       // No wire in one process: the flag would do nothing, so it is refused.
       {"--wire", "fp16"}};
   for (const auto& flag : cases) {
     SCOPED_TRACE(flag[0] + " " + flag[1]);
     ExpectTrainError(Train(corpus_.string(), output.string(), flag), 2, flag[0], output);
   }
+}
+
+// --questions: the accuracy of the trained vectors, the same as the analogy
+// command finds in the written file; --eval-every adds the accuracy of the
+// vectors as they stood during training, in time order, ending at the end.
+TEST_F(CliTest, TrainReportsAnalogyAccuracyAsItGoes) {
+  const fs::path questions = dir_ / "questions.txt";
+  WriteFile(questions, QuestionsText());
+  const fs::path output = dir_ / "vectors.bin";
+  const double every = 0.01;
+  const CommandResult r =
+      Train(corpus_.string(), output.string(),
+            {"--epochs", "40", "--questions", questions.string(), "--eval-every",
+             std::to_string(every), "--restrict", "150", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = LastJson(r);
+  const CommandResult eval =
+      Deepdist({"word2vec", "analogy", "--vectors", output.string(), "--questions",
+                questions.string(), "--restrict", "150", "--json"});
+  ASSERT_EQ(eval.code, 0) << eval.err;
+  const double accuracy = j.at("accuracy").get<double>();
+  EXPECT_EQ(accuracy, LastJson(eval).at("accuracy").get<double>());
+  const json& series = j.at("accuracy_series");
+  ASSERT_GE(series.size(), 1u);
+  EXPECT_EQ(series.back().at("accuracy").get<double>(), accuracy);
+  EXPECT_EQ(series.back().at("progress").get<double>(), 1.0);
+  EXPECT_EQ(series.back().at("seconds").get<double>(), j.at("train_seconds").get<double>());
+  for (size_t i = 1; i < series.size(); ++i) {
+    EXPECT_GT(series[i].at("seconds").get<double>(), series[i - 1].at("seconds").get<double>());
+    EXPECT_GE(series[i].at("progress").get<double>(), series[i - 1].at("progress").get<double>());
+  }
+  // A run of several intervals was watched through them.
+  const double train_seconds = j.at("train_seconds").get<double>();
+  if (train_seconds > 3 * every) {
+    EXPECT_GE(series.size(), 2u) << train_seconds << " s";
+    EXPECT_LT(series.front().at("seconds").get<double>(), 2 * every);
+  }
+
+  // Without --json, a line per point.
+  const CommandResult text = Train(corpus_.string(), output.string(),
+                                   {"--epochs", "1", "--questions", questions.string()});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("analogy accuracy "), std::string::npos) << text.out;
+
+  // A missing questions file fails before training, writing nothing.
+  const fs::path fresh = dir_ / "fresh.bin";
+  const std::string missing = (dir_ / "no_such_questions.txt").string();
+  ExpectTrainError(Train(corpus_.string(), fresh.string(), {"--questions", missing}), 1, missing,
+                   fresh);
 }
 
 // The rate cannot end above where it starts.

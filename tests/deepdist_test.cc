@@ -602,5 +602,78 @@ TEST(DeepDistScopeTest, NoPartitionsInAsyncModeIsANoOp) {
   EXPECT_EQ(dd.updates_applied(), 0u);
 }
 
+// Snapshots taken while training goes on: each is the master as some moment
+// left it (a whole number of unit updates, never ahead of what was pushed),
+// in order, on a grid of the interval.
+TEST(DeepDistScopeTest, SnapshotsShowTheMasterAsTrainingGoes) {
+  const std::vector<PartitionSpec> parts = FakePartitions(20);
+  for (Mode mode : {Mode::kAsync, Mode::kSync}) {
+    std::vector<TrainSnapshot> snapshots;
+    DeepDist dd(ScalarModel(),
+                {.threads = mode == Mode::kAsync ? 1u : 2u,
+                 .mode = mode,
+                 .snapshot_every = 0.025,
+                 .on_snapshot = [&](TrainSnapshot s) { snapshots.push_back(std::move(s)); }});
+    // At least 20 x 10 ms (async) or 10 rounds x 10 ms (sync) of training:
+    // time for several snapshots, however fast the machine.
+    Status s = dd.train(
+        parts,
+        [mode](const Model&, Partition&) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(mode == Mode::kAsync ? 10 : 25));
+          return ScalarUpdate(1.0f);
+        },
+        AddDelta);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    const char* name = mode == Mode::kAsync ? "async" : "sync";
+    ASSERT_GE(snapshots.size(), 2u) << name;
+    // Async adds 1 per partition; sync the mean of 1s, 1 per round.
+    const float final_value = mode == Mode::kAsync ? 20.0f : 10.0f;
+    EXPECT_EQ(dd.model()["s"].row(0)[0], final_value) << name;
+    float last = 0;
+    for (size_t i = 0; i < snapshots.size(); ++i) {
+      const TrainSnapshot& snap = snapshots[i];
+      ASSERT_EQ(snap.model.num_tables(), 1u);
+      EXPECT_EQ(snap.model.table(0).name(), "s");
+      const float v = snap.model.table(0).row(0)[0];
+      EXPECT_EQ(v, std::floor(v)) << name << " snapshot " << i;
+      EXPECT_GE(v, last) << name << " snapshot " << i;
+      EXPECT_LE(v, final_value);
+      last = v;
+      EXPECT_GE(snap.seconds, 0.025 * static_cast<double>(i + 1) - 1e-3) << name;
+      if (i > 0) {
+        EXPECT_GT(snap.seconds, snapshots[i - 1].seconds);
+        EXPECT_GE(snap.progress, snapshots[i - 1].progress);
+      }
+      if (mode == Mode::kAsync) {
+        // Progress is counted after the push lands: the value is that
+        // count, or one push ahead of it.
+        const float done = static_cast<float>(std::lround(snap.progress * 20.0));
+        EXPECT_TRUE(v == done || v == done + 1.0f) << v << " after " << done << " partitions";
+      }
+    }
+  }
+}
+
+TEST(DeepDistScopeTest, SnapshotOfAMissingTableFailsTrain) {
+  int snapshots = 0;
+  DeepDist dd(ScalarModel(), {.threads = 1,
+                              .snapshot_every = 0.01,
+                              .snapshot_tables = {3},
+                              .on_snapshot = [&](TrainSnapshot) { ++snapshots; }});
+  Status s = dd.train(
+      FakePartitions(50),
+      [](const Model&, Partition&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return ScalarUpdate(1.0f);
+      },
+      AddDelta);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("snapshot_tables: the store has no table 3"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(snapshots, 0);
+  // Training stopped at the failure instead of running every partition.
+  EXPECT_LT(dd.updates_applied(), 50u);
+}
+
 }  // namespace
 }  // namespace deepdist

@@ -202,6 +202,8 @@ TEST_F(MlpCliTest, BadInputAndFlagsFailWithOneLineAndNoModel) {
            Case{{"--input", digits_, "--optimizer", "adam", "--momentum", "0.9"}, 2, "--momentum"},
            Case{{"--input", digits_, "--label-column", "99"}, 2, "--label-column"},
            Case{{"--input", digits_, "--mode", "eventually"}, 2, "--mode"},
+           Case{{"--input", digits_, "--eval-every", "-1", "--json"}, 2, "--eval-every"},
+           Case{{"--input", digits_, "--eval-every", "0.1"}, 2, "--eval-every: its series"},
        }) {
     std::vector<std::string> args = {"mlp", "train", "--output", model, "--epochs", "1"};
     args.insert(args.end(), c.args.begin(), c.args.end());
@@ -215,6 +217,30 @@ TEST_F(MlpCliTest, BadInputAndFlagsFailWithOneLineAndNoModel) {
   const CommandResult p = Deepdist({"mlp", "predict", "--model", bad, "--input", digits_});
   EXPECT_EQ(p.code, 1);
   EXPECT_NE(p.err.find("not a deepdist MLP model file"), std::string::npos) << p.err;
+}
+
+// --eval-every: the test accuracy of the model as it stood during training,
+// in time order, ending with the trained model's.
+TEST_F(MlpCliTest, EvalEveryGivesTheTestAccuracySeries) {
+  const double every = 0.02;
+  const CommandResult r = Deepdist({"mlp", "train", "--input", digits_, "--epochs", "4",
+                                    "--eval-every", std::to_string(every), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string line = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  const nlohmann::json j = nlohmann::json::parse(line);
+  const nlohmann::json& series = j.at("test_accuracy_series");
+  ASSERT_GE(series.size(), 1u);
+  EXPECT_EQ(series.back().at("test_accuracy").get<double>(), j.at("test_accuracy").get<double>());
+  EXPECT_EQ(series.back().at("progress").get<double>(), 1.0);
+  for (size_t i = 0; i < series.size(); ++i) {
+    const double a = series[i].at("test_accuracy").get<double>();
+    EXPECT_GE(a, 0.0);
+    EXPECT_LE(a, 1.0);
+    if (i > 0) {
+      EXPECT_GT(series[i].at("seconds").get<double>(), series[i - 1].at("seconds").get<double>());
+    }
+  }
+  if (j.at("seconds").get<double>() > 3 * every) EXPECT_GE(series.size(), 2u);
 }
 
 }  // namespace

@@ -90,6 +90,31 @@ scores = {r["word"]: r["score"] for r in json.load(sys.stdin)["results"]}
 assert scores["dog"] > scores["car"], scores
 ' || fail "cat is not nearer dog than car"
     ;;
+  evalevery)
+    # Snapshots pulled from both ranks' shards while training goes on; the
+    # final accuracy is the analogy command's on the written vectors.
+    printf ': pairs\ncat dog car bus\nhorse cow train plane\nlion duck taxi ship\n' >"$dir/q.txt"
+    run 120 "${mpiexec[@]}" "$bin" word2vec train --input "$dir/parts" --dim 16 --min-count 1 \
+      --epochs 300 --threads 1 --quiet --json --output "$dir/v.txt" --questions "$dir/q.txt" \
+      --eval-every 0.02 --restrict 0
+    [[ $rc -eq 0 ]] || fail "exit $rc"
+    cp "$dir/out" "$dir/train.json"
+    "$bin" word2vec analogy --vectors "$dir/v.txt" --questions "$dir/q.txt" --restrict 0 \
+      --json >"$dir/out" 2>"$dir/err" || fail "analogy failed"
+    /usr/bin/python3 - "$dir" <<'PY' || fail "accuracy series"
+import json, sys
+d = sys.argv[1]
+train = json.loads(open(d + "/train.json").read().splitlines()[-1])
+eval_ = json.loads(open(d + "/out").read().splitlines()[-1])
+series = train["accuracy_series"]
+assert train["ranks"] == 2, train
+assert train["accuracy"] == eval_["accuracy"], (train["accuracy"], eval_["accuracy"])
+assert series[-1]["accuracy"] == train["accuracy"] and series[-1]["progress"] == 1.0, series
+assert all(a["seconds"] < b["seconds"] for a, b in zip(series, series[1:])), series
+if train["train_seconds"] > 0.06:
+    assert len(series) >= 2, series
+PY
+    ;;
   badinput)
     # A truncated .gz part: one rank's share of the vocabulary count fails.
     head -c 200 <(gzip -c "$dir/parts/part-00001") >"$dir/parts/part-00001.gz"

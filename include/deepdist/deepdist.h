@@ -59,12 +59,31 @@ namespace deepdist {
 
 enum class Mode { kAsync, kSync };
 
+// The master model as it stood part-way through a train() (Options::
+// snapshot_every): the tables asked for, pulled from the store while the
+// workers went on.
+struct TrainSnapshot {
+  double seconds = 0;   // Since train() started, on rank 0's clock.
+  double progress = 0;  // The store's progress_fraction() then, 0..1.
+  Model model;          // The tables of Options::snapshot_tables, in that order.
+};
+
 struct Options {
   size_t threads = 0;  // Workers per rank; 0 means one per hardware thread.
   Mode mode = Mode::kAsync;
   size_t epochs = 1;  // Passes over all partitions.
   // The job's ranks; nullptr means embedded (one process).
   Cluster* cluster = nullptr;
+  // Every `snapshot_every` seconds of a train() (0: never), rank 0 pulls
+  // the master rows of `snapshot_tables` (every table when empty) from the
+  // store, as any worker would, while the workers go on, and hands them to
+  // `on_snapshot` on the thread that called train(). Training is not paused:
+  // keep the snapshot and evaluate it after train() returns, or the
+  // evaluation's work slows the training it measures. A failed pull ends
+  // the train() with its error.
+  double snapshot_every = 0;
+  std::vector<size_t> snapshot_tables = {};
+  std::function<void(TrainSnapshot snapshot)> on_snapshot = {};
 };
 
 // One data partition as a gradient function sees it.

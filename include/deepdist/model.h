@@ -64,6 +64,8 @@ class Model {
 
   // Adds a zero-filled table; the name must be new. Returns its index.
   size_t AddTable(const std::string& name, size_t rows, size_t dim);
+  // Adds `table` as it is; its name must be new. Returns its index.
+  size_t AddTable(Table table);
   size_t num_tables() const { return tables_.size(); }
   Table& table(size_t index) { return tables_[index]; }
   const Table& table(size_t index) const { return tables_[index]; }

@@ -105,10 +105,13 @@ int RunTrain(const LogregTrainFlags& f) {
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
   const size_t threads = f.scope.Threads();
-  DeepDist dd(logreg::NewModel(features), {.threads = threads,
-                                           .mode = f.scope.ScopeMode(),
-                                           .epochs = static_cast<size_t>(f.scope.epochs),
-                                           .cluster = &cluster});
+  Options scope{.threads = threads,
+                .mode = f.scope.ScopeMode(),
+                .epochs = static_cast<size_t>(f.scope.epochs),
+                .cluster = &cluster};
+  std::vector<TrainSnapshot> snapshots;
+  f.scope.KeepSnapshots(&scope, &snapshots);
+  DeepDist dd(logreg::NewModel(features), scope);
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);
   const float alpha = rule->schedule().alpha;
@@ -182,6 +185,11 @@ int RunTrain(const LogregTrainFlags& f) {
                         {"test_loss", test.loss},
                         {"test_accuracy", test.accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
+    if (f.scope.eval_every > 0) {
+      j["test_accuracy_series"] =
+          MeasureSeries(f.scope, snapshots, model, seconds, "test_accuracy",
+                        [&](const Model& m) { return Measure(m, test_set).accuracy; });
+    }
     std::printf("%s\n", j.dump().c_str());
   } else if (!f.scope.quiet) {
     std::printf(

@@ -94,10 +94,13 @@ int RunTrain(const MlpTrainFlags& f) {
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
   const size_t threads = f.scope.Threads();
-  DeepDist dd(mlp::NewModel(arch, f.scope.seed), {.threads = threads,
-                                                  .mode = f.scope.ScopeMode(),
-                                                  .epochs = static_cast<size_t>(f.scope.epochs),
-                                                  .cluster = &cluster});
+  Options scope{.threads = threads,
+                .mode = f.scope.ScopeMode(),
+                .epochs = static_cast<size_t>(f.scope.epochs),
+                .cluster = &cluster};
+  std::vector<TrainSnapshot> snapshots;
+  f.scope.KeepSnapshots(&scope, &snapshots);
+  DeepDist dd(mlp::NewModel(arch, f.scope.seed), scope);
   // Defaults: the best rates measured on the digits (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "adam" ? 0.001f : 0.01f);
   const float alpha = rule->schedule().alpha;
@@ -162,6 +165,11 @@ int RunTrain(const MlpTrainFlags& f) {
                         {"train_accuracy", train_accuracy},
                         {"test_accuracy", test_accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
+    if (f.scope.eval_every > 0) {
+      j["test_accuracy_series"] =
+          MeasureSeries(f.scope, snapshots, model, seconds, "test_accuracy",
+                        [&](const Model& m) { return mlp::Accuracy(m, arch, *test_set); });
+    }
     std::printf("%s\n", j.dump().c_str());
   } else if (!f.scope.quiet) {
     std::printf(

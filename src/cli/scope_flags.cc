@@ -1,6 +1,7 @@
 #include "src/cli/scope_flags.h"
 
 #include <thread>
+#include <utility>
 
 namespace deepdist::cli {
 
@@ -14,6 +15,24 @@ std::unique_ptr<Descent> ScopeTrainFlags::Rule(float default_alpha) const {
   options.momentum = static_cast<float>(momentum);
   const float rate = alpha > 0 ? static_cast<float>(alpha) : default_alpha;
   return MakeDescent(optimizer, LearningRate{rate, false}, options);
+}
+
+void ScopeTrainFlags::KeepSnapshots(Options* options, std::vector<TrainSnapshot>* snapshots) const {
+  if (eval_every <= 0) return;
+  options->snapshot_every = eval_every;
+  options->on_snapshot = [snapshots](TrainSnapshot s) { snapshots->push_back(std::move(s)); };
+}
+
+nlohmann::json MeasureSeries(const ScopeTrainFlags& f, const std::vector<TrainSnapshot>& snapshots,
+                             const Model& trained, double seconds, const std::string& name,
+                             const std::function<double(const Model&)>& measure) {
+  nlohmann::json series = nlohmann::json::array();
+  if (f.eval_every <= 0) return series;
+  for (const TrainSnapshot& s : snapshots) {
+    series.push_back({{"seconds", s.seconds}, {"progress", s.progress}, {name, measure(s.model)}});
+  }
+  series.push_back({{"seconds", seconds}, {"progress", 1.0}, {name, measure(trained)}});
+  return series;
 }
 
 void AddScopeTrainFlags(CLI::App& train, ScopeTrainFlags& f, const std::string& seed_help,
@@ -40,6 +59,10 @@ void AddScopeTrainFlags(CLI::App& train, ScopeTrainFlags& f, const std::string& 
       ->capture_default_str();
   train.add_option("--alpha", f.alpha, alpha_help);
   train.add_option("--momentum", f.momentum, "Momentum of --optimizer sgd, in [0, 1)");
+  train.add_option("--eval-every", f.eval_every,
+                   "Also measure the model as it stood every SECONDS of training (pulled from "
+                   "the model server while training goes on, measured after it): a series in "
+                   "the --json summary");
   train.add_flag("--json", f.json, "Print the summary as one JSON line");
   train.add_flag("--quiet", f.quiet, "No summary line");
 }
@@ -55,6 +78,9 @@ std::string ValidateScopeTrainFlags(const ScopeTrainFlags& f) {
   if (f.alpha != -1 && !(f.alpha > 0 && f.alpha < 100)) return "--alpha: must be in (0, 100)";
   if (!(f.momentum >= 0 && f.momentum < 1)) return "--momentum: must be in [0, 1)";
   if (f.momentum > 0 && f.optimizer != "sgd") return "--momentum: only --optimizer sgd has one";
+  if (!(f.eval_every >= 0 && f.eval_every <= 1e6))
+    return "--eval-every: must be between 0 and 10^6 seconds";
+  if (f.eval_every > 0 && !f.json) return "--eval-every: its series is in the --json summary";
   return "";
 }
 

@@ -5,8 +5,11 @@
 #define DEEPDIST_SRC_CLI_SCOPE_FLAGS_H_
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "deepdist/deepdist.h"
 #include "deepdist/descent.h"
@@ -23,6 +26,7 @@ struct ScopeTrainFlags {
   std::string optimizer = "sgd";
   double alpha = -1;
   double momentum = 0;
+  double eval_every = 0;  // Seconds; 0: only the trained model is measured.
   bool json = false;
   bool quiet = false;
 
@@ -31,7 +35,17 @@ struct ScopeTrainFlags {
   Mode ScopeMode() const { return mode == "sync" ? Mode::kSync : Mode::kAsync; }
   // The rule at --alpha, else at `default_alpha` (constant rates).
   std::unique_ptr<Descent> Rule(float default_alpha) const;
+  // With --eval-every, has the scope keep its model every so many seconds of
+  // training in `snapshots`, to be measured after training.
+  void KeepSnapshots(Options* options, std::vector<TrainSnapshot>* snapshots) const;
 };
+
+// The "<name>_series" entries of a --json summary: each snapshot's seconds,
+// progress and `measure`(model) under `name`, then the trained model's at
+// `seconds`. Empty without --eval-every.
+nlohmann::json MeasureSeries(const ScopeTrainFlags& f, const std::vector<TrainSnapshot>& snapshots,
+                             const Model& trained, double seconds, const std::string& name,
+                             const std::function<double(const Model&)>& measure);
 
 // Registers the shared flags on `train`; `seed_help` says what the seed
 // seeds, `alpha_help` the rates' defaults.

@@ -16,6 +16,7 @@
 #include "deepdist/descent.h"
 #include "deepdist/partition.h"
 #include "deepdist/store.h"
+#include "deepdist/word2vec/evaluation.h"
 #include "deepdist/word2vec/trainer.h"
 #include "deepdist/word2vec/vectors.h"
 #include "deepdist/word2vec/vocabulary.h"
@@ -60,6 +61,9 @@ struct TrainFlags {
   long long hot_every = kUnset;
   std::string wire;     // Empty: the default (RunTrain).
   std::string replica;  // Empty: full under MPI, rows in one process.
+  std::string questions;
+  double eval_every = 0;
+  long long restrict = 30000;
   bool json = false;
   bool quiet = false;
 };
@@ -114,6 +118,10 @@ std::string Validate(const TrainFlags& f) {
   if (quantized && f.replica == "rows")
     return "--wire: int8 and int4 carry a full replica's changes; --replica rows takes fp32 or "
            "fp16";
+  if (!(f.eval_every >= 0 && f.eval_every <= 1e6))
+    return "--eval-every: must be between 0 and 10^6 seconds";
+  if (f.eval_every > 0 && f.questions.empty()) return "--eval-every: needs --questions";
+  if (f.restrict < 0) return "--restrict: must not be negative";
   if (f.inputs.empty()) return "--input: is required";
   return "";
 }
@@ -264,11 +272,21 @@ int RunTrain(const TrainFlags& f) {
   options.seed = f.seed;
   options.sync = f.mode == "sync";
   options.shared_negatives = f.kernel == "batched";
-  // Fail before any work when an output cannot be written (rank 0 writes).
+  // Fail before any work when an output cannot be written (rank 0 writes)
+  // or the questions cannot be read (rank 0 evaluates).
   Status writable;
+  word2vec::QuestionSet questions;
   if (lead) {
     writable = AtomicFile::CheckWritable(f.output);
     if (writable.ok() && !f.save_vocab.empty()) writable = AtomicFile::CheckWritable(f.save_vocab);
+    if (writable.ok() && !f.questions.empty()) {
+      Result<word2vec::QuestionSet> read = word2vec::ReadQuestions(f.questions);
+      if (read.ok()) {
+        questions = std::move(*read);
+      } else {
+        writable = read.status();
+      }
+    }
   }
   if (int code = Agree(cluster, writable)) return code;
 
@@ -339,6 +357,23 @@ int RunTrain(const TrainFlags& f) {
   }
 
   SetIntervals(f, ranks, vocab->train_words(), &options);
+  // The word vectors as they stood every --eval-every seconds, kept (the
+  // rows --restrict searches) and evaluated after training, so that the
+  // evaluation takes no time from training.
+  struct Point {
+    double seconds = 0;
+    double progress = 0;
+    word2vec::Vectors vectors;
+  };
+  std::vector<Point> points;
+  const size_t eval_rows = static_cast<size_t>(f.restrict);
+  if (f.eval_every > 0) {
+    options.snapshot_every = f.eval_every;
+    options.on_snapshot = [&](TrainSnapshot snapshot) {
+      points.push_back({snapshot.seconds, snapshot.progress,
+                        word2vec::Vectors::FromTable(*vocab, snapshot.model.table(0), eval_rows)});
+    };
+  }
   word2vec::Trainer trainer(*vocab, options);
   LearningRate lr = trainer.Schedule();
   lr.linear_decay = f.optimizer == "sgd";
@@ -411,6 +446,26 @@ int RunTrain(const TrainFlags& f) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double wps = seconds > 0 ? static_cast<double>(words) / seconds : 0.0;
+  // After the clock: evaluation is not training time.
+  // Analogy accuracy of the snapshots, then of the final vectors.
+  nlohmann::json series = nlohmann::json::array();
+  double accuracy = 0;
+  if (!f.questions.empty()) {
+    points.push_back(
+        {stats->seconds, 1.0, word2vec::Vectors::FromTable(*vocab, model->table(0), eval_rows)});
+    for (Point& p : points) {
+      p.vectors.Normalize();
+      accuracy =
+          word2vec::EvaluateAnalogies(p.vectors, questions, eval_rows, options.threads).accuracy();
+      series.push_back({{"seconds", p.seconds}, {"progress", p.progress}, {"accuracy", accuracy}});
+      if (!f.json) {
+        std::printf("analogy accuracy %.2f%% at %.1f s of training (%.0f%% of the words)\n",
+                    100.0 * accuracy, p.seconds, 100.0 * p.progress);
+      }
+      p.vectors = word2vec::Vectors();  // Its memory back.
+    }
+  }
+
   if (f.json) {
     nlohmann::json j;
     j["words"] = words;
@@ -427,6 +482,10 @@ int RunTrain(const TrainFlags& f) {
         words > 0 ? static_cast<double>(bytes_sent) / static_cast<double>(words) : 0.0;
     j["simd"] = word2vec::KernelTarget();
     j["output"] = f.output;
+    if (!f.questions.empty()) {
+      j["accuracy"] = accuracy;
+      if (f.eval_every > 0) j["accuracy_series"] = series;
+    }
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf(
@@ -515,6 +574,16 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "full replica's changes quantized to 8 or 4 bits per value with a scale per "
                   "row, the rounding error sent with the row's next change; async only); MPI "
                   "only. Default int4 under MPI (async, full replica), else fp32");
+  cmd->add_option("--questions", flags->questions,
+                  "Analogy questions (word2vec's questions-words.txt format): report the "
+                  "accuracy of the trained vectors");
+  cmd->add_option("--eval-every", flags->eval_every,
+                  "With --questions: also the accuracy of the word vectors as they stood every "
+                  "SECONDS of training (copied from the model server while training goes on, "
+                  "evaluated after it, so evaluation takes no training time)");
+  cmd->add_option("--restrict", flags->restrict,
+                  "With --questions: search only the most frequent N words (0: all)")
+      ->capture_default_str();
   cmd->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet", flags->quiet, "No progress line");
   cmd->callback([flags, &run] { run = [flags] { return RunTrain(*flags); }; });

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -62,6 +63,12 @@ void Table::Zero() { std::memset(data_.get(), 0, rows_ * stride_ * sizeof(float)
 size_t Model::AddTable(const std::string& name, size_t rows, size_t dim) {
   DD_CHECK(Find(name) < 0);
   tables_.emplace_back(name, rows, dim);
+  return tables_.size() - 1;
+}
+
+size_t Model::AddTable(Table table) {
+  DD_CHECK(Find(table.name()) < 0);
+  tables_.push_back(std::move(table));
   return tables_.size() - 1;
 }
 

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 namespace deepdist {
@@ -128,6 +130,108 @@ Status FetchWhole(ParamStore& store, Model& model, std::vector<std::vector<RowId
   return store.PullNow(blocks);
 }
 
+using Clock = std::chrono::steady_clock;
+
+// The workers of one train() still running. Done wakes a waiter the moment
+// the last one ends.
+class Running {
+ public:
+  explicit Running(size_t workers) : left_(workers) {}
+  void Done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--left_ == 0) done_.notify_all();
+  }
+  // Waits until every worker is done (true) or `until`, when given (false).
+  bool WaitUntil(std::optional<Clock::time_point> until) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto done = [&] { return left_ == 0; };
+    if (!until) {
+      done_.wait(lock, done);
+      return true;
+    }
+    return done_.wait_until(lock, *until, done);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable done_;
+  size_t left_;
+};
+
+// Pulls the tables `options` asks for, named as in `shape` where it has
+// them (a scope that owns its model), else "table<k>".
+Result<TrainSnapshot> TakeSnapshot(ParamStore& store, const Options& options, const Model& shape,
+                                   double seconds) {
+  std::vector<size_t> tables = options.snapshot_tables;
+  if (tables.empty()) {
+    for (size_t t = 0; t < store.num_tables(); ++t) tables.push_back(t);
+  }
+  TrainSnapshot snapshot;
+  snapshot.seconds = seconds;
+  snapshot.progress = store.progress_fraction();
+  std::vector<std::vector<RowId>> ids(tables.size());
+  std::vector<RowBlock> blocks;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const size_t t = tables[i];
+    if (t >= store.num_tables()) {
+      return Status::InvalidArgument("snapshot_tables: the store has no table " +
+                                     std::to_string(t));
+    }
+    std::string name = t < shape.num_tables() ? shape.table(t).name() : "table" + std::to_string(t);
+    snapshot.model.AddTable(std::move(name), store.rows(t), store.dim(t));
+    ids[i].resize(store.rows(t));
+    for (RowId r = 0; r < ids[i].size(); ++r) ids[i][r] = r;
+    Table& table = snapshot.model.table(i);
+    blocks.push_back({t, ids[i], table.data(), table.stride()});
+  }
+  DD_RETURN_IF_ERROR(store.PullNow(blocks));
+  return snapshot;
+}
+
+// Waits until every worker is done, calling `on_tick` about every 100 ms
+// and taking the snapshots `options` asks for (rank 0). A failed snapshot
+// is handed to `stop`, which stops the workers as their own failure would;
+// no more are taken.
+void Watch(ParamStore& store, const Options& options, const Model& shape, Running& running,
+           const std::function<void()>& on_tick, const std::function<void(Status)>& stop) {
+  const Clock::time_point start = Clock::now();
+  const bool snapshots =
+      options.snapshot_every > 0 && options.on_snapshot != nullptr && store.rank() == 0;
+  const auto every = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options.snapshot_every));
+  Clock::time_point next_snapshot = start + every;
+  Clock::time_point next_tick = start + std::chrono::milliseconds(100);
+  Status failed;
+  for (;;) {
+    const bool want_snapshot = snapshots && failed.ok();
+    std::optional<Clock::time_point> wake;
+    if (on_tick) wake = next_tick;
+    if (want_snapshot) wake = wake ? std::min(*wake, next_snapshot) : next_snapshot;
+    if (running.WaitUntil(wake)) break;
+    const Clock::time_point now = Clock::now();
+    if (want_snapshot && now >= next_snapshot) {
+      Result<TrainSnapshot> snapshot =
+          TakeSnapshot(store, options, shape, std::chrono::duration<double>(now - start).count());
+      if (snapshot.ok()) {
+        options.on_snapshot(std::move(*snapshot));
+      } else {
+        failed = snapshot.status();
+        stop(snapshot.status());
+      }
+      // On the same grid of intervals; one that took longer than an
+      // interval pushes the next a whole interval on.
+      next_snapshot += every;
+      if (const Clock::time_point after = Clock::now(); next_snapshot < after) {
+        next_snapshot = after + every;
+      }
+    }
+    if (on_tick && now >= next_tick) {
+      on_tick();
+      next_tick = now + std::chrono::milliseconds(100);
+    }
+  }
+}
+
 }  // namespace
 
 DeepDist::DeepDist(Model model, Options options) : options_(options), model_(std::move(model)) {
@@ -228,7 +332,7 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
   FirstError errors;
   const std::atomic<bool>& failed = errors.failed();
   auto record = [&](Status s) { errors.Record(std::move(s)); };
-  std::atomic<size_t> running{threads};
+  Running running(threads);
   std::atomic<size_t> done_tasks{0};
 
   ReplicaOptions replica_options = options.replica;
@@ -269,15 +373,13 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
     if (worker != nullptr) worker->Done();
     const float rate = store.learning_rate();
     if (Status s = replica.Finish(rate, ok && !failed); !s.ok()) record(s);
-    running.fetch_sub(1);
+    running.Done();
   };
 
   std::vector<std::thread> pool;
   for (size_t i = 0; i < threads; ++i) pool.emplace_back(run, i);
-  while (running.load() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (options.on_tick && running.load() > 0) options.on_tick();
-  }
+  // A failed snapshot is recorded, as a worker's failure is.
+  Watch(store, options_, model_, running, options.on_tick, record);
   for (std::thread& t : pool) t.join();
   updates_applied_ += done_tasks.load();
   if (Status first = errors.Take(); !first.ok()) return first;
@@ -329,7 +431,8 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
 
   if (!sync) {
     const std::unique_ptr<TaskSource> tasks = store.NewTasks(num_parts, epochs);
-    auto worker = [&] {
+    Running running(workers);
+    auto work = [&] {
       Model local = model_;  // The shape; filled by each fetch.
       std::vector<std::vector<RowId>> ids;
       Replica replica(store, {}, replica_options);
@@ -348,8 +451,13 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
         store.AddProgress(1);
       }
     };
+    auto worker = [&] {
+      work();
+      running.Done();
+    };
     std::vector<std::thread> threads;
     for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
+    Watch(store, options_, model_, running, {}, record);
     for (std::thread& t : threads) t.join();
   } else {
     // Sync, as MLlib: rounds of one partition per worker (what an async
@@ -367,7 +475,8 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
     const size_t all_workers = workers * static_cast<size_t>(store.ranks());
     const size_t rounds_per_epoch = (num_parts + all_workers - 1) / all_workers;
     std::atomic<size_t> rounds_done{0};
-    auto worker = [&] {
+    Running running(workers);
+    auto work = [&] {
       Model local = model_;
       std::vector<std::vector<RowId>> ids;
       Replica replica(store, {}, replica_options);
@@ -405,8 +514,13 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
         }
       }
     };
+    auto worker = [&] {
+      work();
+      running.Done();
+    };
     std::vector<std::thread> threads;
     for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
+    Watch(store, options_, model_, running, {}, record);
     for (std::thread& t : threads) t.join();
   }
   updates_applied_ += applied.load();

@@ -268,7 +268,10 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
                                   const std::function<void(const TrainProgress&)>& on_progress) {
   DeepDist dd(store, {.threads = options_.threads,
                       .mode = options_.sync ? Mode::kSync : Mode::kAsync,
-                      .epochs = options_.epochs});
+                      .epochs = options_.epochs,
+                      .snapshot_every = options_.snapshot_every,
+                      .snapshot_tables = {kTableIn},
+                      .on_snapshot = options_.on_snapshot});
   return Run(partitions, dd, nullptr, on_progress);
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "deepdist/status.h"
 #include "deepdist/word2vec/vocabulary.h"
 #include "src/core/atomic_file.h"
 
@@ -204,6 +206,22 @@ std::unordered_map<std::string, size_t> Vectors::LowercaseIndex(size_t limit) co
   const size_t n = std::min(limit, words_.size());
   for (size_t i = 0; i < n; ++i) index.emplace(Lower(words_[i]), i);
   return index;
+}
+
+Vectors Vectors::FromTable(const Vocabulary& vocab, const Table& table, size_t limit) {
+  DD_CHECK(table.rows() <= vocab.size());
+  const size_t n = limit > 0 ? std::min(limit, table.rows()) : table.rows();
+  Vectors v;
+  v.dim_ = table.dim();
+  v.words_.reserve(n);
+  v.data_.resize(n * v.dim_);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& word = vocab.word(static_cast<int32_t>(i));
+    v.index_.emplace(word, i);
+    v.words_.push_back(word);
+    std::copy_n(table.row(i), v.dim_, v.data_.data() + i * v.dim_);
+  }
+  return v;
 }
 
 void Vectors::Normalize() {

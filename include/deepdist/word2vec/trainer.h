@@ -82,6 +82,12 @@ struct TrainerOptions {
   // negatives shared across each window (the window's inputs and targets
   // updated together as small matrix products). CBOW is the same either way.
   bool shared_negatives = true;
+  // Every snapshot_every seconds of training (0: never), the master "in"
+  // rows (the word vectors, as a one-table Model) go to on_snapshot, pulled
+  // while the workers go on (Options::snapshot_every). For the Train that
+  // makes its own scope; a scope passed in has its own Options.
+  double snapshot_every = 0;
+  std::function<void(TrainSnapshot snapshot)> on_snapshot;
 };
 
 struct TrainProgress {

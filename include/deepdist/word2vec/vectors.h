@@ -37,6 +37,9 @@ class Vectors {
 
   // Reads either format (told apart by the first record).
   [[nodiscard]] static Result<Vectors> Load(const std::string& path);
+  // Row i of `table` as the vector of vocab.word(i), for the first `limit`
+  // rows (0: all): a model in memory, evaluated without a file.
+  static Vectors FromTable(const Vocabulary& vocab, const Table& table, size_t limit = 0);
 
   size_t size() const { return words_.size(); }
   size_t dim() const { return dim_; }
