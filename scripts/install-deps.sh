@@ -3,7 +3,7 @@
 # packages only. Idempotent and non-interactive; run as root (or with sudo).
 #
 #   scripts/install-deps.sh          build + test dependencies
-#   scripts/install-deps.sh --peers  also the peers of the benchmarks (gensim, fastText)
+#   scripts/install-deps.sh --peers  also what the benchmarks need (fastText, matplotlib)
 set -euo pipefail
 
 build_pkgs=(
@@ -19,7 +19,10 @@ build_pkgs=(
   python3-sklearn      # its handwritten digits (digits.csv.gz): the MLP's test data
   time
 )
-peer_pkgs=(fasttext)
+peer_pkgs=(
+  fasttext
+  python3-matplotlib  # bench/convergence.sh's plots
+)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--peers" ]]; then want+=("${peer_pkgs[@]}"); fi
