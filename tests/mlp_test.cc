@@ -240,7 +240,7 @@ TEST_F(MlpCliTest, EvalEveryGivesTheTestAccuracySeries) {
       EXPECT_GT(series[i].at("seconds").get<double>(), series[i - 1].at("seconds").get<double>());
     }
   }
-  if (j.at("seconds").get<double>() > 3 * every) EXPECT_GE(series.size(), 2u);
+  if (j.at("seconds").get<double>() > 10 * every) EXPECT_GE(series.size(), 2u);
 }
 
 }  // namespace

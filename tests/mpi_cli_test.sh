@@ -111,7 +111,7 @@ assert train["ranks"] == 2, train
 assert train["accuracy"] == eval_["accuracy"], (train["accuracy"], eval_["accuracy"])
 assert series[-1]["accuracy"] == train["accuracy"] and series[-1]["progress"] == 1.0, series
 assert all(a["seconds"] < b["seconds"] for a, b in zip(series, series[1:])), series
-if train["train_seconds"] > 0.06:
+if train["train_seconds"] > 0.2:
     assert len(series) >= 2, series
 PY
     ;;
