@@ -189,6 +189,31 @@ TEST(LocalStoreTest, OutOfRangeRowsAreErrors) {
   for (RowId r = 0; r < 5; ++r) EXPECT_EQ(Row(store.model(), 0, r), Row(unchanged, 0, r));
 }
 
+// A bad row anywhere in a call fails all of it: the blocks before it are
+// not applied either, and the error names the row and the table.
+TEST(LocalStoreTest, APushWithABadRowAppliesNothing) {
+  LocalStore store(MakeModel(), std::make_unique<Sgd>());
+  const std::vector<float> g(40, 1.0f);  // Room for both blocks' rows.
+  const RowId good[] = {0, 1};
+  const RowId bad[] = {1, 7};
+  const ConstRowBlock blocks[] = {{0, good, g.data(), 0}, {1, bad, g.data(), 0}};
+  const Status s = store.PushNow(blocks);
+  EXPECT_EQ(s.code(), Status::Code::kOutOfRange);
+  EXPECT_NE(s.message().find("push: row 7 out of range of table 'ctx'"), std::string::npos)
+      << s.message();
+  const Model unchanged = MakeModel();
+  for (size_t t = 0; t < 2; ++t) {
+    for (RowId r = 0; r < unchanged.table(t).rows(); ++r) {
+      EXPECT_EQ(Row(store.model(), t, r), Row(unchanged, t, r)) << t << " " << r;
+    }
+  }
+  std::vector<float> out(6);
+  const RowBlock pulls[] = {{0, good, out.data(), 0}, {7, good, out.data(), 0}};
+  const Status p = store.PullNow(pulls);
+  EXPECT_EQ(p.code(), Status::Code::kOutOfRange);
+  EXPECT_NE(p.message().find("pull: no table 7"), std::string::npos) << p.message();
+}
+
 TEST(LocalStoreTest, OutOfRangeTablesAreErrors) {
   LocalStore store(MakeModel(), std::make_unique<Sgd>());
   std::vector<float> out(3);

@@ -925,16 +925,16 @@ TEST_F(MpiStoreTest, OutOfRangeIsAnError) {
   const ConstRowBlock bad_push_table{99, {&one, 1}, buffer, 0};
   const ConstRowBlock bad_push_row{1, {&far, 1}, buffer, 0};
   Status s = store->PullNow({&bad_table, 1});
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.code(), Status::Code::kOutOfRange);
   EXPECT_NE(s.message().find("pull"), std::string::npos) << s.message();
   s = store->PullNow({&bad_row, 1});
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.code(), Status::Code::kOutOfRange);
   EXPECT_NE(s.message().find("pull"), std::string::npos) << s.message();
   s = store->PushNow({&bad_push_table, 1});
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.code(), Status::Code::kOutOfRange);
   EXPECT_NE(s.message().find("push"), std::string::npos) << s.message();
   s = store->PushNow({&bad_push_row, 1});
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.code(), Status::Code::kOutOfRange);
   EXPECT_NE(s.message().find("push"), std::string::npos) << s.message();
   EXPECT_TRUE(store->Barrier().ok());
 }

@@ -15,7 +15,17 @@ namespace deepdist {
 
 class [[nodiscard]] Status {
  public:
-  enum class Code { kOk = 0, kInvalidArgument, kNotFound, kIOError, kCorruption, kInternal };
+  // kOutOfRange: a table or row id the model does not have (a caller's or a
+  // peer's fault, not a usage error).
+  enum class Code {
+    kOk = 0,
+    kInvalidArgument,
+    kNotFound,
+    kIOError,
+    kCorruption,
+    kInternal,
+    kOutOfRange
+  };
 
   Status() = default;
   static Status OK() { return Status(); }
@@ -26,6 +36,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg)); }
   static Status Corruption(std::string msg) { return Status(Code::kCorruption, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status OutOfRange(std::string msg) { return Status(Code::kOutOfRange, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

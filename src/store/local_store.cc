@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <barrier>
 #include <cstring>
+#include <string>
 #include <unordered_map>
 
 #include "deepdist/store.h"
@@ -111,7 +112,9 @@ Ticket LocalStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
   std::vector<RowId> ids;
   for (ChangedRows& range : ranges) {
     if (range.table >= model_.num_tables()) {
-      return Settle(Status::InvalidArgument("pull: no such table"));
+      return Settle(Status::OutOfRange("pull: no table " + std::to_string(range.table) +
+                                       " (the model has " + std::to_string(model_.num_tables()) +
+                                       ")"));
     }
     const Table& t = model_.table(range.table);
     const size_t dim = t.dim();
@@ -130,14 +133,38 @@ Ticket LocalStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
   return Settle(Status::OK());
 }
 
+namespace {
+
+// Every block's table and rows exist, checked before any row is touched, so
+// that a bad block fails the whole call with nothing applied.
+template <typename Block>
+Status CheckBlocks(const Model& model, std::span<const Block> blocks, const char* what) {
+  for (const Block& b : blocks) {
+    if (b.table >= model.num_tables()) {
+      return Status::OutOfRange(std::string(what) + ": no table " + std::to_string(b.table) +
+                                " (the model has " + std::to_string(model.num_tables()) + ")");
+    }
+    const Table& t = model.table(b.table);
+    for (RowId id : b.ids) {
+      if (id >= t.rows()) {
+        return Status::OutOfRange(std::string(what) + ": row " + std::to_string(id) +
+                                  " out of range of table '" + t.name() + "' (" +
+                                  std::to_string(t.rows()) + " rows)");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status LocalStore::DoPull(std::span<const RowBlock> blocks) {
+  DD_RETURN_IF_ERROR(CheckBlocks(model_, blocks, "pull"));
   for (const RowBlock& b : blocks) {
-    if (b.table >= model_.num_tables()) return Status::InvalidArgument("pull: no such table");
     const Table& t = model_.table(b.table);
     const size_t dim = t.dim();
     const size_t stride = StrideOf(b.stride, dim);
     for (size_t i = 0; i < b.ids.size(); ++i) {
-      if (b.ids[i] >= t.rows()) return Status::InvalidArgument("pull: row out of range");
       std::mutex* lock = RowLock(b.ids[i]);
       if (lock != nullptr) lock->lock();
       std::memcpy(b.values + i * stride, t.row(b.ids[i]), dim * sizeof(float));
@@ -151,14 +178,11 @@ Status LocalStore::DoPush(std::span<const ConstRowBlock> blocks, const PushOptio
   const float lr = learning_rate();
   const bool delta = options.kind == PushOptions::Kind::kDelta;
   if (delta && !(options.rate > 0)) return Status::InvalidArgument("push: a delta needs its rate");
+  DD_RETURN_IF_ERROR(CheckBlocks(model_, blocks, "push"));
   for (const ConstRowBlock& b : blocks) {
-    if (b.table >= model_.num_tables()) return Status::InvalidArgument("push: no such table");
     Table& t = model_.table(b.table);
     const size_t dim = t.dim();
     const size_t stride = StrideOf(b.stride, dim);
-    for (RowId id : b.ids) {
-      if (id >= t.rows()) return Status::InvalidArgument("push: row out of range");
-    }
     // A row repeated within a block is one change: its values summed (the
     // first, then the others in order), applied once, as the MPI store does.
     std::span<const RowId> ids = b.ids;

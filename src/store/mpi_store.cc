@@ -50,6 +50,8 @@ Status StatusFromCode(uint8_t code, std::string message) {
       return Status::IOError(std::move(message));
     case Status::Code::kCorruption:
       return Status::Corruption(std::move(message));
+    case Status::Code::kOutOfRange:
+      return Status::OutOfRange(std::move(message));
     default:
       return Status::Internal(std::move(message));
   }
@@ -97,16 +99,16 @@ MpiStore::~MpiStore() { cluster_->Unregister(id_); }
 Status MpiStore::Validate(size_t table, std::span<const RowId> ids, size_t stride,
                           const char* what) const {
   if (table >= tables_.size()) {
-    return Status::InvalidArgument(std::string(what) + ": no table " + std::to_string(table) +
-                                   " (the model has " + std::to_string(tables_.size()) + ")");
+    return Status::OutOfRange(std::string(what) + ": no table " + std::to_string(table) +
+                              " (the model has " + std::to_string(tables_.size()) + ")");
   }
   const TableInfo& info = tables_[table];
   DD_CHECK(stride == 0 || stride >= info.dim);
   for (RowId id : ids) {
     if (id >= info.rows) {
-      return Status::InvalidArgument(std::string(what) + ": row " + std::to_string(id) +
-                                     " out of range of table '" + info.name + "' (" +
-                                     std::to_string(info.rows) + " rows)");
+      return Status::OutOfRange(std::string(what) + ": row " + std::to_string(id) +
+                                " out of range of table '" + info.name + "' (" +
+                                std::to_string(info.rows) + " rows)");
     }
   }
   return Status::OK();
