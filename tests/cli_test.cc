@@ -605,6 +605,27 @@ TEST_F(CliTest, NoCommand) {
   }
 }
 
+// An unknown command is named, with the commands that would do.
+TEST_F(CliTest, UnknownCommandIsNamed) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (const Case& c : {
+           Case{{"frob"},
+                "deepdist: frob: unknown command (deepdist takes word2vec, mlp or logreg)"},
+           Case{{"word2vec", "frob"},
+                "deepdist: frob: unknown command (deepdist word2vec takes train"},
+           Case{{"mlp", "frob", "--input", "x"}, "deepdist: frob: unknown command (deepdist mlp"},
+           Case{{"word2vec"}, "deepdist: command: missing (deepdist word2vec takes train"},
+           Case{{}, "deepdist: command: missing (deepdist takes word2vec"},
+       }) {
+    const CommandResult r = Deepdist(c.args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(r.err.rfind(c.says, 0), 0u) << r.err;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // train: unwritable outputs (tests may run as root, so by missing folders).
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "deepdist/cluster.h"
 #include "src/cli/commands.h"
@@ -79,6 +80,38 @@ std::string Describe(const CLI::ParseError& e) {
   return text;
 }
 
+// The commands `app` has, "a, b or c".
+std::string CommandNames(CLI::App& app) {
+  std::vector<std::string> names;
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : (i + 1 == names.size() ? " or " : ", ")) + names[i];
+  }
+  return out;
+}
+
+// When a command is required: the first word of the command line that names
+// no command where one is due, or else which command is missing.
+std::string MissingCommand(CLI::App& app, int argc, char** argv) {
+  CLI::App* at = &app;
+  std::string path = "deepdist";
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (!word.empty() && word[0] == '-') break;
+    std::vector<CLI::App*> match =
+        at->get_subcommands([&](CLI::App* sub) { return sub->get_name() == word; });
+    if (match.empty()) {
+      return word + ": unknown command (" + path + " takes " + CommandNames(*at) + ")";
+    }
+    at = match.front();
+    path += " " + word;
+  }
+  return "command: missing (" + path + " takes " + CommandNames(*at) + "; see --help)";
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -104,6 +137,9 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Every rank of an MPI job parses the same command line: one message.
     if (LaunchedRank() != 0) return 2;
+    if (std::string(e.what()).rfind("A subcommand is required", 0) == 0) {
+      return UsageError(MissingCommand(app, argc, argv));
+    }
     return UsageError(Describe(e));
   }
   if (!run) return UsageError("no command given (try --help)");
