@@ -366,6 +366,24 @@ TEST_F(CliTest, FailedTrainingKeepsExistingOutput) {
   ExpectNothingLeft(dir_, dir_ / "no_such_file");
 }
 
+// A training that fails (a truncated .gz met while training, the vocabulary
+// read from a file) leaves no --save-vocab behind either.
+TEST_F(CliTest, FailedTrainingLeavesNoVocabulary) {
+  const fs::path vocab = dir_ / "vocab.txt";
+  ASSERT_EQ(Train(corpus_.string(), (dir_ / "good.bin").string(),
+                  {"--epochs", "1", "--save-vocab", vocab.string()})
+                .code,
+            0);
+  const fs::path input = dir_ / "cut.txt.gz";
+  ASSERT_NO_FATAL_FAILURE(WriteCutGzipCorpus(input, [](size_t size) { return size / 2; }));
+  const fs::path saved = dir_ / "saved-vocab.txt";
+  const fs::path output = dir_ / "out.bin";
+  const CommandResult r = Train(input.string(), output.string(),
+                                {"--read-vocab", vocab.string(), "--save-vocab", saved.string()});
+  ExpectTrainError(r, 1, input.string(), output);
+  EXPECT_FALSE(fs::exists(saved)) << "the vocabulary of a failed training was left behind";
+}
+
 TEST_F(CliTest, MissingVocabularyFiles) {
   const fs::path missing = dir_ / "no_such_vocab.txt";
   ExpectFlagFileError("--read-vocab", missing);

@@ -351,10 +351,6 @@ int RunTrain(const TrainFlags& f) {
                                     std::to_string(f.min_count) + " times (--min-count)" +
                                     (f.vocab_words.empty() ? "" : " among the --vocab-words")));
   }
-  if (!f.save_vocab.empty()) {
-    Status saved = lead ? vocab->Save(f.save_vocab) : Status::OK();
-    if (int code = Agree(cluster, saved)) return code;
-  }
 
   SetIntervals(f, ranks, vocab->train_words(), &options);
   // The word vectors as they stood every --eval-every seconds, kept (the
@@ -433,6 +429,9 @@ int RunTrain(const TrainFlags& f) {
                          : (f.format == "text" ? word2vec::VectorFormat::kText
                                                : word2vec::VectorFormat::kBinary);
     written = word2vec::SaveVectors(f.output, format, *vocab, model->table(0));
+    // The vocabulary only with the vectors it belongs to: a failed training
+    // leaves neither behind.
+    if (written.ok() && !f.save_vocab.empty()) written = vocab->Save(f.save_vocab);
   }
   if (int code = Agree(cluster, written)) return code;
   if (ranks > 1) {
