@@ -528,6 +528,27 @@ TEST(DeepDistScopeDeathTest, GradientThrowingANonStandardExceptionFailsTrain) {
   }
 }
 
+// The Downpour form: a Worker that throws anything ends train() with an
+// error naming the partition, never std::terminate.
+TEST(DeepDistScopeDeathTest, WorkerThrowingAnythingFailsTrain) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  struct Thrower : Worker {
+    Status Train(Replica&, Partition&) override { throw 42; }
+  };
+  EXPECT_EXIT(
+      {
+        DeepDist dd(ScalarModel(), {.threads = 2});
+        WorkerOptions options;
+        options.planned_units = 4;
+        Status s = dd.train(
+            FakePartitions(4), [](size_t) { return std::make_unique<Thrower>(); }, options,
+            Sgd(LearningRate{0.1f, false}));
+        std::fprintf(stderr, "train returned: %s\n", s.ToString().c_str());
+        std::_Exit(!s.ok() && s.message().find("unknown exception") != std::string::npos ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "train returned");
+}
+
 TEST(DeepDistScopeTest, SyncModeEqualsAPlainLoopOfTheSameRounds) {
   // gradient(m, p) = m / 2 + (p + 1) per value, SGD at 0.25, 4 partitions in
   // rounds of one per worker, each round's mean applied once. Every value

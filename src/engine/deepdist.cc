@@ -350,6 +350,8 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
       worker = make_worker(index);
     } catch (const std::exception& e) {
       record(Status::Internal(std::string("worker: could not start: ") + e.what()));
+    } catch (...) {
+      record(Status::Internal("worker: could not start: an unknown exception"));
     }
     Replica replica(store, options.tables, replica_options);
     bool ok = worker != nullptr;
@@ -362,6 +364,8 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
         s = worker->Train(replica, part);
       } catch (const std::exception& e) {
         s = Status::Internal(part.spec().path + ": training failed: " + e.what());
+      } catch (...) {
+        s = Status::Internal(part.spec().path + ": training failed with an unknown exception");
       }
       if (!s.ok()) {
         record(s);  // A stop after another's failure is not recorded twice.
