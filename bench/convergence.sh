@@ -123,6 +123,14 @@ field() {  # field JSON KEY
   /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
 
+# The rate of the best accuracy selection.txt holds for one way: best_rate MODEL SETUP MODE
+# OPTIMIZER (the first of equals).
+best_rate() {
+  awk -v model="$1" -v s="$2" -v m="$3" -v o="$4" \
+    '$1 == model && $2 == s && $3 == m && $4 == o && $6 > acc { acc = $6; a = $5 }
+     END { print a }' "$work/selection.txt"
+}
+
 # Rate selection, then the series of the best rate. selection.txt lines:
 # "model setup mode optimizer alpha accuracy seconds".
 : >"$work/selection.txt"
@@ -138,9 +146,7 @@ for setup in $setups; do
         echo "word2vec $setup $mode $opt $a $(field "$j" accuracy) $(field "$j" train_seconds)" \
           >>"$work/selection.txt"
       done
-      best=$(awk -v s="$setup" -v m="$mode" -v o="$opt" \
-        '$1 == "word2vec" && $2 == s && $3 == m && $4 == o && $6 > acc { acc = $6; a = $5 }
-         END { print a }' "$work/selection.txt")
+      best=$(best_rate word2vec "$setup" "$mode" "$opt")
       echo "convergence.sh: word2vec $setup $mode $opt alpha $best, $epochs epochs, series" >&2
       w2v_run "$setup" "$work/series-word2vec-$setup-$mode-$opt.json" "$epochs" "$mode" "$opt" \
         "$best" --eval-every "$eval_every"
@@ -159,9 +165,7 @@ for setup in $setups; do
         echo "mlp $setup $mode $opt $a $(field "$j" test_accuracy) $(field "$j" seconds)" \
           >>"$work/selection.txt"
       done
-      best=$(awk -v s="$setup" -v m="$mode" -v o="$opt" \
-        '$1 == "mlp" && $2 == s && $3 == m && $4 == o && $6 > acc { acc = $6; a = $5 }
-         END { print a }' "$work/selection.txt")
+      best=$(best_rate mlp "$setup" "$mode" "$opt")
       cp "$work/mlp-$setup-$mode-$opt-$best.json" "$work/series-mlp-$setup-$mode-$opt.json"
     done
   done
