@@ -4,6 +4,7 @@
 #
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --peers  also what the benchmarks need (fastText, matplotlib)
+#   scripts/install-deps.sh --fuzz   also what scripts/fuzz.sh needs (clang, libFuzzer)
 set -euo pipefail
 
 build_pkgs=(
@@ -24,8 +25,13 @@ peer_pkgs=(
   python3-matplotlib  # bench/convergence.sh's plots
 )
 
+fuzz_pkgs=(
+  clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes for clang
+)
+
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--peers" ]]; then want+=("${peer_pkgs[@]}"); fi
+if [[ "${1:-}" == "--fuzz" ]]; then want+=("${fuzz_pkgs[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do
