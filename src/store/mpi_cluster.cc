@@ -27,8 +27,12 @@ using Clock = std::chrono::steady_clock;
 // collective; replies this rank's workers wait for), since a sleeping rank
 // delays every step of such exchanges (unless the node runs more ranks than
 // it has hardware threads, where eager polling takes a core from a rank that
-// needs it; measured in docs/DISTRIBUTED.md). Sleeps grow from 4 us to the cap
-// (DEEPDIST_MPI_MAX_IDLE_US), or to kBusySleepCapUs while something is under way.
+// needs it; measured in docs/DISTRIBUTED.md). While a local thread is blocked
+// on this one (a collective, a Wait) sleeps grow from 4 us to
+// kBusySleepCapUs; otherwise the thread sleeps the whole cap
+// (DEEPDIST_MPI_MAX_IDLE_US) at once: each wake is a context switch on the
+// core the rank's worker trains on, and sleeps growing from 4 us after
+// every message woke it thousands of times a second (docs/BENCHMARKS.md).
 constexpr auto kIdleSpin = std::chrono::microseconds(20);
 constexpr auto kBusySpin = std::chrono::microseconds(200);
 constexpr int kBusySleepCapUs = 50;
@@ -325,14 +329,14 @@ void MpiCluster::Main() {
       sleeps = 0;
       continue;
     }
-    const bool under_way =
-        !requests.empty() || current != nullptr || waiters_.load(std::memory_order_relaxed) > 0;
+    const bool waited_on = current != nullptr || waiters_.load(std::memory_order_relaxed) > 0;
+    const bool under_way = waited_on || !requests.empty();
     if (now - last_busy < (under_way ? busy_spin : kIdleSpin)) continue;
-    // Back off: 4, 8, 16 ... microseconds up to the cap; a local request
-    // (Send, a collective, the stop) wakes the thread at once.
+    // Back off: while a local thread is blocked on this one, 4, 8, 16 ...
+    // microseconds up to the busy cap; otherwise straight to the cap.
     const int cap =
-        under_way && !oversubscribed ? std::min(max_idle_us, kBusySleepCapUs) : max_idle_us;
-    const int micros = std::min(cap, 4 << std::min(sleeps++, 12));
+        waited_on && !oversubscribed ? std::min(max_idle_us, kBusySleepCapUs) : max_idle_us;
+    const int micros = waited_on ? std::min(cap, 4 << std::min(sleeps++, 12)) : cap;
     std::unique_lock lock(mu_);
     if (!pending_wake_) {
       wake_.wait_for(lock, std::chrono::microseconds(micros), [&] { return pending_wake_; });
@@ -351,9 +355,7 @@ void MpiCluster::Send(int dest, std::string message) {
     std::lock_guard lock(mu_);
     outbox_.emplace_back(dest, std::move(message));
     unsent_bytes_ += size;
-    pending_wake_ = true;
   }
-  wake_.notify_one();
 }
 
 void MpiCluster::BeginWait() {
@@ -406,8 +408,16 @@ void MpiCluster::Recycle(std::string buffer) {
 
 void MpiCluster::WaitForSendsBelow(size_t bytes) {
   DD_CHECK(!OnCommThread());
-  std::unique_lock lock(mu_);
-  done_.wait(lock, [&] { return unsent_bytes_ < bytes; });
+  {
+    std::lock_guard lock(mu_);
+    if (unsent_bytes_ < bytes) return;
+  }
+  BeginWait();  // Sends are posted at once while a thread waits for them.
+  {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return unsent_bytes_ < bytes; });
+  }
+  EndWait();
 }
 
 void MpiCluster::Register(uint16_t id, Handler* handler) {

@@ -6,7 +6,9 @@
 // (MPI_Abort ends the process from any thread). Other threads hand it work:
 //
 //  - Send() queues a store message (point to point, on a duplicate of
-//    MPI_COMM_WORLD) and returns at once; the thread posts it with MPI_Isend.
+//    MPI_COMM_WORLD) and returns at once; the thread posts it with MPI_Isend
+//    at its next pass (within DEEPDIST_MPI_MAX_IDLE_US; at once while a
+//    local thread waits on it: BeginWait).
 //  - Incoming store messages are matched with MPI_Improbe and handed to the
 //    Handler registered for the message's store id, on the communication
 //    thread.
@@ -17,12 +19,15 @@
 //
 // The thread never busy-polls for long: once it has found nothing to do for
 // 20 us (200 us while an exchange is under way: a posted send, a collective,
-// replies awaited) it sleeps for growing spans, up to
-// DEEPDIST_MPI_MAX_IDLE_US microseconds (1000 by default; 50 while an
-// exchange is under way). On a node with more ranks than hardware threads it
-// never polls eagerly: 20 us, then sleeps up to the full cap. It wakes at once when a local thread
-// queues work. Remote messages are noticed at the next poll, so an idle rank answers within about
-// that span, a busy one at once.
+// replies awaited) it sleeps. While a local thread is blocked on it (a
+// collective, a Wait on replies) it sleeps for growing spans from 4 us up to
+// 50 us; otherwise for DEEPDIST_MPI_MAX_IDLE_US microseconds (1000 by
+// default) at once, so that a rank's worker is not interrupted by wakes
+// that find nothing to do. On a node with more ranks than hardware threads
+// it never polls eagerly: 20 us, then sleeps up to the full cap. It wakes at
+// once when a local thread starts to wait on it or queues a collective, not
+// for an asynchronous Send. Remote messages are noticed at the next poll, so
+// an idle rank answers within about that span, a busy one at once.
 //
 // MPI errors are fatal (MPI's default handler): a rank that dies or fails
 // ends the whole job rather than leaving the others waiting.
