@@ -503,6 +503,82 @@ TEST_F(MpiStoreTest, PullChangedReturnsTheRowsOthersChanged) {
   }
 }
 
+// (a''') On a quantized wire every rank keeps the initial model
+// (initial_model), and a client that starts from it asks for its first pull
+// from_initial: only the rows that differ from the initial model come back,
+// as deltas from it, and the client's view plus them is the master. Later
+// pulls go on from there; a second first pull, or one on a store without
+// an initial model, is refused.
+TEST_F(MpiStoreTest, AFirstPullFromTheInitialModelBringsOnlyTheRowsThatDiffer) {
+  for (const auto wire : {ClusterOptions::Wire::kInt8, ClusterOptions::Wire::kInt4}) {
+    SCOPED_TRACE(wire == ClusterOptions::Wire::kInt8 ? "int8" : "int4");
+    const Model initial = MakeModel();
+    auto store = Make(initial, MakeRule("sgd"), wire);
+    const Table& out = initial.table(1);  // 7 rows of 20.
+    const size_t dim = out.dim();
+    const int bits = wire == ClusterOptions::Wire::kInt8 ? 8 : 4;
+    ASSERT_NE(store->initial_model(), nullptr);
+    const Table& kept = store->initial_model()->table(1);
+    EXPECT_EQ(std::vector<float>(kept.row(0), kept.row(0) + out.rows() * out.stride()),
+              std::vector<float>(out.row(0), out.row(0) + out.rows() * out.stride()));
+    // Rank 0 moves rows 1 and 4 (rows of both ranks' shards) by 0.5.
+    if (rank() == 0) {
+      const RowId moved[] = {1, 4};
+      const std::vector<float> delta(2 * dim, 0.5f);
+      PushOptions options;
+      options.kind = PushOptions::Kind::kDelta;
+      options.rate = 0.1f;
+      const ConstRowBlock push{1, moved, delta.data(), 0};
+      EXPECT_TRUE(store->PushNow({&push, 1}, options).ok());
+    }
+    EXPECT_TRUE(store->Barrier().ok());
+    const uint32_t client = store->NewClient();
+    auto pull = [&](bool from_initial, Table* view) {
+      ChangedRows range;
+      range.table = 1;
+      range.end = out.rows();
+      range.from_initial = from_initial;
+      EXPECT_TRUE(store->Wait(store->PullChanged(client, {&range, 1})).ok());
+      EXPECT_TRUE(range.deltas);
+      const size_t row_bytes = QuantizedRowBytes(dim, bits);
+      EXPECT_EQ(range.packed.size(), range.ids.size() * row_bytes);
+      for (size_t i = 0; i < range.ids.size(); ++i) {
+        std::vector<float> d(dim);
+        DecodeQuantizedRow(&range.packed[i * row_bytes], dim, bits, d.data());
+        for (size_t k = 0; k < dim; ++k) view->row(range.ids[i])[k] += d[k];
+      }
+      std::vector<RowId> ids = range.ids;
+      std::sort(ids.begin(), ids.end());
+      return ids;
+    };
+    Table view = out;
+    EXPECT_EQ(pull(true, &view), (std::vector<RowId>{1, 4}));
+    for (size_t r = 0; r < out.rows(); ++r) {
+      for (size_t k = 0; k < dim; ++k) {
+        const float want = out.row(r)[k] + (r == 1 || r == 4 ? 0.5f : 0.0f);
+        EXPECT_EQ(view.row(r)[k], want) << "row " << r;
+      }
+    }
+    EXPECT_TRUE(pull(false, &view).empty());  // Nothing changed since.
+    ChangedRows again;
+    again.table = 1;
+    again.end = out.rows();
+    again.from_initial = true;
+    EXPECT_EQ(store->Wait(store->PullChanged(client, {&again, 1})).code(),
+              Status::Code::kInvalidArgument);
+    EXPECT_TRUE(store->Barrier().ok());
+  }
+  auto plain = Make(MakeModel(), MakeRule("sgd"));
+  EXPECT_EQ(plain->initial_model(), nullptr);
+  ChangedRows range;
+  range.table = 1;
+  range.end = 7;
+  range.from_initial = true;
+  EXPECT_EQ(plain->Wait(plain->PullChanged(plain->NewClient(), {&range, 1})).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_TRUE(plain->Barrier().ok());
+}
+
 // (a'') On the int8 and int4 wires, a client's rounded pushes arrive as
 // they were rounded, and after its first pull (values, exactly) PullChanged
 // sends each changed row's difference from what the client last got,

@@ -68,9 +68,15 @@ inline constexpr uint32_t kNoClient = ~uint32_t{0};
 // `packed` holds row i's delta as a quantized row of `bits`-bit integers
 // (src/store/wire.h: QuantizedRowBytes each, AddQuantizedRow adds one), so
 // that the client decodes each straight into its rows.
+//
+// `from_initial` (set by the caller, on every range of a client's first
+// pull, where the store has an initial_model()): the client already holds
+// the initial model's rows, so only the rows that differ from them come
+// back, as deltas from them.
 struct ChangedRows {
   size_t table = 0;
   RowId begin = 0, end = 0;
+  bool from_initial = false;
   std::vector<RowId> ids;
   std::vector<float> values;
   bool deltas = false;
@@ -168,6 +174,11 @@ class ParamStore {
   [[nodiscard]] virtual Status Wait(Ticket ticket) = 0;
   // A new client id, unique across every rank.
   virtual uint32_t NewClient() = 0;
+  // The model the store was made with, where every process knows it (the
+  // MPI store on a quantized wire: every rank was given the same model),
+  // else null. A full replica copies it and pulls only what differs from it
+  // (ChangedRows::from_initial) instead of every row.
+  virtual const Model* initial_model() const { return nullptr; }
   // The rows of each range changed for `client` since it last pulled them
   // through PullChanged (every row, the first time), with their values
   // (see ChangedRows). Ordered after this thread's earlier pushes.

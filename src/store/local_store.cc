@@ -116,6 +116,9 @@ Ticket LocalStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
                                        " (the model has " + std::to_string(model_.num_tables()) +
                                        ")"));
     }
+    if (range.from_initial) {
+      return Settle(Status::InvalidArgument("pull: the store keeps no initial model"));
+    }
     const Table& t = model_.table(range.table);
     const size_t dim = t.dim();
     ids.clear();

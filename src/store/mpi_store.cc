@@ -90,6 +90,9 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
   std::vector<size_t> local_rows;
   for (const Table& part : shard_) local_rows.push_back(part.rows());
   changes_ = std::make_unique<ChangeLog>(std::move(local_rows));
+  // Every rank was given this model: a client that starts from it pulls
+  // only the rows that differ from it (ChangedRows::from_initial).
+  if (bits_ > 0) initial_ = std::move(model);
   deferred_.resize(tables_.size());
   cluster_->Register(id_, this);
 }
@@ -447,14 +450,43 @@ void MpiStore::RoundChangeForPush(const float* now, float* before, float* change
   RoundDifference(now, before, dim, bits_, change);
 }
 
-std::vector<Table>* MpiStore::SentTo(uint32_t client, bool create) {
+std::vector<Table>* MpiStore::SentTo(uint32_t client, bool create, bool from_initial) {
   std::lock_guard lock(sent_mu_);
   auto it = sent_.find(client);
-  if (it != sent_.end()) return it->second.get();
+  if (it != sent_.end()) return from_initial ? nullptr : it->second.get();
   if (!create) return nullptr;
   auto tables = std::make_unique<std::vector<Table>>();
-  for (const Table& part : shard_) tables->emplace_back(part.name(), part.rows(), part.dim());
+  const auto ranks = static_cast<size_t>(ranks_);
+  const auto rank = static_cast<size_t>(rank_);
+  for (size_t t = 0; t < shard_.size(); ++t) {
+    const Table& part = shard_[t];
+    Table& sent = tables->emplace_back(part.name(), part.rows(), part.dim());
+    if (!from_initial) continue;
+    const Table& initial = initial_.table(t);
+    for (size_t i = 0; i < part.rows(); ++i) {
+      std::memcpy(sent.row(i), initial.row(i * ranks + rank), part.dim() * sizeof(float));
+    }
+  }
   return sent_.emplace(client, std::move(tables)).first->second.get();
+}
+
+void MpiStore::ChangedIds(uint32_t client, ChangedMode mode, const std::vector<Table>* sent,
+                          size_t table, RowId begin, RowId end, std::vector<RowId>* out) {
+  const size_t at = out->size();
+  TakeChanged(client, table, begin, end, out);
+  if (mode != ChangedMode::kFromInitial) return;
+  // Every row counts as changed at a client's first take; those that still
+  // hold the initial values (what `sent` holds now) need not travel.
+  const auto ranks = static_cast<RowId>(ranks_);
+  const size_t bytes = tables_[table].dim * sizeof(float);
+  size_t keep = at;
+  for (size_t i = at; i < out->size(); ++i) {
+    const RowId local = (*out)[i] / ranks;
+    if (std::memcmp(shard_[table].row(local), (*sent)[table].row(local), bytes) != 0) {
+      (*out)[keep++] = (*out)[i];
+    }
+  }
+  out->resize(keep);
 }
 
 void MpiStore::ChangedRow(ChangedMode mode, std::vector<Table>* sent, size_t table, RowId local,
@@ -500,27 +532,46 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
   }
   if (client == kNoClient) return Settled(Status::InvalidArgument("pull: no client"));
   if (ranges.empty()) return Settled(Status::OK());
+  const bool from_initial = ranges.front().from_initial;
+  for (const ChangedRows& range : ranges) {
+    if (range.from_initial != from_initial) {
+      return Settled(Status::InvalidArgument("pull: from the initial model for some ranges only"));
+    }
+  }
+  if (from_initial && bits_ == 0) {
+    return Settled(Status::InvalidArgument("pull: the store keeps no initial model"));
+  }
   ChangedMode mode = ChangedMode::kValues;
   if (bits_ > 0) {
     std::lock_guard lock(sent_mu_);
-    mode = pulled_.insert(client).second ? ChangedMode::kFirst : ChangedMode::kDeltas;
+    const bool first = pulled_.insert(client).second;
+    if (from_initial && !first) {
+      return Settled(Status::InvalidArgument("pull: from the initial model after a first pull"));
+    }
+    mode = !first         ? ChangedMode::kDeltas
+           : from_initial ? ChangedMode::kFromInitial
+                          : ChangedMode::kFirst;
   }
-  std::vector<Table>* sent = mode == ChangedMode::kValues ? nullptr : SentTo(client, true);
+  std::vector<Table>* sent = mode == ChangedMode::kValues
+                                 ? nullptr
+                                 : SentTo(client, true, mode == ChangedMode::kFromInitial);
+  // Rows from the initial model go as deltas from it.
+  const ChangedMode encode = mode == ChangedMode::kFromInitial ? ChangedMode::kDeltas : mode;
   // This rank's rows first, in this thread.
   std::vector<RowId> ids;
   for (ChangedRows& range : ranges) {
     const size_t dim = tables_[range.table].dim;
     const auto ranks = static_cast<RowId>(ranks_);
     ids.clear();
-    TakeChanged(client, range.table, range.begin,
-                std::min<RowId>(range.end, tables_[range.table].rows), &ids);
-    if (mode == ChangedMode::kDeltas) {
+    ChangedIds(client, mode, sent, range.table, range.begin,
+               std::min<RowId>(range.end, tables_[range.table].rows), &ids);
+    if (encode == ChangedMode::kDeltas) {
       // Encoded as a remote owner would send them (see ChangedRows::bits).
       const size_t row_bytes = QuantizedRowBytes(dim, bits_);
       const size_t at = range.packed.size();
       range.packed.resize(at + ids.size() * row_bytes);
       for (size_t i = 0; i < ids.size(); ++i) {
-        ChangedRow(mode, sent, range.table, ids[i] / ranks, nullptr,
+        ChangedRow(encode, sent, range.table, ids[i] / ranks, nullptr,
                    &range.packed[at + i * row_bytes]);
       }
       range.bits = bits_;
@@ -532,13 +583,13 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
       }
     }
     range.ids.insert(range.ids.end(), ids.begin(), ids.end());
-    range.deltas = mode == ChangedMode::kDeltas;
+    range.deltas = encode == ChangedMode::kDeltas;
   }
   const Ticket ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
   if (ranks_ == 1) return ticket;
   auto op = std::make_unique<Op>();
   op->changed = ranges;
-  op->changed_mode = mode;
+  op->changed_mode = encode;
   op->remaining = ranks_ - 1;
   {
     std::lock_guard lock(ops_mu_);
@@ -575,13 +626,18 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
   Status status;
   const auto mode = static_cast<ChangedMode>(mode_byte);
   std::vector<Table>* sent = nullptr;
-  if (mode_byte > static_cast<uint8_t>(ChangedMode::kDeltas) ||
+  if (mode_byte > static_cast<uint8_t>(ChangedMode::kFromInitial) ||
       (mode != ChangedMode::kValues && bits_ == 0)) {
     status = Status::Corruption("pull: malformed request");
   } else if (mode != ChangedMode::kValues) {
-    sent = SentTo(client, mode == ChangedMode::kFirst);
-    if (sent == nullptr) status = Status::Corruption("pull: deltas for a client never sent rows");
+    const bool first = mode == ChangedMode::kFirst || mode == ChangedMode::kFromInitial;
+    sent = SentTo(client, first, mode == ChangedMode::kFromInitial);
+    if (sent == nullptr) {
+      status = Status::Corruption(first ? "pull: a first pull for a client that has pulled"
+                                        : "pull: deltas for a client never sent rows");
+    }
   }
+  const ChangedMode encode = mode == ChangedMode::kFromInitial ? ChangedMode::kDeltas : mode;
   std::vector<size_t> tables;
   std::vector<std::vector<RowId>> ids(count);
   size_t bytes = kMessageHeaderBytes + 9;
@@ -594,12 +650,13 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
       status = Status::Corruption("pull: malformed request");
       break;
     }
-    TakeChanged(client, table, begin, std::min<uint64_t>(end, tables_[table].rows), &ids[i]);
+    ChangedIds(client, mode, sent, table, begin, std::min<uint64_t>(end, tables_[table].rows),
+               &ids[i]);
     tables.push_back(table);
     const size_t dim = tables_[table].dim;
-    const size_t row_bytes = mode == ChangedMode::kDeltas  ? QuantizedRowBytes(dim, bits_)
-                             : mode == ChangedMode::kFirst ? dim * sizeof(float)
-                                                           : dim * WireValueBytes(fp16_);
+    const size_t row_bytes = encode == ChangedMode::kDeltas  ? QuantizedRowBytes(dim, bits_)
+                             : encode == ChangedMode::kFirst ? dim * sizeof(float)
+                                                             : dim * WireValueBytes(fp16_);
     bytes += 4 + ids[i].size() * (id_bytes + row_bytes);
   }
   std::string reply;
@@ -618,14 +675,14 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
       w.U32(static_cast<uint32_t>(ids[i].size()));
       w.Ids(ids[i], narrow_ids_);
       row.resize(dim);
-      if (mode == ChangedMode::kDeltas) encoded.resize(QuantizedRowBytes(dim, bits_));
+      if (encode == ChangedMode::kDeltas) encoded.resize(QuantizedRowBytes(dim, bits_));
       for (RowId id : ids[i]) {
-        if (mode == ChangedMode::kDeltas) {
-          ChangedRow(mode, sent, t, id / ranks, row.data(), encoded.data());
+        if (encode == ChangedMode::kDeltas) {
+          ChangedRow(encode, sent, t, id / ranks, row.data(), encoded.data());
           w.Bytes(encoded);
         } else {
-          ChangedRow(mode, sent, t, id / ranks, row.data());
-          w.Values(row.data(), dim, fp16_ && mode == ChangedMode::kValues);
+          ChangedRow(encode, sent, t, id / ranks, row.data());
+          w.Values(row.data(), dim, fp16_ && encode == ChangedMode::kValues);
         }
       }
     }

@@ -75,6 +75,7 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   Status Wait(Ticket ticket) override;
   bool Test(Ticket ticket) override;
   uint32_t NewClient() override;
+  const Model* initial_model() const override { return bits_ > 0 ? &initial_ : nullptr; }
   Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override;
   bool RoundsPushes() const override { return bits_ > 0; }
   bool PullsDeltas() const override { return bits_ > 0; }
@@ -118,8 +119,11 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   // How a PullChanged reply carries rows: values (at the wire's precision);
   // on a quantized wire, a client's first pull: fp32 values, which the owner
   // keeps as what the client got; later pulls: the quantized difference from
-  // that, which the owner adds to it.
-  enum class ChangedMode : uint8_t { kValues = 0, kFirst = 1, kDeltas = 2 };
+  // that, which the owner adds to it. A client's first pull from the initial
+  // model (ChangedRows::from_initial): the owner takes the initial values as
+  // what the client got and sends the quantized difference of the rows that
+  // differ from them, as later pulls do.
+  enum class ChangedMode : uint8_t { kValues = 0, kFirst = 1, kDeltas = 2, kFromInitial = 3 };
   // A pull or push in flight.
   struct Op {
     int remaining = 0;  // Replies or acknowledgements still to come.
@@ -149,9 +153,17 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   void MarkChanged(size_t table, std::span<const RowId> ids, uint32_t by);
   void TakeShardChunk(int source, std::string_view message);
   // Quantized wires: what this rank's rows were for `client` when it last
-  // got them, or null when it has not pulled; created empty-handed when
-  // `create` (the values are filled by the first pull).
-  std::vector<Table>* SentTo(uint32_t client, bool create);
+  // got them, or null when it has not pulled; created when `create`, with
+  // the initial model's values when `from_initial` (null if the client has
+  // pulled before), else empty-handed (the values are filled by the first
+  // pull).
+  std::vector<Table>* SentTo(uint32_t client, bool create, bool from_initial = false);
+  // The rows of [begin, end) (global ids) of `table` that a pull in `mode`
+  // sends `client`, appended to `out`: those changed since it last took
+  // them; on a first pull from the initial model, only those of them that
+  // differ from `sent` (the initial values).
+  void ChangedIds(uint32_t client, ChangedMode mode, const std::vector<Table>* sent, size_t table,
+                  RowId begin, RowId end, std::vector<RowId>* out);
   // What a PullChanged in `mode` sends for this rank's row `local` of
   // `table`, keeping `sent` in step: values into out (dim values), deltas
   // encoded into `encoded` (QuantizedRowBytes) instead.
@@ -194,7 +206,8 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   bool narrow_ids_ = true;  // Every table has < 2^32 rows: ids travel as uint32.
   std::unique_ptr<Descent> descent_;
   std::vector<TableInfo> tables_;
-  std::vector<Table> shard_;               // Per table, the rows this rank owns.
+  std::vector<Table> shard_;  // Per table, the rows this rank owns.
+  Model initial_;             // Quantized wires: the model every rank was given (initial_model).
   std::vector<std::vector<float>> state_;  // Per table, their optimizer state.
 
   std::atomic<uint64_t> progress_{0};
