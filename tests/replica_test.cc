@@ -508,7 +508,7 @@ class LateCoarseStore : public CoarseStore {
   Ticket next_ = uint64_t{1} << 40;
 };
 
-TEST(ReplicaTest, AFullReplicaPushesWithoutWaitingForAPullOfDeltasInFlight) {
+TEST(ReplicaTest, AFullReplicaPushesAndPullsWithoutWaitingForPullsOfDeltasInFlight) {
   LateCoarseStore store(TwoTables(), std::make_unique<Sgd>());
   store.SetPlan(1000);
   Replica replica(store, {0, 1}, Full(10, 5));
@@ -518,13 +518,23 @@ TEST(ReplicaTest, AFullReplicaPushesWithoutWaitingForAPullOfDeltasInFlight) {
   EXPECT_EQ(store.in_flight(), 1u);
   replica.MutableRow(0, 3)[0] += 0.75f;
   ASSERT_TRUE(replica.Advance(5, 0.1f).ok());  // Pushes, then pulls again.
-  // The push went while the pull was in flight; the pull then landed (the
-  // next one is due at once, and waits for it).
+  // The push went while the pull was in flight, and the next pull did not
+  // wait for it either: deltas add up in any number.
   EXPECT_EQ(store.pushes_during_pulls, 1);
   EXPECT_EQ(store.model()["a"].row(3)[0], 4.0f);
+  EXPECT_EQ(store.in_flight(), 2u);
+  EXPECT_EQ(replica.Row(0, 1)[0], 1.0f);  // The other worker's change is still travelling.
+  EXPECT_EQ(replica.Row(0, 3)[0], 3.75f);
+  // Four pulls travel at once; the fifth waits for the oldest, which brings
+  // the other worker's change.
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());
+  EXPECT_EQ(store.in_flight(), 4u);
+  EXPECT_EQ(replica.Row(0, 1)[0], 1.0f);
+  ASSERT_TRUE(replica.Advance(5, 0.1f).ok());
+  EXPECT_EQ(store.in_flight(), 4u);
   EXPECT_EQ(replica.Row(0, 1)[0], 3.0f);
   EXPECT_EQ(replica.Row(0, 3)[0], 3.75f);
-  EXPECT_EQ(store.in_flight(), 1u);
   ASSERT_TRUE(replica.Finish(0.1f).ok());
   EXPECT_EQ(store.in_flight(), 0u);
   EXPECT_EQ(store.model()["a"].row(3)[0], 3.75f);

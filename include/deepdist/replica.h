@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -47,8 +48,10 @@ struct ReplicaOptions {
   // accumulators): with allow_direct, a store whose rule is AdaGrad hands
   // out its rows (ParamStore::DirectAdaGradTable).
   bool direct_adagrad = false;
-  // Mirror every row of the tables (when not direct): the tables are pulled
-  // whole at the first Require, rows sit at their ids (no making rows
+  // Mirror every row of the tables (when not direct): the tables are loaded
+  // whole at the first Require (copied from the store's initial_model()
+  // where it has one, the first pull then bringing only what differs from
+  // it, else pulled), rows sit at their ids (no making rows
   // present per batch, no id -> slot lookups), and a refresh pushes the
   // changed rows and pulls them back without waiting: the pulled values are
   // merged in when they land, each row keeping the change made on it since
@@ -229,10 +232,13 @@ class Replica {
   // trained on since its last push, and counts the rounded change as pushed.
   void AddRoundedChange(Local& local, RowId r);
   // Full mode: starts the pull of the rows others changed, all or the hot
-  // ones.
-  void StartPullChanged(bool hot_only);
-  // Full mode: merges the landed rows of the last sync.
-  void MergeSync();
+  // ones; `from_initial`: the client's first pull, the replica holding the
+  // store's initial model.
+  void StartPullChanged(bool hot_only, bool from_initial = false);
+  // Full mode: merges the landed rows of a sync.
+  void MergeSync(const std::vector<ChangedRows>& rows);
+  // Full mode: waits for the oldest sync in flight and merges its rows.
+  Status MergeOldestSync();
 
   ParamStore& store_;
   ReplicaOptions options_;
@@ -248,6 +254,7 @@ class Replica {
   bool prefetching_ = false;
   bool full_ = false;
   bool full_loaded_ = false;
+  bool pulled_once_ = false;  // Full mode: the client's first pull has been issued.
   // Full mode on a store that sends changes at reduced precision
   // (ParamStore::RoundsPushes), asynchronously: interval pushes are rounded
   // by the store's rule and only the rounded change counts as pushed, so
@@ -259,11 +266,16 @@ class Replica {
   // without waiting for it.
   bool overlap_ = false;
   uint32_t client_ = kNoClient;
-  // Full mode: per table of the replica, the rows others changed, landing
-  // from the last sync.
-  std::vector<ChangedRows> sync_rows_;
-  Ticket sync_ = 0;
-  bool syncing_ = false;
+  // Full mode: the pulls of the rows others changed in flight, oldest
+  // first, each with its rows per table of the replica as they land; at
+  // most kMaxSyncsInFlight, and only one unless pulls bring deltas.
+  struct Sync {
+    Ticket ticket = 0;
+    std::vector<ChangedRows> rows;
+  };
+  static constexpr size_t kMaxSyncsInFlight = 4;
+  std::deque<Sync> syncs_;
+  std::vector<std::vector<ChangedRows>> spare_syncs_;  // Buffers of merged syncs.
 };
 
 }  // namespace deepdist

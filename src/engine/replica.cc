@@ -76,7 +76,7 @@ Replica::Replica(ParamStore& store, std::vector<size_t> tables, ReplicaOptions o
 Replica::~Replica() {
   // An error here has been or will be reported by whoever stopped the worker.
   if (prefetching_) static_cast<void>(store_.Wait(prefetch_));
-  if (syncing_) static_cast<void>(store_.Wait(sync_));
+  for (const Sync& sync : syncs_) static_cast<void>(store_.Wait(sync.ticket));
 }
 
 Replica::Local& Replica::LocalOf(size_t table) {
@@ -147,11 +147,7 @@ Status Replica::Require(std::span<const RowGroup> groups) { return Load(groups, 
 Status Replica::Prefetch(std::span<const RowGroup> groups) { return Load(groups, false); }
 
 Status Replica::Settle() {
-  if (syncing_) {
-    syncing_ = false;
-    DD_RETURN_IF_ERROR(store_.Wait(sync_));
-    MergeSync();
-  }
+  while (!syncs_.empty()) DD_RETURN_IF_ERROR(MergeOldestSync());
   if (!prefetching_) return Status::OK();
   prefetching_ = false;
   DD_RETURN_IF_ERROR(store_.Wait(prefetch_));
@@ -352,7 +348,7 @@ Status Replica::WaitPushes() {
 }
 
 void Replica::Drop() {
-  DD_CHECK(!prefetching_ && !syncing_);
+  DD_CHECK(!prefetching_ && syncs_.empty());
   if (full_) {
     full_loaded_ = false;  // Pulled whole again when next needed.
     return;
@@ -400,8 +396,11 @@ Status Replica::Advance(uint64_t units, float rate) {
     return Status::Internal("training stopped: another worker failed");
   }
   if (direct_) return Status::OK();
-  // Full mode: the rows of the last sync are merged as soon as they land.
-  if (syncing_ && store_.Test(sync_)) DD_RETURN_IF_ERROR(Settle());
+  // Full mode: the rows of the syncs in flight are merged as soon as they
+  // land, in the order they were issued.
+  while (!syncs_.empty() && store_.Test(syncs_.front().ticket)) {
+    DD_RETURN_IF_ERROR(MergeOldestSync());
+  }
   since_push_ += units;
   since_fetch_ += units;
   since_hot_ += units;
@@ -433,11 +432,14 @@ Status Replica::Advance(uint64_t units, float rate) {
           SyncFull(rate, true, since_fetch_ < options_.fetch_every, /*exact=*/false));
     }
     if (since_fetch_ >= options_.fetch_every) {
-      // The pull in flight lands first, even if the worker must wait for
-      // it: pulling less often than asked costs more accuracy than the wait
-      // (measured on 4 ranks, where owners answer late).
+      // Pulls are not skipped when the last one is still in flight: pulling
+      // less often than asked costs more accuracy than waiting (measured on
+      // 4 ranks, where owners answer late). Pulls of deltas add up in any
+      // number, so up to kMaxSyncsInFlight travel at once and the worker
+      // waits only beyond that; pulls of values land one at a time.
       since_fetch_ = 0;
-      DD_RETURN_IF_ERROR(Settle());
+      const size_t most = overlap_ ? kMaxSyncsInFlight - 1 : 0;
+      while (syncs_.size() > most) DD_RETURN_IF_ERROR(MergeOldestSync());
       StartPullChanged(false);
     }
     return Status::OK();
@@ -486,29 +488,64 @@ Status Replica::Finish(float rate, bool keep_changes) {
 Status Replica::LoadFull() {
   if (full_loaded_) return Status::OK();
   DD_RETURN_IF_ERROR(Settle());
+  const Model* initial = store_.initial_model();
+  if (!pulled_once_ && initial != nullptr) {
+    // The initial model is known here: the replica starts from it at once
+    // and the first pull brings, as deltas, only the rows that others have
+    // changed since, landing while the worker trains.
+    for (Local& local : tables_) {
+      const Table& from = initial->table(local.table);
+      DD_CHECK(from.rows() == local.current.rows() && from.stride() == local.stride);
+      const size_t bytes = from.rows() * from.stride() * sizeof(float);
+      std::memcpy(local.current.data(), from.data(), bytes);
+      std::memcpy(local.pushed.data(), from.data(), bytes);
+    }
+    pulled_once_ = true;
+    StartPullChanged(false, /*from_initial=*/true);
+    full_loaded_ = true;
+    return Status::OK();
+  }
   // The first pull of a client returns every row.
+  pulled_once_ = true;
   StartPullChanged(false);
   DD_RETURN_IF_ERROR(Settle());
   full_loaded_ = true;
   return Status::OK();
 }
 
-void Replica::StartPullChanged(bool hot_only) {
-  sync_rows_.resize(tables_.size());
+void Replica::StartPullChanged(bool hot_only, bool from_initial) {
+  Sync sync;
+  if (!spare_syncs_.empty()) {
+    sync.rows = std::move(spare_syncs_.back());
+    spare_syncs_.pop_back();
+  }
+  sync.rows.resize(tables_.size());
   for (size_t k = 0; k < tables_.size(); ++k) {
     const size_t rows = tables_[k].current.rows();
-    ChangedRows& range = sync_rows_[k];
+    ChangedRows& range = sync.rows[k];
     range.table = tables_[k].table;
     range.begin = 0;
     range.end = hot_only ? std::min<size_t>(options_.hot_rows, rows) : rows;
+    range.from_initial = from_initial;
     range.ids.clear();
     range.values.clear();
     range.packed.clear();
     range.bits = 0;
   }
   // The store appends to the ranges until the pull's Wait.
-  sync_ = store_.PullChanged(client_, sync_rows_);
-  syncing_ = true;
+  sync.ticket = store_.PullChanged(client_, sync.rows);
+  syncs_.push_back(std::move(sync));
+}
+
+Status Replica::MergeOldestSync() {
+  DD_CHECK(!syncs_.empty());
+  Sync sync = std::move(syncs_.front());
+  syncs_.pop_front();
+  Status status = store_.Wait(sync.ticket);
+  if (status.ok()) MergeSync(sync.rows);
+  // The buffers keep their capacity for a later pull.
+  spare_syncs_.push_back(std::move(sync.rows));
+  return status;
 }
 
 void Replica::AddRoundedChange(Local& local, RowId r) {
@@ -574,16 +611,16 @@ Status Replica::SyncFull(float rate, bool hot_only, bool pull, bool exact) {
   // Issued after the push (a store keeps one worker's pushes and pulls in
   // order): the rows other workers changed meanwhile. A pull of deltas
   // still in flight brings them.
-  if (syncing_) return Status::OK();
+  if (!syncs_.empty()) return Status::OK();
   StartPullChanged(hot_only);
   return Status::OK();
 }
 
-void Replica::MergeSync() {
-  for (size_t k = 0; k < sync_rows_.size(); ++k) {
+void Replica::MergeSync(const std::vector<ChangedRows>& rows) {
+  for (size_t k = 0; k < rows.size(); ++k) {
     Local& local = tables_[k];
     const size_t dim = local.dim;
-    const ChangedRows& got = sync_rows_[k];
+    const ChangedRows& got = rows[k];
     if (got.bits > 0) {
       // Quantized deltas, decoded straight into both rows (see below).
       const size_t row_bytes = QuantizedRowBytes(dim, got.bits);
