@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "deepdist/word2vec/vectors.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -382,6 +383,40 @@ TEST_F(CliTest, FailedTrainingLeavesNoVocabulary) {
                                 {"--read-vocab", vocab.string(), "--save-vocab", saved.string()});
   ExpectTrainError(r, 1, input.string(), output);
   EXPECT_FALSE(fs::exists(saved)) << "the vocabulary of a failed training was left behind";
+}
+
+// --init-vectors: a run with a vanishing rate ends where the given vectors
+// started it (every word of the vocabulary found, the --json summary says
+// how many); a file of another dimension is a usage error naming the flag,
+// a missing one a file error naming the file, and neither leaves anything.
+TEST_F(CliTest, InitVectorsStartTrainingFromTheGivenVectors) {
+  const fs::path output = dir_ / "again.txt";
+  const CommandResult r = Train(corpus_.string(), output.string(),
+                                {"--seed", "3", "--init-vectors", TextVectors().string(), "--alpha",
+                                 "0.0000001", "--min-alpha", "0.00000001", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  deepdist::Result<deepdist::word2vec::Vectors> before =
+      deepdist::word2vec::Vectors::Load(TextVectors().string());
+  deepdist::Result<deepdist::word2vec::Vectors> after =
+      deepdist::word2vec::Vectors::Load(output.string());
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(LastJson(r)["init_words"], after->size());
+  ASSERT_EQ(before->size(), after->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    const int64_t at = before->Find(after->word(i));
+    ASSERT_GE(at, 0) << after->word(i);
+    for (size_t k = 0; k < after->dim(); ++k) {
+      EXPECT_NEAR(after->row(i)[k], before->row(static_cast<size_t>(at))[k], 1e-4)
+          << after->word(i);
+    }
+  }
+
+  const fs::path out = dir_ / "out.bin";
+  ExpectTrainError(
+      Train(corpus_.string(), out.string(),
+            {"--init-vectors", TextVectors().string(), "--dim", std::to_string(kDim + 4)}),
+      2, "--init-vectors", out);
+  ExpectFlagFileError("--init-vectors", dir_ / "no_such_vectors.txt");
 }
 
 TEST_F(CliTest, MissingVocabularyFiles) {

@@ -3,7 +3,8 @@
 # distributed, rank 0 alone writes and prints, the counts of every rank agree,
 # and a failure on one rank ends the job with one message, never a hang.
 #   mpi_cli_test.sh CASE DEEPDIST MPIEXEC ARGS...
-# CASE: train | fp32 | sync | adagrad | badinput | midtraining | flags | mlp | logreg
+# CASE: train | fp32 | sync | adagrad | initvectors | evalevery | badinput | midtraining | flags |
+#       mlp | logreg
 # (train and adagrad on the default int4 wire, fp32 on values)
 set -uo pipefail
 case_name=$1
@@ -89,6 +90,27 @@ import json, sys
 scores = {r["word"]: r["score"] for r in json.load(sys.stdin)["results"]}
 assert scores["dog"] > scores["car"], scores
 ' || fail "cat is not nearer dog than car"
+    ;;
+  initvectors)
+    # Every rank starts from the same file: with a vanishing rate the
+    # gathered vectors are the file's, rows of both ranks' shards alike.
+    run 120 "$bin" "${common[@]}" --output "$dir/v0.txt"
+    [[ $rc -eq 0 ]] || fail "embedded exit $rc"
+    run 120 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.txt" \
+      --init-vectors "$dir/v0.txt" --alpha 0.0000001 --min-alpha 0.00000001
+    [[ $rc -eq 0 ]] || fail "exit $rc"
+    [[ $(json_field init_words) == 22 ]] || fail "init_words $(json_field init_words), want 22"
+    /usr/bin/python3 - "$dir/v0.txt" "$dir/v.txt" <<'PY' || fail "the vectors moved from the file's"
+import sys
+def load(path):
+    with open(path) as f:
+        next(f)
+        return {w: [float(x) for x in rest] for w, *rest in (line.split() for line in f)}
+before, after = load(sys.argv[1]), load(sys.argv[2])
+assert before.keys() == after.keys(), (before.keys(), after.keys())
+for w in before:
+    assert all(abs(a - b) < 1e-4 for a, b in zip(before[w], after[w])), w
+PY
     ;;
   evalevery)
     # Snapshots pulled from both ranks' shards while training goes on; the

@@ -19,6 +19,7 @@
 #include "deepdist/model.h"
 #include "deepdist/partition.h"
 #include "deepdist/store.h"
+#include "deepdist/word2vec/vectors.h"
 #include "deepdist/word2vec/vocabulary.h"
 #include "tests/test_support.h"
 
@@ -270,6 +271,53 @@ TEST_F(TrainerTest, NewModelShapeAndInitialisation) {
   TrainerOptions other = o;
   other.seed = 8;
   EXPECT_FALSE(SameTable(Trainer(vocab_, other).NewModel().table(0), in));
+}
+
+// --init-vectors: the words found in the file start from their vectors, the
+// others keep NewModel's random start, the output table stays zero, and a
+// file of another dimension is refused.
+TEST_F(TrainerTest, InitFromVectorsStartsTheWordsFoundFromTheirVectors) {
+  const TrainerOptions o = Options();
+  Trainer trainer(vocab_, o);
+  const size_t dim = o.dim;
+  // "cat" and "car" with vectors of their own, and a word not in the
+  // vocabulary, which is left out.
+  std::string text = "3 " + std::to_string(dim) + "\n";
+  for (const auto& [word, value] : std::vector<std::pair<std::string, float>>{
+           {"cat", 0.5f}, {"nosuchword", 0.25f}, {"car", -0.75f}}) {
+    text += word;
+    for (size_t k = 0; k < dim; ++k)
+      text += " " + std::to_string(value + 0.125f * static_cast<float>(k % 3));
+    text += "\n";
+  }
+  const auto path = dir_->path() / "init.txt";
+  testing_support::WriteFile(path, text);
+  Result<Vectors> vectors = Vectors::Load(path.string());
+  ASSERT_TRUE(vectors.ok()) << vectors.status().message();
+
+  const Model fresh = trainer.NewModel();
+  Model model = trainer.NewModel();
+  Result<size_t> found = trainer.InitFromVectors(*vectors, &model);
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_EQ(*found, 2u);
+  const size_t cat = static_cast<size_t>(vocab_.Find("cat"));
+  const size_t car = static_cast<size_t>(vocab_.Find("car"));
+  for (size_t r = 0; r < vocab_.size(); ++r) {
+    for (size_t k = 0; k < dim; ++k) {
+      const float base = r == cat ? 0.5f : r == car ? -0.75f : 0.0f;
+      const float want = r == cat || r == car ? base + 0.125f * static_cast<float>(k % 3)
+                                              : fresh.table(0).row(r)[k];
+      EXPECT_EQ(model.table(0).row(r)[k], want) << "row " << r;
+      EXPECT_EQ(model.table(1).row(r)[k], 0.0f);
+    }
+  }
+
+  TrainerOptions wider = o;
+  wider.dim = dim + 1;
+  Trainer other(vocab_, wider);
+  Model wide = other.NewModel();
+  Result<size_t> refused = other.InitFromVectors(*vectors, &wide);
+  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
 }
 
 TEST_F(TrainerTest, OneThreadSameSeedIsBitIdentical) {

@@ -53,6 +53,7 @@ struct TrainFlags {
   std::string kernel = "batched";
   unsigned long long seed = 1;
   std::string save_vocab;
+  std::string init_vectors;
   std::string read_vocab;
   // kUnset: not given (a value nobody can type by mistake, unlike -1).
   long long push_every = kUnset;
@@ -289,6 +290,23 @@ int RunTrain(const TrainFlags& f) {
     }
   }
   if (int code = Agree(cluster, writable)) return code;
+  // Every rank reads the vectors to start from, so that all build the same
+  // model; a file that cannot be used fails before any counting.
+  word2vec::Vectors init;
+  if (!f.init_vectors.empty()) {
+    Status read;
+    Result<word2vec::Vectors> loaded = word2vec::Vectors::Load(f.init_vectors);
+    if (!loaded.ok()) {
+      read = loaded.status();
+    } else if (loaded->dim() != options.dim) {
+      read = Status::InvalidArgument("--init-vectors: " + f.init_vectors +
+                                     ": vectors of dimension " + std::to_string(loaded->dim()) +
+                                     ", not --dim " + std::to_string(options.dim));
+    } else {
+      init = std::move(*loaded);
+    }
+    if (int code = Agree(cluster, read)) return code;
+  }
 
   // Every rank lists the same partitions, one per worker. Each rank counts
   // the vocabulary of its share (p % ranks); in training every worker of
@@ -375,8 +393,16 @@ int RunTrain(const TrainFlags& f) {
   lr.linear_decay = f.optimizer == "sgd";
   DescentOptions rule;
   rule.momentum = static_cast<float>(f.momentum);
+  Model initial = trainer.NewModel();
+  size_t init_words = 0;
+  if (!f.init_vectors.empty()) {
+    Result<size_t> found = trainer.InitFromVectors(init, &initial);
+    if (!found.ok()) Fail(cluster, found.status());  // Not reached: the dimension was checked.
+    init_words = *found;
+    init = word2vec::Vectors();  // Its memory back.
+  }
   std::unique_ptr<ParamStore> store =
-      cluster.MakeStore(trainer.NewModel(), MakeDescent(f.optimizer, lr, rule));
+      cluster.MakeStore(std::move(initial), MakeDescent(f.optimizer, lr, rule));
   ProgressLine progress(stderr, lead && !f.quiet);
   Result<word2vec::TrainStats> stats =
       trainer.Train(*parts, *store, [&](const word2vec::TrainProgress& p) {
@@ -471,6 +497,7 @@ int RunTrain(const TrainFlags& f) {
     j["seconds"] = seconds;
     j["words_per_second"] = wps;
     j["vocab_size"] = vocab->size();
+    if (!f.init_vectors.empty()) j["init_words"] = init_words;
     j["loss"] = loss;
     j["epoch_loss"] = epoch_loss;
     j["train_seconds"] = stats->seconds;
@@ -546,6 +573,10 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Write the vocabulary (word count lines) to FILE");
   cmd->add_option("--read-vocab", flags->read_vocab,
                   "Read the vocabulary from FILE instead of counting");
+  cmd->add_option("--init-vectors", flags->init_vectors,
+                  "Start from the word vectors in FILE (word2vec binary or text, of --dim "
+                  "dimensions): the words found there start from their vectors, the others "
+                  "at random; the output weights start at zero");
   cmd->add_option("--push-every", flags->push_every,
                   "Words a worker trains on its replica between pushes of the change "
                   "(Downpour's n_push; default under MPI 2^19 x (2 / ranks)^2, at least 2^14; "

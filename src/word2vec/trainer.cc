@@ -253,6 +253,22 @@ Model Trainer::NewModel() const {
   return model;
 }
 
+Result<size_t> Trainer::InitFromVectors(const Vectors& vectors, Model* model) const {
+  Table& in = model->table(kTableIn);
+  if (vectors.dim() != in.dim()) {
+    return Status::InvalidArgument("vectors of dimension " + std::to_string(vectors.dim()) +
+                                   ", the model's is " + std::to_string(in.dim()) + " (--dim)");
+  }
+  size_t found = 0;
+  for (size_t r = 0; r < vocab_.size() && r < in.rows(); ++r) {
+    const int64_t at = vectors.Find(vocab_.word(static_cast<int32_t>(r)));
+    if (at < 0) continue;
+    std::memcpy(in.row(r), vectors.row(static_cast<size_t>(at)), in.dim() * sizeof(float));
+    ++found;
+  }
+  return found;
+}
+
 LearningRate Trainer::Schedule() const {
   const TrainerOptions& o = options_;
   // The default end points were measured best at 1 epoch, and safe at 5

@@ -33,6 +33,7 @@
 #include "deepdist/partition.h"
 #include "deepdist/status.h"
 #include "deepdist/store.h"
+#include "deepdist/word2vec/vectors.h"
 #include "deepdist/word2vec/vocabulary.h"
 
 namespace deepdist::word2vec {
@@ -115,6 +116,12 @@ class Trainer {
 
   // A fresh model for this vocabulary: "in" random (from options.seed), "out" zero.
   Model NewModel() const;
+  // Starts `model` (a NewModel()) from existing word vectors: the "in" row of
+  // every vocabulary word found in `vectors` takes its vector; the other
+  // words keep their random start, and "out" stays zero (a vectors file
+  // holds input vectors only). The dimensions must agree. Returns how many
+  // words were found.
+  [[nodiscard]] Result<size_t> InitFromVectors(const Vectors& vectors, Model* model) const;
 
   // The rate schedule Train follows (alpha decaying to the resolved
   // min_alpha); a store's SGD descent should be built with it, so that the
