@@ -200,6 +200,44 @@ TEST_F(LogregCliTest, RecoversTheSignsOfTheGeneratingWeights) {
   }
 }
 
+// --init-model: a run with a vanishing rate ends where the saved model
+// started it; a model of another size than --features is a usage error
+// naming the flag, and leaves no model.
+TEST_F(LogregCliTest, InitModelStartsFromTheSavedModel) {
+  const std::string first = dir_ + "/first.txt";
+  const std::string again = dir_ + "/again.txt";
+  ASSERT_EQ(Deepdist({"logreg", "train", "--input", data_, "--features", std::to_string(kFeatures),
+                      "--epochs", "1", "--output", first})
+                .code,
+            0);
+  const CommandResult r =
+      Deepdist({"logreg", "train", "--input", data_, "--epochs", "1", "--alpha", "0.0000001",
+                "--init-model", first, "--output", again, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Result<Model> before = Load(first);
+  Result<Model> after = Load(again);
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(FeaturesOf(*after), FeaturesOf(*before));
+  const Table& b = before->table(0);
+  const Table& a = after->table(0);
+  ASSERT_EQ(a.rows(), b.rows());
+  size_t nonzero = 0;
+  for (size_t row = 0; row < b.rows(); ++row) {
+    for (size_t k = 0; k < b.dim(); ++k) {
+      EXPECT_NEAR(a.row(row)[k], b.row(row)[k], 1e-5);
+      nonzero += b.row(row)[k] != 0;
+    }
+  }
+  EXPECT_GT(nonzero, 100u);  // The first run learned something to start from.
+  const std::string model = dir_ + "/model.txt";
+  const CommandResult bad =
+      Deepdist({"logreg", "train", "--input", data_, "--epochs", "1", "--features",
+                std::to_string(2 * kFeatures), "--init-model", first, "--output", model});
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--init-model: " + first), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(model));
+}
+
 TEST_F(LogregCliTest, BadInputAndFlagsFailWithOneLineAndNoModel) {
   const std::string model = dir_ + "/model.txt";
   const std::string bad = Write("bad.svm", "1 2:1\n1 3:oops\n");

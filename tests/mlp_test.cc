@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/mlp_digits.h"
@@ -217,6 +218,45 @@ TEST_F(MlpCliTest, BadInputAndFlagsFailWithOneLineAndNoModel) {
   const CommandResult p = Deepdist({"mlp", "predict", "--model", bad, "--input", digits_});
   EXPECT_EQ(p.code, 1);
   EXPECT_NE(p.err.find("not a deepdist MLP model file"), std::string::npos) << p.err;
+}
+
+// --init-model: a run with a vanishing rate ends where the saved model
+// started it; a model of another shape is a usage error naming the flag, a
+// missing file a file error naming it, and neither leaves a model.
+TEST_F(MlpCliTest, InitModelStartsFromTheSavedModel) {
+  const std::string first = dir_ + "/first.txt";
+  const std::string again = dir_ + "/again.txt";
+  ASSERT_EQ(Deepdist({"mlp", "train", "--input", digits_, "--epochs", "2", "--output", first}).code,
+            0);
+  const CommandResult r = Deepdist({"mlp", "train", "--input", digits_, "--epochs", "1", "--alpha",
+                                    "0.0000001", "--init-model", first, "--output", again});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Result<Loaded> before = Load(first);
+  Result<Loaded> after = Load(again);
+  ASSERT_TRUE(before.ok() && after.ok());
+  ASSERT_EQ(before->model.num_tables(), after->model.num_tables());
+  for (size_t t = 0; t < before->model.num_tables(); ++t) {
+    const Table& b = before->model.table(t);
+    const Table& a = after->model.table(t);
+    ASSERT_EQ(a.rows(), b.rows());
+    for (size_t row = 0; row < b.rows(); ++row) {
+      for (size_t k = 0; k < b.dim(); ++k) EXPECT_NEAR(a.row(row)[k], b.row(row)[k], 1e-5);
+    }
+  }
+  const std::string model = dir_ + "/model.txt";
+  for (const auto& [args, code, says] :
+       std::vector<std::tuple<std::vector<std::string>, int, std::string>>{
+           {{"--hidden", "32", "--init-model", first}, 2, "--init-model: " + first},
+           {{"--init-model", dir_ + "/missing.txt"}, 1, "missing.txt: no such file"}}) {
+    std::vector<std::string> all = {"mlp",      "train", "--input",  digits_,
+                                    "--epochs", "1",     "--output", model};
+    all.insert(all.end(), args.begin(), args.end());
+    const CommandResult bad = Deepdist(all);
+    EXPECT_EQ(bad.code, code) << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+    EXPECT_NE(bad.err.find(says), std::string::npos) << bad.err;
+    EXPECT_FALSE(fs::exists(model)) << says;
+  }
 }
 
 // --eval-every: the test accuracy of the model as it stood during training,

@@ -88,8 +88,34 @@ int RunTrain(const LogregTrainFlags& f) {
   // Every line is checked before training (errors name the line).
   Result<logreg::Scan> scan = logreg::ScanFile(f.input);
   if (int code = AgreeAcrossRanks(cluster, scan.status())) return code;
-  const uint64_t features = f.features > 0 ? static_cast<uint64_t>(f.features) : scan->max_index;
+  // Every rank reads the model to start from, so that all start alike; its
+  // features are the run's unless --features says otherwise.
+  Model initial;
+  if (!f.scope.init_model.empty()) {
+    Result<Model> loaded = logreg::Load(f.scope.init_model);
+    Status usable = loaded.status();
+    // Weights come in rows of kWeightsPerRow: a model holds its features
+    // rounded up to whole rows.
+    if (loaded.ok() && f.features > 0 &&
+        logreg::RowOf(logreg::FeaturesOf(*loaded)) !=
+            logreg::RowOf(static_cast<uint64_t>(f.features))) {
+      usable = Status::InvalidArgument("--init-model: " + f.scope.init_model + ": " +
+                                       std::to_string(logreg::FeaturesOf(*loaded)) +
+                                       " features, not --features " + std::to_string(f.features));
+    }
+    if (int code = AgreeAcrossRanks(cluster, usable)) return code;
+    initial = std::move(*loaded);
+  }
+  const uint64_t features = !f.scope.init_model.empty() ? logreg::FeaturesOf(initial)
+                            : f.features > 0            ? static_cast<uint64_t>(f.features)
+                                                        : scan->max_index;
   if (features < scan->max_index) {
+    if (!f.scope.init_model.empty()) {
+      return AgreeAcrossRanks(
+          cluster, Status::InvalidArgument("--init-model: " + f.scope.init_model + ": " +
+                                           std::to_string(features) + " features, but " + f.input +
+                                           " has index " + std::to_string(scan->max_index)));
+    }
     return AgreeAcrossRanks(
         cluster,
         Status::InvalidArgument("--features: " + std::to_string(features) + ", but " + f.input +
@@ -111,7 +137,7 @@ int RunTrain(const LogregTrainFlags& f) {
                 .cluster = &cluster};
   std::vector<TrainSnapshot> snapshots;
   f.scope.KeepSnapshots(&scope, &snapshots);
-  DeepDist dd(logreg::NewModel(features), scope);
+  DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial), scope);
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);
   const float alpha = rule->schedule().alpha;

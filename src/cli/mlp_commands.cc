@@ -51,6 +51,14 @@ std::string Validate(const MlpTrainFlags& f) {
   return "";
 }
 
+// "I inputs, hidden H1,H2, C classes".
+std::string Shape(const mlp::Architecture& arch) {
+  std::string hidden;
+  for (size_t units : arch.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(units);
+  return std::to_string(arch.inputs) + " inputs, hidden " + (hidden.empty() ? "none" : hidden) +
+         ", " + std::to_string(arch.classes) + " classes";
+}
+
 int RunTrain(const MlpTrainFlags& f) {
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
   Result<std::vector<size_t>> hidden = ParseHidden(f.hidden);
@@ -100,7 +108,22 @@ int RunTrain(const MlpTrainFlags& f) {
                 .cluster = &cluster};
   std::vector<TrainSnapshot> snapshots;
   f.scope.KeepSnapshots(&scope, &snapshots);
-  DeepDist dd(mlp::NewModel(arch, f.scope.seed), scope);
+  // Every rank reads the model to start from, so that all start alike.
+  Model initial;
+  if (f.scope.init_model.empty()) {
+    initial = mlp::NewModel(arch, f.scope.seed);
+  } else {
+    Result<mlp::Loaded> loaded = mlp::Load(f.scope.init_model);
+    Status usable = loaded.status();
+    if (loaded.ok() && (loaded->arch.inputs != arch.inputs || loaded->arch.hidden != arch.hidden ||
+                        loaded->arch.classes != arch.classes)) {
+      usable = Status::InvalidArgument("--init-model: " + f.scope.init_model + ": " +
+                                       Shape(loaded->arch) + ", not this run's " + Shape(arch));
+    }
+    if (int code = AgreeAcrossRanks(cluster, usable)) return code;
+    initial = std::move(loaded->model);
+  }
+  DeepDist dd(std::move(initial), scope);
   // Defaults: the best rates measured on the digits (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "adam" ? 0.001f : 0.01f);
   const float alpha = rule->schedule().alpha;

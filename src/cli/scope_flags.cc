@@ -58,6 +58,9 @@ void AddScopeTrainFlags(CLI::App& train, ScopeTrainFlags& f, const std::string& 
                   "Descent rule on the model server: sgd, adagrad or adam (docs/DESCENT.md)")
       ->capture_default_str();
   train.add_option("--alpha", f.alpha, alpha_help);
+  train.add_option("--init-model", f.init_model,
+                   "Start from the model in FILE (written by this command's --output), which "
+                   "must have this run's shape, instead of a fresh one");
   train.add_option("--momentum", f.momentum, "Momentum of --optimizer sgd, in [0, 1)");
   train.add_option("--eval-every", f.eval_every,
                    "Also measure the model as it stood every SECONDS of training (pulled from "

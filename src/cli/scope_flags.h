@@ -26,7 +26,8 @@ struct ScopeTrainFlags {
   std::string optimizer = "sgd";
   double alpha = -1;
   double momentum = 0;
-  double eval_every = 0;  // Seconds; 0: only the trained model is measured.
+  double eval_every = 0;   // Seconds; 0: only the trained model is measured.
+  std::string init_model;  // A model file of the same command to start from.
   bool json = false;
   bool quiet = false;
 
