@@ -6,7 +6,11 @@
 #                  then installed (build-release/installed), and the examples built
 #                  against the installed package (build-examples/) and run
 #   build-asan     Debug with AddressSanitizer and UBSan: the unit and MPI tests
-# Usage: scripts/test.sh [release|asan]...   (default: all)
+#   build-tsan     Debug with ThreadSanitizer, without MPI (Open MPI is not
+#                  instrumented): the store, replica, engine and trainer tests,
+#                  whose workers run on threads; the races Hogwild intends are
+#                  listed, each with why, in tests/tsan.supp, and any other fails
+# Usage: scripts/test.sh [release|asan|tsan]...   (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,7 +19,7 @@ scripts/install-deps.sh
 scripts/get-data.sh
 
 configs=("$@")
-[[ ${#configs[@]} -gt 0 ]] || configs=(release asan)
+[[ ${#configs[@]} -gt 0 ]] || configs=(release asan tsan)
 jobs=$(nproc)
 
 for config in "${configs[@]}"; do
@@ -47,8 +51,18 @@ for config in "${configs[@]}"; do
       cmake --build build-asan -j "$jobs"
       (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 600 -LE slow)
       ;;
+    tsan)
+      cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPDIST_BUILD_TESTS=ON \
+        -DDEEPDIST_MPI=OFF -DCMAKE_CXX_FLAGS="-O1 -fsanitize=thread -fno-omit-frame-pointer" >/dev/null
+      cmake --build build-tsan -j "$jobs" \
+        --target local_store_test replica_test deepdist_test trainer_test
+      (cd build-tsan &&
+        TSAN_OPTIONS="suppressions=$root/tests/tsan.supp halt_on_error=1 history_size=4 print_suppressions=1" \
+          ctest --output-on-failure -j "$jobs" --timeout 600 \
+          -R '^(LocalStoreTest|ReplicaTest|RowsAndFull/ReplicaRoundsTest|DeepDistTest|DeepDistScopeTest|DeepDistScopeDeathTest|TrainerTest)\.')
+      ;;
     *)
-      echo "test.sh: unknown configuration '$config' (release, asan)" >&2
+      echo "test.sh: unknown configuration '$config' (release, asan, tsan)" >&2
       exit 2
       ;;
   esac
