@@ -419,6 +419,27 @@ TEST_F(CliTest, InitVectorsStartTrainingFromTheGivenVectors) {
   ExpectFlagFileError("--init-vectors", dir_ / "no_such_vectors.txt");
 }
 
+// SIGINT and SIGTERM while training stop it cleanly: exit 128 + the
+// signal's number with one line naming the signal and the output, which is
+// not written (nor any temporary file). A signal's default action would end
+// the process without that line.
+TEST_F(CliTest, InterruptStopsTrainingCleanly) {
+  for (const auto& [name, code] :
+       std::vector<std::pair<std::string, int>>{{"INT", 130}, {"TERM", 143}}) {
+    SCOPED_TRACE(name);
+    const fs::path output = dir_ / "interrupted.bin";
+    // Far more epochs than the second the signal waits for.
+    const std::string script =
+        "\"$0\" word2vec train --input \"$1\" --output \"$2\" --epochs "
+        "100000 --dim 16 --min-count 1 --quiet & pid=$!; sleep 1; kill -" +
+        name + " $pid; wait $pid";
+    const CommandResult r = RunCommand(
+        {"/bin/sh", "-c", script, bin_, corpus_.string(), output.string()}, root_->path() / "logs");
+    ExpectTrainError(
+        r, code, "interrupted by SIG" + name + ": " + output.string() + ": not written", output);
+  }
+}
+
 TEST_F(CliTest, MissingVocabularyFiles) {
   const fs::path missing = dir_ / "no_such_vocab.txt";
   ExpectFlagFileError("--read-vocab", missing);

@@ -41,6 +41,7 @@
 #ifndef DEEPDIST_DEEPDIST_H_
 #define DEEPDIST_DEEPDIST_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <span>
@@ -84,7 +85,15 @@ struct Options {
   double snapshot_every = 0;
   std::vector<size_t> snapshot_tables = {};
   std::function<void(TrainSnapshot snapshot)> on_snapshot = {};
+  // When set, read about every 100 ms of a train(): once true (a signal
+  // handler's flag, say), the workers stop at their next progress
+  // checkpoint, as they do when one fails, and train() returns
+  // kInterrupted. Not owned.
+  const std::atomic<bool>* interrupt = nullptr;
 };
+
+// The message of the error a train() ended by Options::interrupt returns.
+inline constexpr const char* kInterrupted = "training interrupted";
 
 // One data partition as a gradient function sees it.
 class Partition {

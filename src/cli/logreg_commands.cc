@@ -16,6 +16,7 @@
 #include "deepdist/partition.h"
 #include "deepdist/replica.h"
 #include "src/cli/commands.h"
+#include "src/cli/interrupt.h"
 #include "src/cli/scope_flags.h"
 #include "src/core/atomic_file.h"
 
@@ -77,6 +78,7 @@ Quality Measure(const Model& model, const std::vector<logreg::Example>& examples
 
 int RunTrain(const LogregTrainFlags& f) {
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
+  const Interrupts interrupts;  // SIGINT, SIGTERM: training stops, nothing is written.
   Result<std::unique_ptr<Cluster>> joined = JoinCluster();
   if (!joined.ok()) return ReportError(joined.status());
   Cluster& cluster = **joined;
@@ -134,7 +136,8 @@ int RunTrain(const LogregTrainFlags& f) {
   Options scope{.threads = threads,
                 .mode = f.scope.ScopeMode(),
                 .epochs = static_cast<size_t>(f.scope.epochs),
-                .cluster = &cluster};
+                .cluster = &cluster,
+                .interrupt = Interrupts::flag()};
   std::vector<TrainSnapshot> snapshots;
   f.scope.KeepSnapshots(&scope, &snapshots);
   DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial), scope);
@@ -173,6 +176,13 @@ int RunTrain(const LogregTrainFlags& f) {
         return update;
       },
       *rule);
+  if (!trained.ok()) {
+    const std::string what = f.output.empty() ? "no model" : f.output + ": not written";
+    if (const int code = Interrupts::Report(what.c_str())) {
+      if (cluster.ranks() > 1) cluster.Abort(code);
+      return code;
+    }
+  }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -14,6 +14,7 @@
 #include "deepdist/mlp.h"
 #include "deepdist/partition.h"
 #include "src/cli/commands.h"
+#include "src/cli/interrupt.h"
 #include "src/cli/scope_flags.h"
 #include "src/core/atomic_file.h"
 
@@ -63,6 +64,7 @@ int RunTrain(const MlpTrainFlags& f) {
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
   Result<std::vector<size_t>> hidden = ParseHidden(f.hidden);
   if (!hidden.ok()) return ReportError(hidden.status());
+  const Interrupts interrupts;  // SIGINT, SIGTERM: training stops, nothing is written.
   Result<std::unique_ptr<Cluster>> joined = JoinCluster();
   if (!joined.ok()) return ReportError(joined.status());
   Cluster& cluster = **joined;
@@ -105,7 +107,8 @@ int RunTrain(const MlpTrainFlags& f) {
   Options scope{.threads = threads,
                 .mode = f.scope.ScopeMode(),
                 .epochs = static_cast<size_t>(f.scope.epochs),
-                .cluster = &cluster};
+                .cluster = &cluster,
+                .interrupt = Interrupts::flag()};
   std::vector<TrainSnapshot> snapshots;
   f.scope.KeepSnapshots(&scope, &snapshots);
   // Every rank reads the model to start from, so that all start alike.
@@ -157,6 +160,13 @@ int RunTrain(const MlpTrainFlags& f) {
         return update;
       },
       *rule);
+  if (!trained.ok()) {
+    const std::string what = f.output.empty() ? "no model" : f.output + ": not written";
+    if (const int code = Interrupts::Report(what.c_str())) {
+      if (cluster.ranks() > 1) cluster.Abort(code);
+      return code;
+    }
+  }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

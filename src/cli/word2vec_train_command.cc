@@ -21,6 +21,7 @@
 #include "deepdist/word2vec/vectors.h"
 #include "deepdist/word2vec/vocabulary.h"
 #include "src/cli/commands.h"
+#include "src/cli/interrupt.h"
 #include "src/core/atomic_file.h"
 #include "src/monitor/progress.h"
 #include "src/word2vec/sgns_kernel.h"
@@ -221,6 +222,7 @@ int Agree(Cluster& cluster, const Status& status, bool usage = false) {
 
 int RunTrain(const TrainFlags& f) {
   const auto start = std::chrono::steady_clock::now();
+  const Interrupts interrupts;  // SIGINT, SIGTERM: training stops, nothing is written.
   ClusterOptions cluster_options;
   // The default wire under MPI quantizes a full replica's asynchronous
   // changes to 4 bits: a fifth of fp32's bytes on 2 ranks and a sixth on 4,
@@ -272,6 +274,7 @@ int RunTrain(const TrainFlags& f) {
   }
   options.seed = f.seed;
   options.sync = f.mode == "sync";
+  options.interrupt = Interrupts::flag();
   options.shared_negatives = f.kernel == "batched";
   // Fail before any work when an output cannot be written (rank 0 writes)
   // or the questions cannot be read (rank 0 evaluates).
@@ -412,7 +415,13 @@ int RunTrain(const TrainFlags& f) {
   progress.Finish();
   // A worker's failure (a truncated .gz in this rank's share, say) is this
   // rank's alone: the others are training or waiting for it.
-  if (!stats.ok()) Fail(cluster, stats.status());
+  if (!stats.ok()) {
+    if (const int code = Interrupts::Report((f.output + ": not written").c_str())) {
+      if (ranks > 1) cluster.Abort(code);
+      return code;
+    }
+    Fail(cluster, stats.status());
+  }
 
   Result<Model> model = store->TakeModel();
   if (!model.ok()) Fail(cluster, model.status());

@@ -191,7 +191,8 @@ Result<TrainSnapshot> TakeSnapshot(ParamStore& store, const Options& options, co
 // Waits until every worker is done, calling `on_tick` about every 100 ms
 // and taking the snapshots `options` asks for (rank 0). A failed snapshot
 // is handed to `stop`, which stops the workers as their own failure would;
-// no more are taken.
+// no more are taken. So is an interrupt (Options::interrupt), seen within
+// about 100 ms.
 void Watch(ParamStore& store, const Options& options, const Model& shape, Running& running,
            const std::function<void()>& on_tick, const std::function<void(Status)>& stop) {
   const Clock::time_point start = Clock::now();
@@ -202,10 +203,11 @@ void Watch(ParamStore& store, const Options& options, const Model& shape, Runnin
   Clock::time_point next_snapshot = start + every;
   Clock::time_point next_tick = start + std::chrono::milliseconds(100);
   Status failed;
+  bool interrupted = false;
   for (;;) {
     const bool want_snapshot = snapshots && failed.ok();
     std::optional<Clock::time_point> wake;
-    if (on_tick) wake = next_tick;
+    if (on_tick || options.interrupt != nullptr) wake = next_tick;
     if (want_snapshot) wake = wake ? std::min(*wake, next_snapshot) : next_snapshot;
     if (running.WaitUntil(wake)) break;
     const Clock::time_point now = Clock::now();
@@ -225,8 +227,13 @@ void Watch(ParamStore& store, const Options& options, const Model& shape, Runnin
         next_snapshot = after + every;
       }
     }
-    if (on_tick && now >= next_tick) {
-      on_tick();
+    if (!interrupted && options.interrupt != nullptr &&
+        options.interrupt->load(std::memory_order_relaxed)) {
+      interrupted = true;
+      stop(Status::Internal(kInterrupted));
+    }
+    if (now >= next_tick) {
+      if (on_tick) on_tick();
       next_tick = now + std::chrono::milliseconds(100);
     }
   }

@@ -287,7 +287,8 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
                       .epochs = options_.epochs,
                       .snapshot_every = options_.snapshot_every,
                       .snapshot_tables = {kTableIn},
-                      .on_snapshot = options_.on_snapshot});
+                      .on_snapshot = options_.on_snapshot,
+                      .interrupt = options_.interrupt});
   return Run(partitions, dd, nullptr, on_progress);
 }
 

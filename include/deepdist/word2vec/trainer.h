@@ -23,6 +23,7 @@
 #ifndef DEEPDIST_WORD2VEC_TRAINER_H_
 #define DEEPDIST_WORD2VEC_TRAINER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -89,6 +90,8 @@ struct TrainerOptions {
   // makes its own scope; a scope passed in has its own Options.
   double snapshot_every = 0;
   std::function<void(TrainSnapshot snapshot)> on_snapshot;
+  // Options::interrupt, for the Train that makes its own scope.
+  const std::atomic<bool>* interrupt = nullptr;
 };
 
 struct TrainProgress {

@@ -1,0 +1,54 @@
+#include "src/cli/interrupt.h"
+
+#include <csignal>
+#include <cstdio>
+
+namespace deepdist::cli {
+namespace {
+
+// Written by the handler: a lock-free atomic and a sig_atomic_t, the only
+// kinds of object a handler may touch.
+std::atomic<bool> g_flag{false};
+volatile std::sig_atomic_t g_signal = 0;
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+struct sigaction g_previous_int;
+struct sigaction g_previous_term;
+
+extern "C" void OnSignal(int signo) {
+  if (g_signal == 0) g_signal = signo;
+  g_flag.store(true, std::memory_order_relaxed);
+  // The next one takes the default action: a second Ctrl-C ends at once.
+  std::signal(signo, SIG_DFL);
+}
+
+}  // namespace
+
+Interrupts::Interrupts() {
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, &g_previous_int);
+  sigaction(SIGTERM, &action, &g_previous_term);
+}
+
+Interrupts::~Interrupts() {
+  sigaction(SIGINT, &g_previous_int, nullptr);
+  sigaction(SIGTERM, &g_previous_term, nullptr);
+}
+
+const std::atomic<bool>* Interrupts::flag() { return &g_flag; }
+
+int Interrupts::signal() { return g_signal; }
+
+int Interrupts::Report(const char* what) {
+  const int signo = g_signal;
+  if (signo == 0) return 0;
+  std::fprintf(stderr, "deepdist: interrupted by %s: %s\n", signo == SIGINT ? "SIGINT" : "SIGTERM",
+               what);
+  std::fflush(stderr);
+  return 128 + signo;
+}
+
+}  // namespace deepdist::cli

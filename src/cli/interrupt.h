@@ -1,0 +1,32 @@
+// SIGINT and SIGTERM while a command trains. The first stops the training
+// cleanly: the scope sees the flag within about 100 ms (Options::interrupt),
+// the workers stop at their next progress checkpoint, nothing is written,
+// and the command exits 128 + the signal's number with one line on stderr.
+// A second signal ends the process at once, as it would without deepdist.
+#ifndef DEEPDIST_SRC_CLI_INTERRUPT_H_
+#define DEEPDIST_SRC_CLI_INTERRUPT_H_
+
+#include <atomic>
+
+namespace deepdist::cli {
+
+class Interrupts {
+ public:
+  // Installs the handlers; the destructor puts back the ones before.
+  Interrupts();
+  ~Interrupts();
+  Interrupts(const Interrupts&) = delete;
+  Interrupts& operator=(const Interrupts&) = delete;
+
+  // Becomes true at the first SIGINT or SIGTERM.
+  static const std::atomic<bool>* flag();
+  // The signal that arrived first, or 0.
+  static int signal();
+  // When a signal arrived: prints "deepdist: interrupted by SIG...: <what>"
+  // and returns the exit code, 128 + its number; else returns 0.
+  static int Report(const char* what);
+};
+
+}  // namespace deepdist::cli
+
+#endif  // DEEPDIST_SRC_CLI_INTERRUPT_H_
