@@ -9,10 +9,13 @@
 // corpus: 30,000 tokens over 200 words in 10 topics of 20 words, each
 // sentence drawn from one topic.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -437,6 +440,30 @@ TEST_F(CliTest, InterruptStopsTrainingCleanly) {
         {"/bin/sh", "-c", script, bin_, corpus_.string(), output.string()}, root_->path() / "logs");
     ExpectTrainError(
         r, code, "interrupted by SIG" + name + ": " + output.string() + ": not written", output);
+  }
+}
+
+// A full disk: writing the vectors fails with one line naming the output
+// and the reason, and the previous output is kept whole, no temporary file
+// left. The disk is a tmpfs of one page, mounted for the test (root only;
+// skipped where mounting is not allowed).
+TEST_F(CliTest, FullDiskKeepsThePreviousOutput) {
+  const fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=4k") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  struct Unmount {
+    fs::path at;
+    ~Unmount() { ::umount(at.c_str()); }
+  } unmount{small};
+  const fs::path output = small / "vectors.txt";
+  WriteFile(output, "previous vectors");
+  const CommandResult r = Train(corpus_.string(), output.string(), {"--dim", "64"});
+  ExpectError(r, 1, output.string() + ": write failed: No space left on device");
+  EXPECT_EQ(ReadFile(output), "previous vectors");
+  for (const auto& entry : fs::directory_iterator(small)) {
+    EXPECT_EQ(entry.path(), output) << "left behind: " << entry.path();
   }
 }
 
