@@ -13,6 +13,8 @@ build_pkgs=(
   libcli11-dev         # CLI11: command-line parsing
   nlohmann-json3-dev   # JSON output (--json)
   zlib1g-dev           # .gz input partitions
+  libcpp-httplib-dev   # cpp-httplib: the read-only status server (--status-port)
+  chromium             # headless: the test of the status page drives it
   openmpi-bin libopenmpi-dev  # the MPI store (mpirun, MPI's C API)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-gensim       # tests load our vectors files in gensim

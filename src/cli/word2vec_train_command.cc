@@ -24,6 +24,7 @@
 #include "src/cli/interrupt.h"
 #include "src/core/atomic_file.h"
 #include "src/monitor/progress.h"
+#include "src/monitor/status_server.h"
 #include "src/word2vec/sgns_kernel.h"
 
 namespace deepdist::cli {
@@ -55,6 +56,8 @@ struct TrainFlags {
   unsigned long long seed = 1;
   std::string save_vocab;
   std::string init_vectors;
+  long long status_port = -1;  // -1: no status server.
+  std::string status_bind = "127.0.0.1";
   std::string read_vocab;
   // kUnset: not given (a value nobody can type by mistake, unlike -1).
   long long push_every = kUnset;
@@ -72,6 +75,7 @@ struct TrainFlags {
 
 // Checks values CLI11 parsed as numbers but cannot range-check in one line.
 std::string Validate(const TrainFlags& f) {
+  if (f.status_port < -1 || f.status_port > 65535) return "--status-port: must be 0 to 65535";
   if (f.model != "sg" && f.model != "cbow")
     return "--model: must be sg or cbow, not \"" + f.model + "\"";
   if (!f.format.empty() && f.format != "bin" && f.format != "text")
@@ -406,11 +410,36 @@ int RunTrain(const TrainFlags& f) {
   }
   std::unique_ptr<ParamStore> store =
       cluster.MakeStore(std::move(initial), MakeDescent(f.optimizer, lr, rule));
+  // The status server, rank 0's: a port that cannot be had fails the run
+  // before it trains.
+  std::unique_ptr<StatusServer> status;
+  Status serving;
+  if (lead && f.status_port >= 0) {
+    Result<std::unique_ptr<StatusServer>> started =
+        StatusServer::Start(f.status_bind, static_cast<int>(f.status_port), ranks);
+    if (started.ok()) {
+      status = std::move(*started);
+      std::fprintf(stderr, "status: http://%s:%d/\n", f.status_bind.c_str(), status->port());
+      std::fflush(stderr);
+    } else {
+      serving = started.status();
+    }
+  }
+  if (int code = Agree(cluster, serving)) return code;
   ProgressLine progress(stderr, lead && !f.quiet);
   Result<word2vec::TrainStats> stats =
       trainer.Train(*parts, *store, [&](const word2vec::TrainProgress& p) {
-        progress.Update(p.fraction, p.words * static_cast<uint64_t>(ranks), p.seconds,
-                        p.learning_rate, p.loss);
+        const uint64_t words = p.words * static_cast<uint64_t>(ranks);
+        progress.Update(p.fraction, words, p.seconds, p.learning_rate, p.loss);
+        if (status != nullptr) {
+          status->Update({.seconds = p.seconds,
+                          .progress = p.fraction,
+                          .words = words,
+                          .words_per_second = p.seconds > 0 ? words / p.seconds : 0.0,
+                          .learning_rate = p.learning_rate,
+                          .loss = p.loss,
+                          .bytes_sent = store->bytes_sent()});
+        }
       });
   progress.Finish();
   // A worker's failure (a truncated .gz in this rank's share, say) is this
@@ -582,6 +611,14 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Write the vocabulary (word count lines) to FILE");
   cmd->add_option("--read-vocab", flags->read_vocab,
                   "Read the vocabulary from FILE instead of counting");
+  cmd->add_option("--status-port", flags->status_port,
+                  "Serve the run's status over HTTP on this port (0: any free port, printed on "
+                  "stderr): /status (JSON), /metrics (Prometheus) and a page at /; read-only; "
+                  "rank 0 only");
+  cmd->add_option("--status-bind", flags->status_bind,
+                  "The address --status-port listens on (another than 127.0.0.1 makes the "
+                  "status reachable from other machines)")
+      ->capture_default_str();
   cmd->add_option("--init-vectors", flags->init_vectors,
                   "Start from the word vectors in FILE (word2vec binary or text, of --dim "
                   "dimensions): the words found there start from their vectors, the others "
