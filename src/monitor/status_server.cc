@@ -168,7 +168,8 @@ std::string StatusServer::Metrics() const {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
         << name << ' ' << value << '\n';
   };
-  metric("deepdist_words_total", "counter", "Corpus words read so far, every rank.", last_.words);
+  metric("deepdist_words_total", "counter",
+         "Corpus words read so far (rank 0's count times the ranks).", last_.words);
   metric("deepdist_words_per_second", "gauge", "Words read per second of training.",
          last_.words_per_second);
   metric("deepdist_progress", "gauge", "Fraction of the planned words done, 0 to 1.",

@@ -32,7 +32,7 @@ namespace deepdist {
 struct StatusSample {
   double seconds = 0;   // Since training started.
   double progress = 0;  // 0..1 of the planned words.
-  uint64_t words = 0;   // Corpus words read so far, every rank.
+  uint64_t words = 0;   // Corpus words read so far (rank 0's count times the ranks).
   double words_per_second = 0;
   double learning_rate = 0;
   double loss = 0;
