@@ -40,15 +40,16 @@ Interrupts::~Interrupts() {
 
 const std::atomic<bool>* Interrupts::flag() { return &g_flag; }
 
-int Interrupts::signal() { return g_signal; }
-
-int Interrupts::Report(const char* what) {
+int Interrupts::Stop(Cluster& cluster, const std::string& output) {
   const int signo = g_signal;
   if (signo == 0) return 0;
+  const std::string what = output.empty() ? "nothing written" : output + ": not written";
   std::fprintf(stderr, "deepdist: interrupted by %s: %s\n", signo == SIGINT ? "SIGINT" : "SIGTERM",
-               what);
+               what.c_str());
   std::fflush(stderr);
-  return 128 + signo;
+  const int code = 128 + signo;
+  if (cluster.ranks() > 1) cluster.Abort(code);
+  return code;
 }
 
 }  // namespace deepdist::cli

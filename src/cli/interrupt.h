@@ -7,6 +7,9 @@
 #define DEEPDIST_SRC_CLI_INTERRUPT_H_
 
 #include <atomic>
+#include <string>
+
+#include "deepdist/cluster.h"
 
 namespace deepdist::cli {
 
@@ -20,11 +23,11 @@ class Interrupts {
 
   // Becomes true at the first SIGINT or SIGTERM.
   static const std::atomic<bool>* flag();
-  // The signal that arrived first, or 0.
-  static int signal();
-  // When a signal arrived: prints "deepdist: interrupted by SIG...: <what>"
-  // and returns the exit code, 128 + its number; else returns 0.
-  static int Report(const char* what);
+  // For a training that failed: when a signal stopped it, prints
+  // "deepdist: interrupted by SIG...: <output>: not written" (or "nothing
+  // written" without an output), ends the job under MPI, and returns the
+  // exit code, 128 + the signal's number; else returns 0.
+  static int Stop(Cluster& cluster, const std::string& output);
 };
 
 }  // namespace deepdist::cli

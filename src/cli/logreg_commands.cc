@@ -177,11 +177,7 @@ int RunTrain(const LogregTrainFlags& f) {
       },
       *rule);
   if (!trained.ok()) {
-    const std::string what = f.output.empty() ? "no model" : f.output + ": not written";
-    if (const int code = Interrupts::Report(what.c_str())) {
-      if (cluster.ranks() > 1) cluster.Abort(code);
-      return code;
-    }
+    if (const int code = Interrupts::Stop(cluster, f.output)) return code;
   }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =

@@ -445,10 +445,7 @@ int RunTrain(const TrainFlags& f) {
   // A worker's failure (a truncated .gz in this rank's share, say) is this
   // rank's alone: the others are training or waiting for it.
   if (!stats.ok()) {
-    if (const int code = Interrupts::Report((f.output + ": not written").c_str())) {
-      if (ranks > 1) cluster.Abort(code);
-      return code;
-    }
+    if (const int code = Interrupts::Stop(cluster, f.output)) return code;
     Fail(cluster, stats.status());
   }
 
