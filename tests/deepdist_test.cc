@@ -698,3 +698,99 @@ TEST(DeepDistScopeTest, SnapshotOfAMissingTableFailsTrain) {
 
 }  // namespace
 }  // namespace deepdist
+
+namespace deepdist {
+namespace {
+
+// Checkpoints in the gradient form: the workers pause between tasks, and a
+// scope resumed from any checkpoint ends where the uninterrupted one does:
+// bit for bit on one worker (AdaGrad's accumulators restored with the
+// rows), and with every remaining task applied exactly once on two.
+TEST(DeepDistScopeTest, ResumingFromAnyCheckpointEndsWhereTheRunWould) {
+  const std::vector<PartitionSpec> parts = FakePartitions(30);
+  // A gradient that depends on the model and the partition, so that order
+  // and state both show in the result.
+  auto gradient = [](const Model& m, Partition& p) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return ScalarUpdate(m["s"].row(0)[0] - static_cast<float>(p.index() % 7));
+  };
+  const AdaGrad adagrad(LearningRate{0.3f, false});
+  DeepDist plain(ScalarModel(), {.threads = 1, .epochs = 2});
+  ASSERT_TRUE(plain.train(parts, gradient, adagrad).ok());
+  const float want = plain.model()["s"].row(0)[0];
+
+  std::vector<Checkpoint> saved;
+  DeepDist checkpointed(
+      ScalarModel(),
+      {.threads = 1, .epochs = 2, .checkpoint_every = 0.01, .on_checkpoint = [&](Checkpoint& c) {
+         saved.push_back(c);
+         return Status::OK();
+       }});
+  ASSERT_TRUE(checkpointed.train(parts, gradient, adagrad).ok());
+  EXPECT_EQ(checkpointed.model()["s"].row(0)[0], want);
+  ASSERT_GE(saved.size(), 2u);
+  for (size_t i = 0; i < saved.size(); ++i) {
+    SCOPED_TRACE("checkpoint " + std::to_string(i));
+    ASSERT_TRUE(saved[i].Has("state/0"));  // AdaGrad's accumulators.
+    DeepDist resumed(ScalarModel(), {.threads = 1, .epochs = 2, .resume = &saved[i]});
+    ASSERT_TRUE(resumed.train(parts, gradient, adagrad).ok());
+    EXPECT_EQ(resumed.model()["s"].row(0)[0], want);
+  }
+
+  // Two workers adding 1 per task: whatever the checkpoint, the resumed
+  // run ends at 60, each task counted once.
+  saved.clear();
+  auto one = [](const Model&, Partition&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return ScalarUpdate(1.0f);
+  };
+  DeepDist two(
+      ScalarModel(),
+      {.threads = 2, .epochs = 2, .checkpoint_every = 0.005, .on_checkpoint = [&](Checkpoint& c) {
+         saved.push_back(c);
+         return Status::OK();
+       }});
+  ASSERT_TRUE(two.train(parts, one, AddDelta).ok());
+  EXPECT_EQ(two.model()["s"].row(0)[0], 60.0f);
+  ASSERT_GE(saved.size(), 2u);
+  for (const Checkpoint& c : {saved.front(), saved[saved.size() / 2], saved.back()}) {
+    DeepDist resumed(ScalarModel(), {.threads = 2, .epochs = 2, .resume = &c});
+    ASSERT_TRUE(resumed.train(parts, one, AddDelta).ok());
+    EXPECT_EQ(resumed.model()["s"].row(0)[0], 60.0f);
+  }
+}
+
+// A checkpoint that fails to save ends the train() with its error; one
+// that does not fit the partitions is refused before any work; sync mode
+// does not pause for checkpoints.
+TEST(DeepDistScopeTest, CheckpointErrorsEndTrain) {
+  const std::vector<PartitionSpec> parts = FakePartitions(50);
+  auto slow = [](const Model&, Partition&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return ScalarUpdate(1.0f);
+  };
+  DeepDist failing(ScalarModel(),
+                   {.threads = 1, .checkpoint_every = 0.01, .on_checkpoint = [](Checkpoint&) {
+                      return Status::IOError("ckpt: disk full");
+                    }});
+  Status s = failing.train(parts, slow, AddDelta);
+  EXPECT_EQ(s.message(), "ckpt: disk full");
+
+  Checkpoint saved;
+  DeepDist once(ScalarModel(),
+                {.threads = 1, .checkpoint_every = 0.01, .on_checkpoint = [&](Checkpoint& c) {
+                   saved = c;
+                   return Status::OK();
+                 }});
+  ASSERT_TRUE(once.train(parts, slow, AddDelta).ok());
+  ASSERT_TRUE(saved.Has("train"));
+  DeepDist fewer(ScalarModel(), {.threads = 1, .resume = &saved});
+  s = fewer.train(FakePartitions(1), slow, AddDelta);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+
+  DeepDist sync(ScalarModel(), {.threads = 1, .mode = Mode::kSync, .resume = &saved});
+  EXPECT_EQ(sync.train(parts, slow, AddDelta).code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace deepdist

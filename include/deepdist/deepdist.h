@@ -45,9 +45,11 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "deepdist/checkpoint.h"
 #include "deepdist/cluster.h"
 #include "deepdist/descent.h"
 #include "deepdist/model.h"
@@ -67,6 +69,27 @@ struct TrainSnapshot {
   double seconds = 0;   // Since train() started, on rank 0's clock.
   double progress = 0;  // The store's progress_fraction() then, 0..1.
   Model model;          // The tables of Options::snapshot_tables, in that order.
+};
+
+// Where a train() stood when it paused for a checkpoint
+// (Options::checkpoint_every): with the store's rows (ParamStore::SaveShard),
+// what it needs to go on from there.
+struct TaskState {
+  uint64_t epoch = 0;
+  uint64_t partition = 0;
+  std::string position;  // Partition::position() when it paused.
+};
+struct TrainState {
+  // Tasks run in one sequence, epoch by epoch (partition p of epoch e is
+  // number e * partitions + p); the first `tasks_started` were handed out.
+  uint64_t tasks_started = 0;
+  // Of those, the ones begun and not finished, with where each stood.
+  std::vector<TaskState> in_flight;
+  uint64_t progress = 0;    // The store's progress().
+  std::string model_state;  // WorkerOptions::save_state's.
+  std::string Serialize() const;
+  // Errors name `source`; every length is checked before it is used.
+  [[nodiscard]] static Result<TrainState> Parse(std::string_view bytes, const std::string& source);
 };
 
 struct Options {
@@ -90,6 +113,24 @@ struct Options {
   // checkpoint, as they do when one fails, and train() returns
   // kInterrupted. Not owned.
   const std::atomic<bool>* interrupt = nullptr;
+  // Checkpoints (asynchronous mode, a store that is not distributed): every
+  // checkpoint_every seconds of a train() (0: never), and once more when
+  // `interrupt` stops it, every worker pauses at its next progress point
+  // (Replica::Advance in the Downpour form, between tasks in the gradient
+  // forms) with its replica's change pushed, and on_checkpoint gets a
+  // checkpoint of the store's rows (ParamStore::SaveShard) and of where
+  // training stands (section "train", a TrainState), on the thread that
+  // called train(): add what else a resume needs and save it
+  // (Checkpoint::Save). The workers go on when it returns; an error from it
+  // ends the train() with that error.
+  double checkpoint_every = 0;
+  std::function<Status(Checkpoint& checkpoint)> on_checkpoint = {};
+  // Goes on from a checkpoint on_checkpoint was given (loaded back), over
+  // the same partitions and epochs: the rows go back into the store, its
+  // progress is restored, the tasks in flight are handed out first, each
+  // with its position (Partition::resume_position), then the tasks not yet
+  // started. Not owned; read at the start of train().
+  const Checkpoint* resume = nullptr;
 };
 
 // The message of the error a train() ended by Options::interrupt returns.
@@ -106,10 +147,20 @@ class Partition {
   // Calls `fn` for each line (without its '\n') of the partition.
   [[nodiscard]] Status ForEachLine(const std::function<void(std::string_view)>& fn);
 
+  // Checkpoints, for a Worker that pauses inside a task: before each
+  // Replica::Advance it sets what it needs to go on from there; a resumed
+  // task gets it back as resume_position() (empty on a fresh task).
+  void set_position(std::string position) { position_ = std::move(position); }
+  const std::string& position() const { return position_; }
+  const std::string& resume_position() const { return resume_position_; }
+  void set_resume_position(std::string position) { resume_position_ = std::move(position); }
+
  private:
   PartitionSpec spec_;
   size_t index_;
   size_t epoch_;
+  std::string position_;
+  std::string resume_position_;
 };
 
 // The seed's form: the whole model, fetched for this partition.
@@ -151,6 +202,11 @@ struct WorkerOptions {
   std::function<void()> on_tick;
   // Called once the store exists, before the first worker starts.
   std::function<void(ParamStore& store)> on_start;
+  // Checkpoints: the model's own counters (words read, losses), saved while
+  // the workers pause (TrainState::model_state), and given back on resume
+  // before any worker starts.
+  std::function<std::string()> save_state;
+  std::function<Status(std::string_view state)> restore_state;
 };
 
 class DeepDist {

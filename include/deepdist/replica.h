@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -81,6 +82,12 @@ struct ReplicaOptions {
   // When set and true, Advance stops the worker with an error: another
   // worker has failed. Not owned.
   const std::atomic<bool>* stop = nullptr;
+  // Checkpoints: when `pause` is set and true at the end of an Advance, the
+  // replica pushes its change, waits for it, and calls on_pause, which
+  // returns when training may go on (the store then holds all this
+  // worker's work). Not owned.
+  const std::atomic<bool>* pause = nullptr;
+  std::function<void()> on_pause;
 };
 
 class Replica {
@@ -193,6 +200,7 @@ class Replica {
     bool load_in_place = true;
   };
   void Drop();
+  Status AdvanceIntervals(uint64_t units, float rate);
   // Waits for the pushes in flight only.
   Status WaitPushes();
   Status Load(std::span<const RowGroup> groups, bool wait);

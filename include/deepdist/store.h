@@ -40,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "deepdist/checkpoint.h"
 #include "deepdist/descent.h"
 #include "deepdist/model.h"
 #include "deepdist/status.h"
@@ -255,6 +256,19 @@ class ParamStore {
   virtual Table* DirectState(size_t /*table*/) { return nullptr; }
   // Payload bytes this rank has handed to the transport (0 when embedded).
   virtual uint64_t bytes_sent() const { return 0; }
+
+  // Checkpoints, while no worker pushes: SaveShard puts the rows this rank
+  // holds and their optimizer state in `out` (sections "table/<k>" and
+  // "state/<k>", and "rule", the rule's name and state sizes); LoadShard
+  // takes them back into a store of the same shape and rule, refusing
+  // another shape or rule with an error naming the checkpoint. A store
+  // that cannot checkpoint says so.
+  [[nodiscard]] virtual Status SaveShard(Checkpoint& /*out*/) const {
+    return Status::InvalidArgument("checkpoints: this store cannot save its rows");
+  }
+  [[nodiscard]] virtual Status LoadShard(const Checkpoint& /*in*/) {
+    return Status::InvalidArgument("checkpoints: this store cannot load rows");
+  }
 };
 
 struct LocalStoreOptions {
@@ -303,6 +317,8 @@ class LocalStore : public ParamStore {
   Table* DirectTable(size_t table) override;
   Table* DirectAdaGradTable(size_t table) override;
   Table* DirectState(size_t table) override;
+  Status SaveShard(Checkpoint& out) const override;
+  Status LoadShard(const Checkpoint& in) override;
 
   // The master model itself; callers must not race with training.
   Model& model() { return model_; }

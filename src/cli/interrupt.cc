@@ -3,6 +3,8 @@
 #include <csignal>
 #include <cstdio>
 
+#include "deepdist/deepdist.h"
+
 namespace deepdist::cli {
 namespace {
 
@@ -40,10 +42,16 @@ Interrupts::~Interrupts() {
 
 const std::atomic<bool>* Interrupts::flag() { return &g_flag; }
 
-int Interrupts::Stop(Cluster& cluster, const std::string& output) {
+int Interrupts::Stop(Cluster& cluster, const std::string& output, const Status& status,
+                     const std::string& checkpoint) {
   const int signo = g_signal;
   if (signo == 0) return 0;
-  const std::string what = output.empty() ? "nothing written" : output + ": not written";
+  std::string what = output.empty() ? "nothing written" : output + ": not written";
+  if (!status.ok() && status.message() != kInterrupted) {
+    what += "; the final checkpoint failed: " + status.message();
+  } else if (!checkpoint.empty()) {
+    what += "; checkpoint in " + checkpoint;
+  }
   std::fprintf(stderr, "deepdist: interrupted by %s: %s\n", signo == SIGINT ? "SIGINT" : "SIGTERM",
                what.c_str());
   std::fflush(stderr);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "deepdist/cluster.h"
+#include "deepdist/status.h"
 
 namespace deepdist::cli {
 
@@ -23,11 +24,14 @@ class Interrupts {
 
   // Becomes true at the first SIGINT or SIGTERM.
   static const std::atomic<bool>* flag();
-  // For a training that failed: when a signal stopped it, prints
-  // "deepdist: interrupted by SIG...: <output>: not written" (or "nothing
-  // written" without an output), ends the job under MPI, and returns the
-  // exit code, 128 + the signal's number; else returns 0.
-  static int Stop(Cluster& cluster, const std::string& output);
+  // For a training that failed with `status`: when a signal stopped it,
+  // prints "deepdist: interrupted by SIG...: <output>: not written" (or
+  // "nothing written" without an output), with "; checkpoint in <path>"
+  // when one was saved, or the error of the final checkpoint when that
+  // failed; ends the job under MPI, and returns the exit code, 128 + the
+  // signal's number; else returns 0.
+  static int Stop(Cluster& cluster, const std::string& output, const Status& status = Status::OK(),
+                  const std::string& checkpoint = "");
 };
 
 }  // namespace deepdist::cli

@@ -6,12 +6,15 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "deepdist/checkpoint.h"
 #include "deepdist/cluster.h"
 #include "deepdist/descent.h"
 #include "deepdist/partition.h"
@@ -71,6 +74,12 @@ struct TrainFlags {
   long long restrict = 30000;
   bool json = false;
   bool quiet = false;
+  std::string checkpoint;  // DIR, or empty.
+  double checkpoint_every = 300;
+  std::string resume;  // DIR, or empty.
+  // The flags given on the command line (their long names), so that a
+  // resumed run can tell a conflicting flag from a default.
+  std::set<std::string> given;
 };
 
 // Checks values CLI11 parsed as numbers but cannot range-check in one line.
@@ -128,9 +137,173 @@ std::string Validate(const TrainFlags& f) {
     return "--eval-every: must be between 0 and 10^6 seconds";
   if (f.eval_every > 0 && f.questions.empty()) return "--eval-every: needs --questions";
   if (f.restrict < 0) return "--restrict: must not be negative";
+  if (!(f.checkpoint_every > 0 && f.checkpoint_every <= 1e7))
+    return "--checkpoint-every: must be between 0 and 10^7 seconds, not 0";
+  if (f.mode == "sync" && (!f.checkpoint.empty() || !f.resume.empty()))
+    return "--checkpoint: --mode sync does not pause for checkpoints; use --mode async";
   if (f.inputs.empty()) return "--input: is required";
   return "";
 }
+
+// The flags a checkpoint keeps: they define the run it continues. On
+// --resume, each one not given takes the checkpoint's value, and one given
+// with another value is an error. --threads is kept too but may change (a
+// run resumed on other threads trains the same model, not bit for bit).
+struct Setting {
+  const char* name;
+  std::function<std::string(const TrainFlags&)> get;
+  std::function<bool(TrainFlags&, const std::string&)> set;
+};
+
+template <typename T>
+Setting Number(const char* name, T TrainFlags::*field) {
+  return {name,
+          [field](const TrainFlags& f) {
+            if constexpr (std::is_floating_point_v<T>) {
+              char buf[64];
+              std::snprintf(buf, sizeof(buf), "%.17g", f.*field);
+              return std::string(buf);
+            } else {
+              return std::to_string(f.*field);
+            }
+          },
+          [field](TrainFlags& f, const std::string& v) {
+            std::istringstream in(v);
+            T value{};
+            if (!(in >> value)) return false;
+            f.*field = value;
+            return true;
+          }};
+}
+
+Setting Text(const char* name, std::string TrainFlags::*field) {
+  return {name, [field](const TrainFlags& f) { return f.*field; },
+          [field](TrainFlags& f, const std::string& v) {
+            f.*field = v;
+            return true;
+          }};
+}
+
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> settings = {
+      {"input",
+       [](const TrainFlags& f) {
+         std::string out;
+         for (const std::string& in : f.inputs) out += in + "\n";
+         return out;
+       },
+       [](TrainFlags& f, const std::string& v) {
+         f.inputs.clear();
+         std::istringstream in(v);
+         for (std::string line; std::getline(in, line);) f.inputs.push_back(line);
+         return true;
+       }},
+      Text("model", &TrainFlags::model),
+      Number("dim", &TrainFlags::dim),
+      Number("window", &TrainFlags::window),
+      Number("negative", &TrainFlags::negative),
+      Number("sample", &TrainFlags::sample),
+      Number("min-count", &TrainFlags::min_count),
+      Number("max-vocab", &TrainFlags::max_vocab),
+      Text("vocab-words", &TrainFlags::vocab_words),
+      Text("read-vocab", &TrainFlags::read_vocab),
+      Text("init-vectors", &TrainFlags::init_vectors),
+      Number("epochs", &TrainFlags::epochs),
+      Number("threads", &TrainFlags::threads),
+      Number("alpha", &TrainFlags::alpha),
+      Number("min-alpha", &TrainFlags::min_alpha),
+      Text("optimizer", &TrainFlags::optimizer),
+      Number("momentum", &TrainFlags::momentum),
+      Text("mode", &TrainFlags::mode),
+      Text("kernel", &TrainFlags::kernel),
+      Number("seed", &TrainFlags::seed),
+      Number("push-every", &TrainFlags::push_every),
+      Number("fetch-every", &TrainFlags::fetch_every),
+      Number("hot-rows", &TrainFlags::hot_rows),
+      Number("hot-every", &TrainFlags::hot_every),
+      Text("replica", &TrainFlags::replica),
+      Text("wire", &TrainFlags::wire),
+  };
+  return settings;
+}
+
+std::string SaveSettings(const TrainFlags& f) {
+  nlohmann::json j;
+  for (const Setting& s : Settings()) j[s.name] = s.get(f);
+  return j.dump();
+}
+
+// Takes the run's settings from a checkpoint's (see Setting); "" or the
+// "--flag: problem" message.
+std::string ApplySettings(const std::string& saved, const std::string& source, TrainFlags* f) {
+  const nlohmann::json j = nlohmann::json::parse(saved, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return "--resume: " + source + ": the saved settings are damaged";
+  for (const Setting& s : Settings()) {
+    auto it = j.find(s.name);
+    if (it == j.end() || !it->is_string()) {
+      return "--resume: " + source + ": no saved setting " + s.name;
+    }
+    const std::string value = it->get<std::string>();
+    if (f->given.count(s.name) > 0) {
+      if (s.get(*f) != value && std::string(s.name) != "threads") {
+        std::string shown = value;
+        if (std::string(s.name) == "input") {
+          for (char& c : shown) c = c == '\n' ? ' ' : c;
+          while (!shown.empty() && shown.back() == ' ') shown.pop_back();
+        }
+        return "--" + std::string(s.name) + ": conflicts with the checkpoint's \"" + shown +
+               "\" (" + source + "); leave it out to continue with the checkpoint's";
+      }
+      continue;
+    }
+    if (!s.set(*f, value)) return "--resume: " + source + ": a damaged setting " + s.name;
+  }
+  return "";
+}
+
+// The partitions a run trains, as a checkpoint keeps them (a resumed run
+// trains the same ones whatever its threads or ranks): one per line,
+// "begin end gzip size_hint path", and each file's size, checked on resume.
+std::string SavePartitions(const std::vector<PartitionSpec>& parts) {
+  std::ostringstream out;
+  for (const PartitionSpec& p : parts) {
+    std::error_code ec;
+    const uintmax_t size = std::filesystem::file_size(p.path, ec);
+    out << p.begin << ' ' << p.end << ' ' << (p.gzip ? 1 : 0) << ' ' << p.size_hint << ' '
+        << (ec ? 0 : size) << ' ' << p.path << '\n';
+  }
+  return out.str();
+}
+
+Result<std::vector<PartitionSpec>> LoadPartitions(const std::string& text,
+                                                  const std::string& source) {
+  std::vector<PartitionSpec> parts;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    PartitionSpec p;
+    int gzip = 0;
+    uintmax_t size = 0;
+    if (!(fields >> p.begin >> p.end >> gzip >> p.size_hint >> size) || fields.get() != ' ') {
+      return Status::Corruption(source + ": the saved partitions are damaged");
+    }
+    std::getline(fields, p.path);
+    p.gzip = gzip != 0;
+    std::error_code ec;
+    const uintmax_t now = std::filesystem::file_size(p.path, ec);
+    if (ec) return Status::NotFound(p.path + ": the checkpoint's input is missing");
+    if (now != size) {
+      return Status::InvalidArgument(p.path + ": changed since the checkpoint (" +
+                                     std::to_string(now) + " bytes, was " + std::to_string(size) +
+                                     ")");
+    }
+    parts.push_back(std::move(p));
+  }
+  if (parts.empty()) return Status::Corruption(source + ": no saved partitions");
+  return parts;
+}
+
+std::string CheckpointPath(const std::string& dir) { return dir + "/checkpoint.ddc"; }
 
 // Default Downpour intervals on the replica path (docs/DISTRIBUTED.md has
 // the measurements behind them).
@@ -224,8 +397,9 @@ int Agree(Cluster& cluster, const Status& status, bool usage = false) {
   std::_Exit(code);  // Not reached: Abort ends the job.
 }
 
-int RunTrain(const TrainFlags& f) {
+int RunTrain(const TrainFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
+  TrainFlags f = flags;         // A resumed run takes its settings from the checkpoint.
   const Interrupts interrupts;  // SIGINT, SIGTERM: training stops, nothing is written.
   ClusterOptions cluster_options;
   // The default wire under MPI quantizes a full replica's asynchronous
@@ -245,6 +419,43 @@ int RunTrain(const TrainFlags& f) {
   Cluster& cluster = **joined;
   const bool lead = cluster.rank() == 0;
   const int ranks = cluster.ranks();
+
+  // Checkpoints: --resume DIR goes on from DIR's checkpoint (and keeps
+  // saving there unless --checkpoint names another); a DIR without one
+  // starts fresh.
+  const std::string checkpoint_dir = !f.checkpoint.empty() ? f.checkpoint : f.resume;
+  if (!checkpoint_dir.empty() && ranks > 1) {
+    return Agree(
+        cluster,
+        Status::InvalidArgument(std::string(f.checkpoint.empty() ? "--resume" : "--checkpoint") +
+                                ": checkpoints are taken by embedded runs only, not "
+                                "under mpirun"),
+        true);
+  }
+  std::optional<Checkpoint> saved;
+  if (!f.resume.empty()) {
+    Result<Checkpoint> loaded = Checkpoint::Load(CheckpointPath(f.resume));
+    if (loaded.ok()) {
+      saved = std::move(*loaded);
+    } else if (loaded.status().code() != Status::Code::kNotFound) {
+      return ReportError(loaded.status());
+    }
+    if (saved) {
+      const std::string* settings = saved->Get("settings");
+      std::string problem = settings == nullptr
+                                ? "--resume: " + saved->source() + ": no saved settings"
+                                : ApplySettings(*settings, saved->source(), &f);
+      if (!problem.empty()) return UsageError(problem);
+      // Checked here, before any work; the engine reads it again.
+      const std::string* train = saved->Get("train");
+      if (train == nullptr) {
+        return ReportError(Status::Corruption(saved->source() + ": no training state"));
+      }
+      if (Result<TrainState> state = TrainState::Parse(*train, saved->source()); !state.ok()) {
+        return ReportError(state.status());
+      }
+    }
+  }
 
   std::string why = Validate(f);
   if (why.empty() && ranks == 1 && !f.wire.empty() && f.wire != "fp32") {
@@ -296,11 +507,17 @@ int RunTrain(const TrainFlags& f) {
       }
     }
   }
+  if (writable.ok() && !checkpoint_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(checkpoint_dir, ec);
+    writable = ec ? Status::IOError(checkpoint_dir + ": cannot create: " + ec.message())
+                  : AtomicFile::CheckWritable(CheckpointPath(checkpoint_dir));
+  }
   if (int code = Agree(cluster, writable)) return code;
   // Every rank reads the vectors to start from, so that all build the same
   // model; a file that cannot be used fails before any counting.
   word2vec::Vectors init;
-  if (!f.init_vectors.empty()) {
+  if (!f.init_vectors.empty() && !saved) {
     Status read;
     Result<word2vec::Vectors> loaded = word2vec::Vectors::Load(f.init_vectors);
     if (!loaded.ok()) {
@@ -325,7 +542,10 @@ int RunTrain(const TrainFlags& f) {
   // docs/DISTRIBUTED.md.)
   PartitionOptions popts;
   popts.target_partitions = options.threads * static_cast<size_t>(ranks);
-  Result<std::vector<PartitionSpec>> parts = ListPartitions(f.inputs, popts);
+  Result<std::vector<PartitionSpec>> parts =
+      saved ? (saved->Has("partitions") ? LoadPartitions(*saved->Get("partitions"), saved->source())
+                                        : Status::Corruption(saved->source() + ": no partitions"))
+            : ListPartitions(f.inputs, popts);
   if (int code = Agree(cluster, parts.status())) return code;
 
   word2vec::VocabularyOptions vopts;
@@ -343,7 +563,20 @@ int RunTrain(const TrainFlags& f) {
   }
   if (int code = Agree(cluster, vocab_status)) return code;
   Result<word2vec::Vocabulary> vocab = Status::OK();
-  if (!f.read_vocab.empty()) {
+  if (saved) {
+    // The checkpoint's vocabulary, as counted when the run began.
+    const std::string* text = saved->Get("vocab");
+    Result<word2vec::WordCounts> counts =
+        text != nullptr ? word2vec::WordCounts::Parse(*text)
+                        : Status::Corruption(saved->source() + ": no vocabulary");
+    if (!counts.ok()) {
+      return ReportError(
+          Status::Corruption(saved->source() + ": vocab: " + counts.status().message()));
+    }
+    word2vec::VocabularyOptions as_saved;
+    as_saved.min_count = 1;
+    vocab = word2vec::Vocabulary::FromCounts(counts->words, counts->tokens, as_saved);
+  } else if (!f.read_vocab.empty()) {
     vocab = word2vec::Vocabulary::Load(f.read_vocab, vopts);
     if (int code = Agree(cluster, vocab.status())) return code;
   } else {
@@ -395,6 +628,32 @@ int RunTrain(const TrainFlags& f) {
                         word2vec::Vectors::FromTable(*vocab, snapshot.model.table(0), eval_rows)});
     };
   }
+  // Checkpoints: the store's rows and the engine's state, with what a
+  // resumed run needs besides (settings, partitions, vocabulary), every
+  // --checkpoint-every seconds and when a signal stops the run.
+  size_t checkpoints_taken = 0;
+  std::string vocab_text, parts_text, settings_text;
+  if (!checkpoint_dir.empty()) {
+    word2vec::WordCounts counts;
+    counts.tokens = vocab->corpus_words();
+    for (size_t w = 0; w < vocab->size(); ++w) {
+      const auto id = static_cast<int32_t>(w);
+      counts.words.emplace_back(vocab->word(id), vocab->count(id));
+    }
+    vocab_text = counts.Serialize();
+    parts_text = SavePartitions(*parts);
+    settings_text = SaveSettings(f);
+    options.checkpoint_every = f.checkpoint_every;
+    options.on_checkpoint = [&](Checkpoint& c) -> Status {
+      c.Put("settings", settings_text);
+      c.Put("vocab", vocab_text);
+      c.Put("partitions", parts_text);
+      DD_RETURN_IF_ERROR(c.Save(CheckpointPath(checkpoint_dir)));
+      ++checkpoints_taken;
+      return Status::OK();
+    };
+  }
+  if (saved) options.resume = &*saved;
   word2vec::Trainer trainer(*vocab, options);
   LearningRate lr = trainer.Schedule();
   lr.linear_decay = f.optimizer == "sgd";
@@ -402,7 +661,7 @@ int RunTrain(const TrainFlags& f) {
   rule.momentum = static_cast<float>(f.momentum);
   Model initial = trainer.NewModel();
   size_t init_words = 0;
-  if (!f.init_vectors.empty()) {
+  if (!f.init_vectors.empty() && !saved) {
     Result<size_t> found = trainer.InitFromVectors(init, &initial);
     if (!found.ok()) Fail(cluster, found.status());  // Not reached: the dimension was checked.
     init_words = *found;
@@ -430,12 +689,14 @@ int RunTrain(const TrainFlags& f) {
   Result<word2vec::TrainStats> stats =
       trainer.Train(*parts, *store, [&](const word2vec::TrainProgress& p) {
         const uint64_t words = p.words * static_cast<uint64_t>(ranks);
-        progress.Update(p.fraction, words, p.seconds, p.learning_rate, p.loss);
+        const double fresh = static_cast<double>((p.words - p.resumed_words) * ranks);
+        progress.Update(p.fraction, static_cast<uint64_t>(fresh), p.seconds, p.learning_rate,
+                        p.loss);
         if (status != nullptr) {
           status->Update({.seconds = p.seconds,
                           .progress = p.fraction,
                           .words = words,
-                          .words_per_second = p.seconds > 0 ? words / p.seconds : 0.0,
+                          .words_per_second = p.seconds > 0 ? fresh / p.seconds : 0.0,
                           .learning_rate = p.learning_rate,
                           .loss = p.loss,
                           .bytes_sent = store->bytes_sent()});
@@ -445,7 +706,10 @@ int RunTrain(const TrainFlags& f) {
   // A worker's failure (a truncated .gz in this rank's share, say) is this
   // rank's alone: the others are training or waiting for it.
   if (!stats.ok()) {
-    if (const int code = Interrupts::Stop(cluster, f.output)) return code;
+    if (const int code = Interrupts::Stop(
+            cluster, f.output, stats.status(),
+            checkpoints_taken > 0 ? CheckpointPath(checkpoint_dir) : std::string()))
+      return code;
     Fail(cluster, stats.status());
   }
 
@@ -505,7 +769,9 @@ int RunTrain(const TrainFlags& f) {
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double wps = seconds > 0 ? static_cast<double>(words) / seconds : 0.0;
+  // A resumed run's speed counts the words it read itself.
+  const uint64_t resumed_words = stats->resumed_words;
+  const double wps = seconds > 0 ? static_cast<double>(words - resumed_words) / seconds : 0.0;
   // After the clock: evaluation is not training time.
   // Analogy accuracy of the snapshots, then of the final vectors.
   nlohmann::json series = nlohmann::json::array();
@@ -533,6 +799,11 @@ int RunTrain(const TrainFlags& f) {
     j["words_per_second"] = wps;
     j["vocab_size"] = vocab->size();
     if (!f.init_vectors.empty()) j["init_words"] = init_words;
+    if (!checkpoint_dir.empty()) {
+      j["checkpoints"] = checkpoints_taken;
+      j["resumed"] = saved.has_value();
+      j["resumed_words"] = resumed_words;
+    }
     j["loss"] = loss;
     j["epoch_loss"] = epoch_loss;
     j["train_seconds"] = stats->seconds;
@@ -657,9 +928,27 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--restrict", flags->restrict,
                   "With --questions: search only the most frequent N words (0: all)")
       ->capture_default_str();
+  cmd->add_option("--checkpoint", flags->checkpoint,
+                  "Save a checkpoint (the model, optimizer state, vocabulary, settings and where "
+                  "training stands) in DIR every --checkpoint-every seconds and when SIGINT or "
+                  "SIGTERM stops the run; atomically, the previous one kept until the new one is "
+                  "whole. Embedded runs, --mode async");
+  cmd->add_option("--checkpoint-every", flags->checkpoint_every,
+                  "Seconds of training between checkpoints")
+      ->capture_default_str();
+  cmd->add_option("--resume", flags->resume,
+                  "Go on from the checkpoint in DIR (its settings; a flag given with another "
+                  "value is an error; --threads may change), saving further checkpoints there; "
+                  "a DIR without a checkpoint starts a fresh run. With --threads 1 the vectors "
+                  "are bit-identical to an uninterrupted run's");
   cmd->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet", flags->quiet, "No progress line");
-  cmd->callback([flags, &run] { run = [flags] { return RunTrain(*flags); }; });
+  cmd->callback([flags, &run, cmd] {
+    for (const Setting& s : Settings()) {
+      if (cmd->count(std::string("--") + s.name) > 0) flags->given.insert(s.name);
+    }
+    run = [flags] { return RunTrain(*flags); };
+  });
 }
 
 }  // namespace deepdist::cli

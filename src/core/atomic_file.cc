@@ -44,7 +44,10 @@ Status AtomicFile::Open() {
 
 Status AtomicFile::Commit() {
   DD_CHECK(file_ != nullptr);
-  const bool write_failed = std::ferror(file_) != 0;
+  // Flushed to the disk before the rename, so that a crash just after it
+  // cannot leave the new name on a file whose bytes never landed.
+  const bool write_failed =
+      std::fflush(file_) != 0 || std::ferror(file_) != 0 || ::fsync(::fileno(file_)) != 0;
   const bool close_failed = std::fclose(file_) != 0;
   file_ = nullptr;
   if (write_failed || close_failed) {

@@ -26,6 +26,76 @@ Status Partition::ForEachLine(const std::function<void(std::string_view)>& fn) {
   });
 }
 
+namespace {
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutBytes(std::string* out, std::string_view bytes) {
+  PutU64(out, bytes.size());
+  out->append(bytes);
+}
+
+// Reads what PutU64 and PutBytes wrote, checking every length.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool U64(uint64_t* v) {
+    if (bytes_.size() - at_ < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) {
+      *v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes_[at_ + i])) << (8 * i);
+    }
+    at_ += 8;
+    return true;
+  }
+  bool Bytes(std::string* out) {
+    uint64_t n = 0;
+    if (!U64(&n) || n > bytes_.size() - at_) return false;
+    out->assign(bytes_.substr(at_, n));
+    at_ += n;
+    return true;
+  }
+  bool done() const { return at_ == bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+std::string TrainState::Serialize() const {
+  std::string out;
+  PutU64(&out, tasks_started);
+  PutU64(&out, progress);
+  PutU64(&out, in_flight.size());
+  for (const TaskState& t : in_flight) {
+    PutU64(&out, t.epoch);
+    PutU64(&out, t.partition);
+    PutBytes(&out, t.position);
+  }
+  PutBytes(&out, model_state);
+  return out;
+}
+
+Result<TrainState> TrainState::Parse(std::string_view bytes, const std::string& source) {
+  Reader in(bytes);
+  TrainState state;
+  uint64_t count = 0;
+  auto bad = [&] { return Status::Corruption(source + ": the training state is damaged"); };
+  if (!in.U64(&state.tasks_started) || !in.U64(&state.progress) || !in.U64(&count)) return bad();
+  // Each task takes at least 24 bytes: a count past that is damage.
+  if (count > bytes.size() / 24) return bad();
+  for (uint64_t i = 0; i < count; ++i) {
+    TaskState t;
+    if (!in.U64(&t.epoch) || !in.U64(&t.partition) || !in.Bytes(&t.position)) return bad();
+    state.in_flight.push_back(std::move(t));
+  }
+  if (!in.Bytes(&state.model_state) || !in.done()) return bad();
+  return state;
+}
+
 // The store owns its rule for its whole life, while each train() brings its
 // own: this rule forwards to the current one.
 class DeepDist::ForwardingDescent : public Descent {
@@ -158,6 +228,153 @@ class Running {
   size_t left_;
 };
 
+// Checkpoint pauses: the watcher asks, every worker stops at its next safe
+// point (Arrive) or has left for good (Leave), the watcher does its work
+// while they hold still and lets them go. Thread-safe.
+class Pauser {
+ public:
+  explicit Pauser(size_t workers) : workers_(workers) {}
+  const std::atomic<bool>& requested() const { return requested_; }
+  // A worker at a safe point: waits while a pause is on.
+  void Arrive() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!requested_.load(std::memory_order_relaxed)) return;
+    ++arrived_;
+    changed_.notify_all();
+    const uint64_t generation = generation_;
+    changed_.wait(lock, [&] { return generation_ != generation; });
+  }
+  // A worker that has pushed its last change and takes no more tasks.
+  void Leave() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++left_;
+    changed_.notify_all();
+  }
+  // Pauses every worker, calls `fn`, lets them go.
+  Status PauseAnd(const std::function<Status()>& fn) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      requested_.store(true);
+      changed_.wait(lock, [&] { return arrived_ + left_ == workers_; });
+    }
+    Status status = fn();
+    std::lock_guard<std::mutex> lock(mu_);
+    requested_.store(false);
+    arrived_ = 0;
+    ++generation_;
+    changed_.notify_all();
+    return status;
+  }
+
+ private:
+  const size_t workers_;
+  std::atomic<bool> requested_{false};
+  std::mutex mu_;
+  std::condition_variable changed_;
+  size_t arrived_ = 0, left_ = 0;
+  uint64_t generation_ = 0;
+};
+
+// The tasks of one train() as the workers take them: on resume, the tasks
+// a checkpoint had in flight first (with their positions), then the
+// source's from the first one not started. Counts what was handed out, for
+// the next checkpoint. Thread-safe.
+class TaskFeed {
+ public:
+  TaskFeed(TaskSource& source, uint64_t partitions, const TrainState* resume)
+      : source_(source), partitions_(partitions) {
+    if (resume != nullptr) {
+      start_ = resume->tasks_started;
+      resumed_.assign(resume->in_flight.begin(), resume->in_flight.end());
+    }
+    started_ = start_;
+  }
+  std::optional<TaskState> Next() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!resumed_.empty()) {
+        TaskState t = std::move(resumed_.front());
+        resumed_.erase(resumed_.begin());
+        return t;
+      }
+    }
+    for (;;) {
+      const std::optional<Task> task = source_.Next();
+      if (!task) return std::nullopt;
+      const uint64_t index = task->epoch * partitions_ + task->partition;
+      if (index < start_) continue;  // Done before the checkpoint.
+      std::lock_guard<std::mutex> lock(mu_);
+      started_ = std::max(started_, index + 1);
+      return TaskState{task->epoch, task->partition, {}};
+    }
+  }
+  // While the workers are paused.
+  uint64_t started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_;
+  }
+  std::vector<TaskState> not_handed_out() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return resumed_;
+  }
+
+ private:
+  TaskSource& source_;
+  const uint64_t partitions_;
+  uint64_t start_ = 0;
+  std::mutex mu_;  // Guards what follows.
+  std::vector<TaskState> resumed_;
+  uint64_t started_ = 0;
+};
+
+// Checks the options of a checkpointed or resumed train().
+// On resume, puts the checkpoint's rows back into the store and reads where
+// training stood into `state`.
+Status CheckCheckpointOptions(const Options& options, ParamStore& store, size_t partitions,
+                              std::optional<TrainState>* state) {
+  const bool checkpoints = options.checkpoint_every > 0 || options.resume != nullptr;
+  if (!checkpoints) return Status::OK();
+  if (options.checkpoint_every > 0 && !options.on_checkpoint) {
+    return Status::InvalidArgument("checkpoint_every: needs on_checkpoint");
+  }
+  if (options.mode == Mode::kSync) {
+    return Status::InvalidArgument("checkpoints: only asynchronous training pauses for them");
+  }
+  if (store.ranks() > 1) {
+    return Status::InvalidArgument("checkpoints: not on a distributed store");
+  }
+  if (options.resume != nullptr) {
+    const Checkpoint& checkpoint = *options.resume;
+    const std::string* train = checkpoint.Get("train");
+    if (train == nullptr) return Status::Corruption(checkpoint.source() + ": no training state");
+    Result<TrainState> parsed = TrainState::Parse(*train, checkpoint.source());
+    if (!parsed.ok()) return parsed.status();
+    const TrainState* r = &*parsed;
+    const uint64_t total = partitions * options.epochs;
+    bool ok = r->tasks_started <= total && r->progress <= store.planned();
+    for (const TaskState& t : r->in_flight) {
+      ok = ok && t.epoch < options.epochs && t.partition < partitions &&
+           t.epoch * partitions + t.partition < r->tasks_started;
+    }
+    if (!ok) {
+      return Status::InvalidArgument(checkpoint.source() +
+                                     ": the training state does not fit these partitions and "
+                                     "epochs");
+    }
+    DD_RETURN_IF_ERROR(store.LoadShard(checkpoint));
+    *state = std::move(*parsed);
+  }
+  return Status::OK();
+}
+
+// The checkpoint on_checkpoint gets: the store's rows and `state`.
+Status TakeCheckpoint(const Options& options, const ParamStore& store, const TrainState& state) {
+  Checkpoint checkpoint;
+  DD_RETURN_IF_ERROR(store.SaveShard(checkpoint));
+  checkpoint.Put("train", state.Serialize());
+  return options.on_checkpoint(checkpoint);
+}
+
 // Pulls the tables `options` asks for, named as in `shape` where it has
 // them (a scope that owns its model), else "table<k>".
 Result<TrainSnapshot> TakeSnapshot(ParamStore& store, const Options& options, const Model& shape,
@@ -193,8 +410,13 @@ Result<TrainSnapshot> TakeSnapshot(ParamStore& store, const Options& options, co
 // is handed to `stop`, which stops the workers as their own failure would;
 // no more are taken. So is an interrupt (Options::interrupt), seen within
 // about 100 ms.
+//
+// With `checkpoint` (Options::checkpoint_every), it is called every so many
+// seconds, and once more on an interrupt before the workers are stopped; a
+// failed one stops them with its error.
 void Watch(ParamStore& store, const Options& options, const Model& shape, Running& running,
-           const std::function<void()>& on_tick, const std::function<void(Status)>& stop) {
+           const std::function<void()>& on_tick, const std::function<void(Status)>& stop,
+           const std::function<Status()>& checkpoint = {}) {
   const Clock::time_point start = Clock::now();
   const bool snapshots =
       options.snapshot_every > 0 && options.on_snapshot != nullptr && store.rank() == 0;
@@ -202,15 +424,28 @@ void Watch(ParamStore& store, const Options& options, const Model& shape, Runnin
       std::chrono::duration<double>(options.snapshot_every));
   Clock::time_point next_snapshot = start + every;
   Clock::time_point next_tick = start + std::chrono::milliseconds(100);
+  const bool checkpoints = checkpoint && options.checkpoint_every > 0;
+  const auto checkpoint_interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options.checkpoint_every));
+  Clock::time_point next_checkpoint = start + checkpoint_interval;
   Status failed;
   bool interrupted = false;
   for (;;) {
     const bool want_snapshot = snapshots && failed.ok();
+    const bool want_checkpoint = checkpoints && failed.ok() && !interrupted;
     std::optional<Clock::time_point> wake;
     if (on_tick || options.interrupt != nullptr) wake = next_tick;
     if (want_snapshot) wake = wake ? std::min(*wake, next_snapshot) : next_snapshot;
+    if (want_checkpoint) wake = wake ? std::min(*wake, next_checkpoint) : next_checkpoint;
     if (running.WaitUntil(wake)) break;
     const Clock::time_point now = Clock::now();
+    if (want_checkpoint && now >= next_checkpoint) {
+      if (Status s = checkpoint(); !s.ok()) {
+        failed = s;
+        stop(s);
+      }
+      next_checkpoint = Clock::now() + checkpoint_interval;
+    }
     if (want_snapshot && now >= next_snapshot) {
       Result<TrainSnapshot> snapshot =
           TakeSnapshot(store, options, shape, std::chrono::duration<double>(now - start).count());
@@ -230,7 +465,9 @@ void Watch(ParamStore& store, const Options& options, const Model& shape, Runnin
     if (!interrupted && options.interrupt != nullptr &&
         options.interrupt->load(std::memory_order_relaxed)) {
       interrupted = true;
-      stop(Status::Internal(kInterrupted));
+      // The work done so far is kept first.
+      Status saved = checkpoints && failed.ok() ? checkpoint() : Status::OK();
+      stop(saved.ok() ? Status::Internal(kInterrupted) : saved);
     }
     if (now >= next_tick) {
       if (on_tick) on_tick();
@@ -331,8 +568,15 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
   const size_t threads = options_.threads;
   const bool sync = options_.mode == Mode::kSync;
   store.SetPlan(options.planned_units);
+  std::optional<TrainState> resume;
+  DD_RETURN_IF_ERROR(CheckCheckpointOptions(options_, store, partitions.size(), &resume));
+  if (resume) {
+    if (store.rank() == 0) store.AddProgress(resume->progress);
+    if (options.restore_state) DD_RETURN_IF_ERROR(options.restore_state(resume->model_state));
+  }
   if (options.on_start) options.on_start(store);
-  const std::unique_ptr<TaskSource> tasks = store.NewTasks(partitions.size(), options_.epochs);
+  const std::unique_ptr<TaskSource> source = store.NewTasks(partitions.size(), options_.epochs);
+  TaskFeed tasks(*source, partitions.size(), resume ? &*resume : nullptr);
   std::unique_ptr<Rounds> rounds;
   if (sync) rounds = store.NewRounds(threads);
 
@@ -340,7 +584,14 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
   const std::atomic<bool>& failed = errors.failed();
   auto record = [&](Status s) { errors.Record(std::move(s)); };
   Running running(threads);
+  Pauser pauser(threads);
   std::atomic<size_t> done_tasks{0};
+  // Each worker's task in flight, read while the workers are paused.
+  struct Slot {
+    std::optional<TaskState> task;
+    Partition* part = nullptr;
+  };
+  std::vector<Slot> slots(threads);
 
   ReplicaOptions replica_options = options.replica;
   replica_options.stop = &failed;
@@ -350,6 +601,8 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
     replica_options.push_scale =
         1.0f / static_cast<float>(threads * static_cast<size_t>(store.ranks()));
   }
+  const bool checkpoints = options_.checkpoint_every > 0;
+  if (checkpoints) replica_options.pause = &pauser.requested();
 
   auto run = [&](size_t index) {
     std::unique_ptr<Worker> worker;
@@ -360,12 +613,21 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
     } catch (...) {
       record(Status::Internal("worker: could not start: an unknown exception"));
     }
-    Replica replica(store, options.tables, replica_options);
+    ReplicaOptions mine = replica_options;
+    if (checkpoints) mine.on_pause = [&pauser] { pauser.Arrive(); };
+    Replica replica(store, options.tables, mine);
+    Slot& slot = slots[index];
     bool ok = worker != nullptr;
     while (ok && !failed) {
-      const std::optional<Task> task = tasks->Next();
+      if (checkpoints) pauser.Arrive();  // No task in flight here.
+      if (failed) break;
+      std::optional<TaskState> task = tasks.Next();
       if (!task) break;
       Partition part(partitions[task->partition], task->partition, task->epoch);
+      part.set_resume_position(std::move(task->position));
+      task->position.clear();
+      slot.task = std::move(task);
+      slot.part = &part;
       Status s;
       try {
         s = worker->Train(replica, part);
@@ -374,23 +636,46 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
       } catch (...) {
         s = Status::Internal(part.spec().path + ": training failed with an unknown exception");
       }
+      slot.part = nullptr;
       if (!s.ok()) {
         record(s);  // A stop after another's failure is not recorded twice.
         ok = false;
         break;
       }
+      slot.task.reset();
       done_tasks.fetch_add(1);
     }
     if (worker != nullptr) worker->Done();
     const float rate = store.learning_rate();
     if (Status s = replica.Finish(rate, ok && !failed); !s.ok()) record(s);
+    pauser.Leave();
     running.Done();
+  };
+
+  // Where training stands, while every worker is paused.
+  auto checkpoint = [&]() -> Status {
+    return pauser.PauseAnd([&]() -> Status {
+      if (failed) return Status::OK();  // Ending anyway; the last checkpoint stays.
+      TrainState state;
+      state.tasks_started = tasks.started();
+      for (const Slot& slot : slots) {
+        if (!slot.task) continue;
+        TaskState t = *slot.task;
+        if (slot.part != nullptr) t.position = slot.part->position();
+        state.in_flight.push_back(std::move(t));
+      }
+      for (TaskState& t : tasks.not_handed_out()) state.in_flight.push_back(std::move(t));
+      state.progress = store.progress();
+      if (options.save_state) state.model_state = options.save_state();
+      return TakeCheckpoint(options_, store, state);
+    });
   };
 
   std::vector<std::thread> pool;
   for (size_t i = 0; i < threads; ++i) pool.emplace_back(run, i);
   // A failed snapshot is recorded, as a worker's failure is.
-  Watch(store, options_, model_, running, options.on_tick, record);
+  Watch(store, options_, model_, running, options.on_tick, record,
+        checkpoints ? std::function<Status()>(checkpoint) : std::function<Status()>());
   for (std::thread& t : pool) t.join();
   updates_applied_ += done_tasks.load();
   if (Status first = errors.Take(); !first.ok()) return first;
@@ -441,20 +726,29 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
   const size_t workers = options_.threads;
 
   if (!sync) {
-    const std::unique_ptr<TaskSource> tasks = store.NewTasks(num_parts, epochs);
+    std::optional<TrainState> resume;
+    DD_RETURN_IF_ERROR(CheckCheckpointOptions(options_, store, num_parts, &resume));
+    if (resume && store.rank() == 0) store.AddProgress(resume->progress);
+    const std::unique_ptr<TaskSource> source = store.NewTasks(num_parts, epochs);
+    TaskFeed tasks(*source, num_parts, resume ? &*resume : nullptr);
     Running running(workers);
+    Pauser pauser(workers);
+    const bool checkpoints = options_.checkpoint_every > 0;
     auto work = [&] {
       Model local = model_;  // The shape; filled by each fetch.
       std::vector<std::vector<RowId>> ids;
       Replica replica(store, {}, replica_options);
       for (;;) {
+        // Between tasks: each task's update is applied before the next.
+        if (checkpoints) pauser.Arrive();
         if (failed) return;
-        const std::optional<Task> task = tasks->Next();
-        if (!task) return;
+        const std::optional<TaskState> next = tasks.Next();
+        if (!next) return;
+        const Task task{next->epoch, next->partition};
         // A fresh replica for each partition, as the seed fetches the model.
         if (Status s = replica.Refresh(1.0f); !s.ok()) return record(s);
         Update update;
-        if (!run_gradient(local, replica, ids, *task, &update)) return;
+        if (!run_gradient(local, replica, ids, task, &update)) return;
         if (Status s = store.Wait(PushUpdate(store, update, 1.0f, false)); !s.ok()) {
           return record(s);
         }
@@ -464,13 +758,27 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
     };
     auto worker = [&] {
       work();
+      pauser.Leave();
       running.Done();
+    };
+    auto checkpoint = [&]() -> Status {
+      return pauser.PauseAnd([&]() -> Status {
+        if (failed) return Status::OK();
+        TrainState state;
+        state.tasks_started = tasks.started();
+        state.in_flight = tasks.not_handed_out();
+        state.progress = store.progress();
+        return TakeCheckpoint(options_, store, state);
+      });
     };
     std::vector<std::thread> threads;
     for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
-    Watch(store, options_, model_, running, {}, record);
+    Watch(store, options_, model_, running, {}, record,
+          checkpoints ? std::function<Status()>(checkpoint) : std::function<Status()>());
     for (std::thread& t : threads) t.join();
   } else {
+    std::optional<TrainState> resume;
+    DD_RETURN_IF_ERROR(CheckCheckpointOptions(options_, store, num_parts, &resume));
     // Sync, as MLlib: rounds of one partition per worker (what an async
     // worker computes between two pushes), every worker of every rank
     // against the model the last round left. A round is two steps: the

@@ -391,6 +391,22 @@ Status Replica::RefreshHot(float rate) {
 }
 
 Status Replica::Advance(uint64_t units, float rate) {
+  DD_RETURN_IF_ERROR(AdvanceIntervals(units, rate));
+  if (options_.pause == nullptr || !options_.pause->load(std::memory_order_relaxed)) {
+    return Status::OK();
+  }
+  if (!direct_) {
+    DD_RETURN_IF_ERROR(Push(rate));
+    DD_RETURN_IF_ERROR(Wait());
+  }
+  options_.on_pause();
+  if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) {
+    return Status::Internal("training stopped: another worker failed");
+  }
+  return Status::OK();
+}
+
+Status Replica::AdvanceIntervals(uint64_t units, float rate) {
   store_.AddProgress(units);
   if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) {
     return Status::Internal("training stopped: another worker failed");

@@ -334,3 +334,41 @@ Table* LocalStore::DirectState(size_t table) {
 }
 
 }  // namespace deepdist
+
+namespace deepdist {
+
+namespace {
+
+std::string RuleSection(const Descent& descent) {
+  return descent.name() + " " + std::to_string(descent.state_per_value()) + " " +
+         std::to_string(descent.state_per_row());
+}
+
+}  // namespace
+
+Status LocalStore::SaveShard(Checkpoint& out) const {
+  out.Put("rule", RuleSection(*descent_));
+  for (size_t t = 0; t < model_.num_tables(); ++t) {
+    out.PutTable("table/" + std::to_string(t), model_.table(t));
+    if (state_[t].rows() > 0) out.PutTable("state/" + std::to_string(t), state_[t]);
+  }
+  return Status::OK();
+}
+
+Status LocalStore::LoadShard(const Checkpoint& in) {
+  const std::string* rule = in.Get("rule");
+  if (rule == nullptr) return Status::Corruption(in.source() + ": no section rule");
+  if (*rule != RuleSection(*descent_)) {
+    return Status::InvalidArgument(in.source() + ": saved with the rule \"" + *rule +
+                                   "\", this run's is \"" + RuleSection(*descent_) + "\"");
+  }
+  for (size_t t = 0; t < model_.num_tables(); ++t) {
+    DD_RETURN_IF_ERROR(in.GetTable("table/" + std::to_string(t), &model_.table(t)));
+    if (state_[t].rows() > 0) {
+      DD_RETURN_IF_ERROR(in.GetTable("state/" + std::to_string(t), &state_[t]));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace deepdist

@@ -29,6 +29,53 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Where a worker stood in a task when it paused for a checkpoint: the number
+// of the progress point it paused at, its loss counters then, and the rate
+// of the batch waiting for its rows (replica path). Fixed-size binary.
+struct TaskPosition {
+  uint64_t checkpoints = 0;
+  KernelStats stats, checkpoint_stats;
+  float pending_alpha = 0;
+
+  static constexpr size_t kBytes = 8 * 7 + 4;
+  std::string Encode() const {
+    std::string out(kBytes, '\0');
+    char* p = out.data();
+    auto put = [&p](const void* v, size_t n) {
+      std::memcpy(p, v, n);
+      p += n;
+    };
+    put(&checkpoints, 8);
+    put(&stats.loss, 8);
+    put(&stats.pairs, 8);
+    put(&stats.inputs, 8);
+    put(&checkpoint_stats.loss, 8);
+    put(&checkpoint_stats.pairs, 8);
+    put(&checkpoint_stats.inputs, 8);
+    put(&pending_alpha, 4);
+    return out;
+  }
+  static std::optional<TaskPosition> Decode(std::string_view bytes) {
+    if (bytes.size() != kBytes) return std::nullopt;
+    TaskPosition t;
+    const char* p = bytes.data();
+    auto get = [&p](void* v, size_t n) {
+      std::memcpy(v, p, n);
+      p += n;
+    };
+    get(&t.checkpoints, 8);
+    get(&t.stats.loss, 8);
+    get(&t.stats.pairs, 8);
+    get(&t.stats.inputs, 8);
+    get(&t.checkpoint_stats.loss, 8);
+    get(&t.checkpoint_stats.pairs, 8);
+    get(&t.checkpoint_stats.inputs, 8);
+    get(&t.pending_alpha, 4);
+    if (t.checkpoints == 0) return std::nullopt;
+    return t;
+  }
+};
+
 // State shared by the workers of one Train call. Counters are touched once per
 // kCheckpointWords words, not per word, so they do not bounce between cores.
 struct Shared {
@@ -49,8 +96,8 @@ struct Shared {
 // trains sentence by sentence on its replica.
 class Word2VecWorker : public Worker {
  public:
-  explicit Word2VecWorker(Shared& shared)
-      : shared_(shared), scratch_(ScratchFloats(shared.config)) {
+  Word2VecWorker(Shared& shared, bool checkpoints)
+      : shared_(shared), scratch_(ScratchFloats(shared.config)), checkpoints_on_(checkpoints) {
     sentence_.reserve(kMaxSentence);
   }
 
@@ -79,6 +126,19 @@ class Word2VecWorker : public Worker {
     float alpha = rate();
     Status status;
 
+    // Resuming a task a checkpoint paused: its words are read again from the
+    // start without training, which walks the subsampling stream, the batch
+    // count and the sentence being gathered to where they stood; training
+    // goes on from the progress point the pause was at, so that a resumed
+    // run trains exactly what the uninterrupted one would.
+    std::optional<TaskPosition> resume;
+    if (!data.resume_position().empty()) {
+      resume = TaskPosition::Decode(data.resume_position());
+      if (!resume) return Status::Corruption(data.spec().path + ": a damaged task position");
+    }
+    bool replaying = resume.has_value();
+    uint64_t task_checkpoints = 0;
+
     // Each batch's kernel draws from its own random stream, seeded by its
     // position, so that a batch's random choices (window sizes, negatives)
     // are known before it trains: the replica path plans the next batch and
@@ -96,6 +156,7 @@ class Word2VecWorker : public Worker {
     uint8_t* const touched_in = replica.full() ? replica.touched(0) : nullptr;
     uint8_t* const touched_out = replica.full() ? replica.touched(1) : nullptr;
     auto train = [&](const int32_t* words, size_t n, float rate, uint64_t seed) {
+      if (replaying) return;  // Trained before the pause.
       uint64_t kernel_rng = seed;
       TrainSentence(config, words, n, rate, &kernel_rng,
                     {replica.base(0), replica.base(1), replica.remap(), touched_in, touched_out,
@@ -129,6 +190,10 @@ class Word2VecWorker : public Worker {
       next.alpha = alpha;
       next.seed = seed_of(batches++);
       plan(next);
+      if (replaying) {
+        pending_ = true;  // Its rows are fetched when the replay ends.
+        return Status::OK();
+      }
       if (pending_) {
         Batch& now = batches_[batches % 2];
         DD_RETURN_IF_ERROR(replica.Require(now.groups));
@@ -141,7 +206,7 @@ class Word2VecWorker : public Worker {
       return Status::OK();
     };
     auto drain = [&]() -> Status {
-      if (!pending_) return Status::OK();
+      if (!pending_ || replaying) return Status::OK();
       pending_ = false;
       Batch& now = batches_[(batches + 1) % 2];
       DD_RETURN_IF_ERROR(replica.Require(now.groups));
@@ -162,9 +227,30 @@ class Word2VecWorker : public Worker {
     // Between sentences' words, never inside the kernel: the replica may
     // push, refresh or end a sync round here.
     auto checkpoint = [&]() {
-      shared_.tokens_read.fetch_add(tokens);
-      tokens = 0;
-      if (status.ok()) status = replica.Advance(since_checkpoint, alpha);
+      ++task_checkpoints;
+      if (replaying) {
+        // Counted, pushed and (on the replica path) rows fetched before the
+        // pause, except at the point the pause was at.
+        tokens = 0;
+        since_checkpoint = 0;
+        if (task_checkpoints < resume->checkpoints) return;
+        replaying = false;
+        stats = resume->stats;
+        checkpoint_stats = resume->checkpoint_stats;
+        if (pending_) batches_[(batches + 1) % 2].alpha = resume->pending_alpha;
+      } else {
+        shared_.tokens_read.fetch_add(tokens);
+        tokens = 0;
+        if (checkpoints_on_) {
+          TaskPosition here;
+          here.checkpoints = task_checkpoints;
+          here.stats = stats;
+          here.checkpoint_stats = checkpoint_stats;
+          if (pending_) here.pending_alpha = batches_[(batches + 1) % 2].alpha;
+          data.set_position(here.Encode());
+        }
+        if (status.ok()) status = replica.Advance(since_checkpoint, alpha);
+      }
       // A refresh dropped the waiting batch's rows: fetch them again while
       // the next words are read.
       if (status.ok() && pending_ && !replica.prefetching()) {
@@ -203,6 +289,9 @@ class Word2VecWorker : public Worker {
     pending_ = false;
     checkpoint();
     DD_RETURN_IF_ERROR(read);
+    if (replaying) {
+      return Status::Corruption(data.spec().path + ": shorter than when the checkpoint was taken");
+    }
     DD_RETURN_IF_ERROR(status);
     std::lock_guard<std::mutex> lock(shared_.mu);
     shared_.epoch_loss[epoch] += stats.loss;
@@ -227,6 +316,7 @@ class Word2VecWorker : public Worker {
   // The batch to train and the one after it, by batch number's parity.
   Batch batches_[2];
   bool pending_ = false;
+  const bool checkpoints_on_;  // Record positions for checkpoint pauses.
 };
 
 }  // namespace
@@ -288,7 +378,10 @@ Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, 
                       .snapshot_every = options_.snapshot_every,
                       .snapshot_tables = {kTableIn},
                       .on_snapshot = options_.on_snapshot,
-                      .interrupt = options_.interrupt});
+                      .interrupt = options_.interrupt,
+                      .checkpoint_every = options_.checkpoint_every,
+                      .on_checkpoint = options_.on_checkpoint,
+                      .resume = options_.resume});
   return Run(partitions, dd, nullptr, on_progress);
 }
 
@@ -337,11 +430,13 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
   wopts.replica.direct_adagrad = true;  // The kernel runs AdaGrad in place.
   wopts.replica.full = o.full_replica;
   const Clock::time_point start = Clock::now();
+  uint64_t resumed_words = 0;  // Set by restore_state before any tick.
   wopts.on_tick = [&] {
     if (!on_progress || shared.store == nullptr) return;
     TrainProgress p;
     p.fraction = shared.store->progress_fraction();
     p.words = shared.tokens_read.load();
+    p.resumed_words = resumed_words;
     p.seconds = SecondsSince(start);
     p.learning_rate = shared.schedule.At(p.fraction);
     {
@@ -350,8 +445,41 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
     }
     on_progress(p);
   };
+  // The counters a checkpoint keeps: words read, and per epoch the loss
+  // and pairs of the tasks done (doubles by their bits).
+  wopts.save_state = [&] {
+    std::string out;
+    auto put = [&out](const void* v) { out.append(static_cast<const char*>(v), 8); };
+    const uint64_t words = shared.tokens_read.load();
+    put(&words);
+    std::lock_guard<std::mutex> lock(shared.mu);
+    for (size_t e = 0; e < o.epochs; ++e) {
+      put(&shared.epoch_loss[e]);
+      put(&shared.epoch_pairs[e]);
+    }
+    return out;
+  };
+  wopts.restore_state = [&](std::string_view state) -> Status {
+    if (state.size() != 8 * (1 + 2 * o.epochs)) {
+      return Status::Corruption("the trainer's saved counters are damaged");
+    }
+    const char* p = state.data();
+    auto get = [&p](void* v) {
+      std::memcpy(v, p, 8);
+      p += 8;
+    };
+    uint64_t words = 0;
+    get(&words);
+    shared.tokens_read.store(words);
+    resumed_words = words;
+    for (size_t e = 0; e < o.epochs; ++e) {
+      get(&shared.epoch_loss[e]);
+      get(&shared.epoch_pairs[e]);
+    }
+    return Status::OK();
+  };
   auto factory = [&](size_t) -> std::unique_ptr<Worker> {
-    return std::make_unique<Word2VecWorker>(shared);
+    return std::make_unique<Word2VecWorker>(shared, dd.options().checkpoint_every > 0);
   };
   Status status;
   if (descent == nullptr) {
@@ -368,6 +496,7 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
 
   TrainStats stats;
   stats.words = shared.tokens_read.load();
+  stats.resumed_words = resumed_words;
   stats.seconds = SecondsSince(start);
   stats.epoch_loss_sum = shared.epoch_loss;
   stats.epoch_pairs = shared.epoch_pairs;

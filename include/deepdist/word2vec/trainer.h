@@ -92,18 +92,31 @@ struct TrainerOptions {
   std::function<void(TrainSnapshot snapshot)> on_snapshot;
   // Options::interrupt, for the Train that makes its own scope.
   const std::atomic<bool>* interrupt = nullptr;
+  // Checkpoints (Options::checkpoint_every, on_checkpoint, resume), for the
+  // Train that makes its own scope. The trainer keeps its counters (words
+  // read, losses) in TrainState::model_state. With threads = 1 and the same
+  // seed, a run resumed from a checkpoint trains exactly what the
+  // uninterrupted run would, on the Hogwild path: its vectors are
+  // bit-identical.
+  double checkpoint_every = 0;
+  std::function<Status(Checkpoint& checkpoint)> on_checkpoint;
+  const Checkpoint* resume = nullptr;
 };
 
 struct TrainProgress {
-  double fraction = 0;  // 0..1 of the planned words.
-  uint64_t words = 0;   // Corpus tokens read so far.
-  double seconds = 0;   // Since training started.
+  double fraction = 0;         // 0..1 of the planned words.
+  uint64_t words = 0;          // Corpus tokens read so far.
+  uint64_t resumed_words = 0;  // Of those, read before the resumed checkpoint.
+  double seconds = 0;          // Since training started (this run's).
   float learning_rate = 0;
   double loss = 0;  // Mean loss per pair, recent.
 };
 
 struct TrainStats {
   uint64_t words = 0;  // Corpus tokens read over all epochs (before min-count).
+  // Of those, the ones read before the checkpoint a resumed run started
+  // from (0 on a fresh run): `seconds` covers only the rest.
+  uint64_t resumed_words = 0;
   double seconds = 0;
   double loss = 0;  // Mean loss per pair over the last epoch's tasks.
   double first_epoch_loss = 0;
