@@ -125,6 +125,22 @@ inline CommandResult RunDeepdist(std::vector<std::string> args, const std::files
   return RunCommand(args, logs);
 }
 
+// Runs the deepdist binary with `args` in the background, sends it `signal`
+// (a name such as "TERM") once the file `appears` exists (or after 30 s),
+// and waits for it.
+inline CommandResult RunDeepdistUntilFile(std::vector<std::string> args, const std::string& signal,
+                                          const std::filesystem::path& appears,
+                                          const std::filesystem::path& logs) {
+  const char* bin = std::getenv("DEEPDIST_BIN");
+  std::string command = ShellQuote(bin != nullptr ? bin : "deepdist");
+  for (const std::string& a : args) command += " " + ShellQuote(a);
+  const std::string script = command + " & pid=$!; i=0; while [ ! -f " +
+                             ShellQuote(appears.string()) +
+                             " ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; kill -" +
+                             signal + " $pid; wait $pid";
+  return RunCommand({"/bin/sh", "-c", script}, logs);
+}
+
 }  // namespace deepdist::testing_support
 
 #endif  // DEEPDIST_TESTS_TEST_SUPPORT_H_

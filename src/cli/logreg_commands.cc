@@ -32,6 +32,7 @@ struct LogregTrainFlags {
 
 std::string Validate(const LogregTrainFlags& f) {
   if (std::string problem = ValidateScopeTrainFlags(f.scope); !problem.empty()) return problem;
+  if (f.input.empty()) return "--input: is required";
   if (f.features < 0 || static_cast<uint64_t>(f.features) > logreg::kMaxFeatures)
     return "--features: must be between 1 and 2^31";
   return "";
@@ -76,7 +77,28 @@ Quality Measure(const Model& model, const std::vector<logreg::Example>& examples
   return q;
 }
 
-int RunTrain(const LogregTrainFlags& f) {
+// The flags a checkpoint keeps (run_settings.h).
+const std::vector<Setting<LogregTrainFlags>>& TrainSettings() {
+  using F = LogregTrainFlags;
+  static const std::vector<Setting<F>> settings = [] {
+    std::vector<Setting<F>> s = {
+        Bind<F>(
+            "input", [](F & f) -> auto& { return f.input; }),
+        Bind<F>(
+            "features", [](F & f) -> auto& { return f.features; }),
+    };
+    for (Setting<F>& more : ScopeSettings<F>([](F& f) -> ScopeTrainFlags& { return f.scope; })) {
+      s.push_back(std::move(more));
+    }
+    return s;
+  }();
+  return settings;
+}
+
+int RunTrain(const LogregTrainFlags& flags) {
+  LogregTrainFlags f = flags;  // A resumed run takes its settings from the checkpoint.
+  std::optional<Checkpoint> saved;
+  if (int code = ResumeSettings(TrainSettings(), &f, f.scope, &saved)) return code;
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
   const Interrupts interrupts;  // SIGINT, SIGTERM: training stops, nothing is written.
   Result<std::unique_ptr<Cluster>> joined = JoinCluster();
@@ -86,6 +108,7 @@ int RunTrain(const LogregTrainFlags& f) {
   const Status writable =
       lead && !f.output.empty() ? AtomicFile::CheckWritable(f.output) : Status::OK();
   if (int code = AgreeAcrossRanks(cluster, writable)) return code;
+  if (int code = AgreeAcrossRanks(cluster, CheckCheckpointDir(f.scope, cluster))) return code;
 
   // Every line is checked before training (errors name the line).
   Result<logreg::Scan> scan = logreg::ScanFile(f.input);
@@ -127,9 +150,12 @@ int RunTrain(const LogregTrainFlags& f) {
   const uint64_t train_lines = std::max<uint64_t>(
       1,
       static_cast<uint64_t>(static_cast<double>(scan->examples) * (1.0 - f.scope.test_fraction)));
-  Result<std::vector<PartitionSpec>> parts = ListPartitions(
-      {f.input}, {.target_partitions = std::max<size_t>(1, (train_lines + batch - 1) / batch),
-                  .split_on = SplitOn::kLines});
+  Result<std::vector<PartitionSpec>> parts =
+      saved ? LoadPartitions(saved->Has("partitions") ? *saved->Get("partitions") : "",
+                             saved->source())
+            : ListPartitions({f.input}, {.target_partitions =
+                                             std::max<size_t>(1, (train_lines + batch - 1) / batch),
+                                         .split_on = SplitOn::kLines});
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
   const size_t threads = f.scope.Threads();
@@ -140,6 +166,13 @@ int RunTrain(const LogregTrainFlags& f) {
                 .interrupt = Interrupts::flag()};
   std::vector<TrainSnapshot> snapshots;
   f.scope.KeepSnapshots(&scope, &snapshots);
+  // Checkpoints: the engine's rows and state, with the settings and the
+  // partitions a resumed run needs.
+  size_t checkpoints_taken = 0;
+  const std::map<std::string, std::string> checkpoint_sections = {
+      {"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}};
+  f.scope.SaveCheckpoints(&scope, &checkpoint_sections, &checkpoints_taken);
+  if (saved) scope.resume = &*saved;
   DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial), scope);
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);
@@ -177,7 +210,10 @@ int RunTrain(const LogregTrainFlags& f) {
       },
       *rule);
   if (!trained.ok()) {
-    if (const int code = Interrupts::Stop(cluster, f.output)) return code;
+    if (const int code = Interrupts::Stop(
+            cluster, f.output, trained,
+            checkpoints_taken > 0 ? CheckpointPath(f.scope.CheckpointDir()) : std::string()))
+      return code;
   }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =
@@ -217,6 +253,10 @@ int RunTrain(const LogregTrainFlags& f) {
                         {"test_loss", test.loss},
                         {"test_accuracy", test.accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
+    if (!f.scope.CheckpointDir().empty()) {
+      j["checkpoints"] = checkpoints_taken;
+      j["resumed"] = saved.has_value();
+    }
     if (f.scope.eval_every > 0) {
       j["test_accuracy_series"] =
           MeasureSeries(f.scope, snapshots, model, seconds, "test_accuracy",
@@ -276,13 +316,16 @@ void RegisterLogreg(CLI::App& app, Action& run) {
   auto tf = std::make_shared<LogregTrainFlags>();
   CLI::App* train = cmd->add_subcommand(
       "train", "Train on libsvm data (LABEL INDEX:VALUE ..., a label > 0 positive)");
-  train->add_option("--input", tf->input, "libsvm file of examples")->required();
+  train->add_option("--input", tf->input, "libsvm file of examples");
   train->add_option("--output", tf->output, "Write the model to FILE (for logreg predict)");
   train->add_option("--features", tf->features,
                     "Feature indices 1..N (default: the largest index in the input)");
   AddScopeTrainFlags(*train, tf->scope, "Seed of the split",
                      "Learning rate, constant (default 1 for sgd, 0.1 for adagrad and adam)");
-  train->callback([&run, tf] { run = [tf] { return RunTrain(*tf); }; });
+  train->callback([&run, tf, train] {
+    tf->scope.given = GivenSettings(*train, TrainSettings());
+    run = [tf] { return RunTrain(*tf); };
+  });
 
   auto pf = std::make_shared<LogregPredictFlags>();
   CLI::App* predict = cmd->add_subcommand(

@@ -48,6 +48,7 @@ Result<std::vector<size_t>> ParseHidden(const std::string& text) {
 
 std::string Validate(const MlpTrainFlags& f) {
   if (std::string problem = ValidateScopeTrainFlags(f.scope); !problem.empty()) return problem;
+  if (f.input.empty()) return "--input: is required";
   if (f.label_column < -1) return "--label-column: must be 0 or more";
   return "";
 }
@@ -60,7 +61,30 @@ std::string Shape(const mlp::Architecture& arch) {
          ", " + std::to_string(arch.classes) + " classes";
 }
 
-int RunTrain(const MlpTrainFlags& f) {
+// The flags a checkpoint keeps (run_settings.h).
+const std::vector<Setting<MlpTrainFlags>>& TrainSettings() {
+  using F = MlpTrainFlags;
+  static const std::vector<Setting<F>> settings = [] {
+    std::vector<Setting<F>> s = {
+        Bind<F>(
+            "input", [](F & f) -> auto& { return f.input; }),
+        Bind<F>(
+            "label-column", [](F & f) -> auto& { return f.label_column; }),
+        Bind<F>(
+            "hidden", [](F & f) -> auto& { return f.hidden; }),
+    };
+    for (Setting<F>& more : ScopeSettings<F>([](F& f) -> ScopeTrainFlags& { return f.scope; })) {
+      s.push_back(std::move(more));
+    }
+    return s;
+  }();
+  return settings;
+}
+
+int RunTrain(const MlpTrainFlags& flags) {
+  MlpTrainFlags f = flags;  // A resumed run takes its settings from the checkpoint.
+  std::optional<Checkpoint> saved;
+  if (int code = ResumeSettings(TrainSettings(), &f, f.scope, &saved)) return code;
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
   Result<std::vector<size_t>> hidden = ParseHidden(f.hidden);
   if (!hidden.ok()) return ReportError(hidden.status());
@@ -73,6 +97,7 @@ int RunTrain(const MlpTrainFlags& f) {
   const Status writable =
       lead && !f.output.empty() ? AtomicFile::CheckWritable(f.output) : Status::OK();
   if (int code = AgreeAcrossRanks(cluster, writable)) return code;
+  if (int code = AgreeAcrossRanks(cluster, CheckCheckpointDir(f.scope, cluster))) return code;
 
   // Every line is checked before training (errors name the line), and the
   // split is read out of the same pass.
@@ -100,7 +125,10 @@ int RunTrain(const MlpTrainFlags& f) {
   const auto batch = static_cast<size_t>(f.scope.batch);
   const size_t parts_wanted = std::max<size_t>(1, (train_set->rows() + batch - 1) / batch);
   Result<std::vector<PartitionSpec>> parts =
-      ListPartitions({f.input}, {.target_partitions = parts_wanted, .split_on = SplitOn::kLines});
+      saved ? LoadPartitions(saved->Has("partitions") ? *saved->Get("partitions") : "",
+                             saved->source())
+            : ListPartitions({f.input},
+                             {.target_partitions = parts_wanted, .split_on = SplitOn::kLines});
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
   const size_t threads = f.scope.Threads();
@@ -111,6 +139,13 @@ int RunTrain(const MlpTrainFlags& f) {
                 .interrupt = Interrupts::flag()};
   std::vector<TrainSnapshot> snapshots;
   f.scope.KeepSnapshots(&scope, &snapshots);
+  // Checkpoints: the engine's rows and state, with the settings and the
+  // partitions a resumed run needs.
+  size_t checkpoints_taken = 0;
+  const std::map<std::string, std::string> checkpoint_sections = {
+      {"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}};
+  f.scope.SaveCheckpoints(&scope, &checkpoint_sections, &checkpoints_taken);
+  if (saved) scope.resume = &*saved;
   // Every rank reads the model to start from, so that all start alike.
   Model initial;
   if (f.scope.init_model.empty()) {
@@ -161,7 +196,10 @@ int RunTrain(const MlpTrainFlags& f) {
       },
       *rule);
   if (!trained.ok()) {
-    if (const int code = Interrupts::Stop(cluster, f.output)) return code;
+    if (const int code = Interrupts::Stop(
+            cluster, f.output, trained,
+            checkpoints_taken > 0 ? CheckpointPath(f.scope.CheckpointDir()) : std::string()))
+      return code;
   }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =
@@ -194,6 +232,10 @@ int RunTrain(const MlpTrainFlags& f) {
                         {"train_accuracy", train_accuracy},
                         {"test_accuracy", test_accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
+    if (!f.scope.CheckpointDir().empty()) {
+      j["checkpoints"] = checkpoints_taken;
+      j["resumed"] = saved.has_value();
+    }
     if (f.scope.eval_every > 0) {
       j["test_accuracy_series"] =
           MeasureSeries(f.scope, snapshots, model, seconds, "test_accuracy",
@@ -260,7 +302,7 @@ void RegisterMlp(CLI::App& app, Action& run) {
   auto train_flags = std::make_shared<MlpTrainFlags>();
   CLI::App* train = mlp->add_subcommand(
       "train", "Train an MLP on CSV data (numbers; one column the class label 0, 1, 2, ...)");
-  train->add_option("--input", train_flags->input, "CSV file of examples")->required();
+  train->add_option("--input", train_flags->input, "CSV file of examples");
   train->add_option("--output", train_flags->output, "Write the model to FILE (for mlp predict)");
   train->add_option("--label-column", train_flags->label_column,
                     "The label's column, 0-based (default: the last)");
@@ -272,7 +314,10 @@ void RegisterMlp(CLI::App& app, Action& run) {
       ->add_option("--hidden", train_flags->hidden,
                    "Hidden layer sizes, comma-separated (0: none, softmax regression)")
       ->capture_default_str();
-  train->callback([&run, train_flags] { run = [train_flags] { return RunTrain(*train_flags); }; });
+  train->callback([&run, train_flags, train] {
+    train_flags->scope.given = GivenSettings(*train, TrainSettings());
+    run = [train_flags] { return RunTrain(*train_flags); };
+  });
 
   auto predict_flags = std::make_shared<MlpPredictFlags>();
   CLI::App* predict = mlp->add_subcommand(

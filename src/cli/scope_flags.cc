@@ -1,7 +1,10 @@
 #include "src/cli/scope_flags.h"
 
+#include <filesystem>
 #include <thread>
 #include <utility>
+
+#include "src/core/atomic_file.h"
 
 namespace deepdist::cli {
 
@@ -21,6 +24,42 @@ void ScopeTrainFlags::KeepSnapshots(Options* options, std::vector<TrainSnapshot>
   if (eval_every <= 0) return;
   options->snapshot_every = eval_every;
   options->on_snapshot = [snapshots](TrainSnapshot s) { snapshots->push_back(std::move(s)); };
+}
+
+void ScopeTrainFlags::SaveCheckpoints(Options* options,
+                                      const std::map<std::string, std::string>* extra,
+                                      size_t* taken) const {
+  const std::string dir = CheckpointDir();
+  if (dir.empty()) return;
+  options->checkpoint_every = checkpoint_every;
+  options->on_checkpoint = [dir, extra, taken](Checkpoint& c) -> Status {
+    for (const auto& [name, bytes] : *extra) c.Put(name, bytes);
+    DD_RETURN_IF_ERROR(c.Save(CheckpointPath(dir)));
+    ++*taken;
+    return Status::OK();
+  };
+}
+
+Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster) {
+  const std::string dir = scope.CheckpointDir();
+  if (dir.empty()) return Status::OK();
+  const char* flag = scope.checkpoint.empty() ? "--resume" : "--checkpoint";
+  if (cluster.ranks() > 1) {
+    return Status::InvalidArgument(std::string(flag) +
+                                   ": checkpoints are taken by embedded runs only, not under "
+                                   "mpirun");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError(dir + ": cannot create: " + ec.message());
+  return AtomicFile::CheckWritable(CheckpointPath(dir));
+}
+
+Result<std::optional<Checkpoint>> LoadResumeCheckpoint(const std::string& dir) {
+  Result<Checkpoint> loaded = Checkpoint::Load(CheckpointPath(dir));
+  if (loaded.ok()) return std::optional<Checkpoint>(std::move(*loaded));
+  if (loaded.status().code() == Status::Code::kNotFound) return std::optional<Checkpoint>();
+  return loaded.status();
 }
 
 nlohmann::json MeasureSeries(const ScopeTrainFlags& f, const std::vector<TrainSnapshot>& snapshots,
@@ -66,6 +105,16 @@ void AddScopeTrainFlags(CLI::App& train, ScopeTrainFlags& f, const std::string& 
                    "Also measure the model as it stood every SECONDS of training (pulled from "
                    "the model server while training goes on, measured after it): a series in "
                    "the --json summary");
+  train.add_option("--checkpoint", f.checkpoint,
+                   "Save a checkpoint (the model, optimizer state, settings and where training "
+                   "stands) in DIR every --checkpoint-every seconds and when SIGINT or SIGTERM "
+                   "stops the run; atomically. Embedded runs, --mode async");
+  train.add_option("--checkpoint-every", f.checkpoint_every, "Seconds between checkpoints")
+      ->capture_default_str();
+  train.add_option("--resume", f.resume,
+                   "Go on from the checkpoint in DIR (its settings; a flag given with another "
+                   "value is an error; --threads may change), saving further checkpoints there; "
+                   "a DIR without one starts a fresh run");
   train.add_flag("--json", f.json, "Print the summary as one JSON line");
   train.add_flag("--quiet", f.quiet, "No summary line");
 }
@@ -84,6 +133,10 @@ std::string ValidateScopeTrainFlags(const ScopeTrainFlags& f) {
   if (!(f.eval_every >= 0 && f.eval_every <= 1e6))
     return "--eval-every: must be between 0 and 10^6 seconds";
   if (f.eval_every > 0 && !f.json) return "--eval-every: its series is in the --json summary";
+  if (!(f.checkpoint_every > 0 && f.checkpoint_every <= 1e7))
+    return "--checkpoint-every: must be between 0 and 10^7 seconds, not 0";
+  if (f.mode == "sync" && !f.CheckpointDir().empty())
+    return "--checkpoint: --mode sync does not pause for checkpoints; use --mode async";
   return "";
 }
 

@@ -6,13 +6,19 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "deepdist/checkpoint.h"
 #include "deepdist/deepdist.h"
 #include "deepdist/descent.h"
+#include "src/cli/commands.h"
+#include "src/cli/run_settings.h"
 
 namespace deepdist::cli {
 
@@ -30,6 +36,11 @@ struct ScopeTrainFlags {
   std::string init_model;  // A model file of the same command to start from.
   bool json = false;
   bool quiet = false;
+  std::string checkpoint;  // DIR, or empty.
+  double checkpoint_every = 300;
+  std::string resume;  // DIR, or empty.
+  // The settings given on the command line (run_settings.h).
+  std::set<std::string> given;
 
   // Worker threads per rank: --threads, else the hardware's.
   size_t Threads() const;
@@ -39,7 +50,70 @@ struct ScopeTrainFlags {
   // With --eval-every, has the scope keep its model every so many seconds of
   // training in `snapshots`, to be measured after training.
   void KeepSnapshots(Options* options, std::vector<TrainSnapshot>* snapshots) const;
+  // The folder checkpoints go to: --checkpoint, else --resume's.
+  const std::string& CheckpointDir() const { return checkpoint.empty() ? resume : checkpoint; }
+  // With a checkpoint folder, has the scope save a checkpoint there every
+  // --checkpoint-every seconds (and when a signal stops it), with the
+  // sections `extra` besides the engine's, counting them in `taken`.
+  // `extra` and `taken` must outlive the training.
+  void SaveCheckpoints(Options* options, const std::map<std::string, std::string>* extra,
+                       size_t* taken) const;
 };
+
+// The checkpoint --resume DIR names: nullopt when DIR holds none (a fresh
+// run); a damaged or unreadable one is an error naming it.
+[[nodiscard]] Result<std::optional<Checkpoint>> LoadResumeCheckpoint(const std::string& dir);
+
+// Before training, for a command whose flags `f` hold `scope`: with
+// --resume DIR, loads DIR's checkpoint into `saved` (none there: a fresh
+// run) and takes the run's settings from it. Returns the exit code of an
+// error it printed, else 0.
+template <typename Flags>
+int ResumeSettings(const std::vector<Setting<Flags>>& settings, Flags* f,
+                   const ScopeTrainFlags& scope, std::optional<Checkpoint>* saved) {
+  if (scope.resume.empty()) return 0;
+  Result<std::optional<Checkpoint>> loaded = LoadResumeCheckpoint(scope.resume);
+  if (!loaded.ok()) return ReportError(loaded.status());
+  *saved = std::move(*loaded);
+  if (!*saved) return 0;
+  const std::string* text = (*saved)->Get("settings");
+  const std::string problem =
+      text == nullptr ? "--resume: " + (*saved)->source() + ": no saved settings"
+                      : ApplySettings(settings, *text, (*saved)->source(), scope.given, f);
+  return problem.empty() ? 0 : UsageError(problem);
+}
+
+// Checks that checkpoints can be saved where the flags say (creating the
+// folder), and that the run is one that takes them (embedded).
+[[nodiscard]] Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster);
+
+// The settings every gradient-form command keeps (run_settings.h), for
+// flags structs that hold a ScopeTrainFlags at `scope(flags)`.
+template <typename Flags, typename Scope>
+std::vector<Setting<Flags>> ScopeSettings(Scope scope) {
+  return {
+      Bind<Flags>(
+          "test-fraction", [scope](Flags & f) -> auto& { return scope(f).test_fraction; }),
+      Bind<Flags>(
+          "seed", [scope](Flags & f) -> auto& { return scope(f).seed; }),
+      Bind<Flags>(
+          "epochs", [scope](Flags & f) -> auto& { return scope(f).epochs; }),
+      Bind<Flags>(
+          "batch", [scope](Flags & f) -> auto& { return scope(f).batch; }),
+      Bind<Flags>(
+          "threads", [scope](Flags & f) -> auto& { return scope(f).threads; }, true),
+      Bind<Flags>(
+          "mode", [scope](Flags & f) -> auto& { return scope(f).mode; }),
+      Bind<Flags>(
+          "optimizer", [scope](Flags & f) -> auto& { return scope(f).optimizer; }),
+      Bind<Flags>(
+          "alpha", [scope](Flags & f) -> auto& { return scope(f).alpha; }),
+      Bind<Flags>(
+          "momentum", [scope](Flags & f) -> auto& { return scope(f).momentum; }),
+      Bind<Flags>(
+          "init-model", [scope](Flags & f) -> auto& { return scope(f).init_model; }),
+  };
+}
 
 // The "<name>_series" entries of a --json summary: each snapshot's seconds,
 // progress and `measure`(model) under `name`, then the trained model's at

@@ -25,6 +25,7 @@
 #include "deepdist/word2vec/vocabulary.h"
 #include "src/cli/commands.h"
 #include "src/cli/interrupt.h"
+#include "src/cli/run_settings.h"
 #include "src/core/atomic_file.h"
 #include "src/monitor/progress.h"
 #include "src/monitor/status_server.h"
@@ -145,165 +146,66 @@ std::string Validate(const TrainFlags& f) {
   return "";
 }
 
-// The flags a checkpoint keeps: they define the run it continues. On
-// --resume, each one not given takes the checkpoint's value, and one given
-// with another value is an error. --threads is kept too but may change (a
-// run resumed on other threads trains the same model, not bit for bit).
-struct Setting {
-  const char* name;
-  std::function<std::string(const TrainFlags&)> get;
-  std::function<bool(TrainFlags&, const std::string&)> set;
-};
-
-template <typename T>
-Setting Number(const char* name, T TrainFlags::*field) {
-  return {name,
-          [field](const TrainFlags& f) {
-            if constexpr (std::is_floating_point_v<T>) {
-              char buf[64];
-              std::snprintf(buf, sizeof(buf), "%.17g", f.*field);
-              return std::string(buf);
-            } else {
-              return std::to_string(f.*field);
-            }
-          },
-          [field](TrainFlags& f, const std::string& v) {
-            std::istringstream in(v);
-            T value{};
-            if (!(in >> value)) return false;
-            f.*field = value;
-            return true;
-          }};
-}
-
-Setting Text(const char* name, std::string TrainFlags::*field) {
-  return {name, [field](const TrainFlags& f) { return f.*field; },
-          [field](TrainFlags& f, const std::string& v) {
-            f.*field = v;
-            return true;
-          }};
-}
-
-const std::vector<Setting>& Settings() {
-  static const std::vector<Setting> settings = {
-      {"input",
-       [](const TrainFlags& f) {
-         std::string out;
-         for (const std::string& in : f.inputs) out += in + "\n";
-         return out;
-       },
-       [](TrainFlags& f, const std::string& v) {
-         f.inputs.clear();
-         std::istringstream in(v);
-         for (std::string line; std::getline(in, line);) f.inputs.push_back(line);
-         return true;
-       }},
-      Text("model", &TrainFlags::model),
-      Number("dim", &TrainFlags::dim),
-      Number("window", &TrainFlags::window),
-      Number("negative", &TrainFlags::negative),
-      Number("sample", &TrainFlags::sample),
-      Number("min-count", &TrainFlags::min_count),
-      Number("max-vocab", &TrainFlags::max_vocab),
-      Text("vocab-words", &TrainFlags::vocab_words),
-      Text("read-vocab", &TrainFlags::read_vocab),
-      Text("init-vectors", &TrainFlags::init_vectors),
-      Number("epochs", &TrainFlags::epochs),
-      Number("threads", &TrainFlags::threads),
-      Number("alpha", &TrainFlags::alpha),
-      Number("min-alpha", &TrainFlags::min_alpha),
-      Text("optimizer", &TrainFlags::optimizer),
-      Number("momentum", &TrainFlags::momentum),
-      Text("mode", &TrainFlags::mode),
-      Text("kernel", &TrainFlags::kernel),
-      Number("seed", &TrainFlags::seed),
-      Number("push-every", &TrainFlags::push_every),
-      Number("fetch-every", &TrainFlags::fetch_every),
-      Number("hot-rows", &TrainFlags::hot_rows),
-      Number("hot-every", &TrainFlags::hot_every),
-      Text("replica", &TrainFlags::replica),
-      Text("wire", &TrainFlags::wire),
+// The flags a checkpoint keeps: they define the run it continues
+// (src/cli/run_settings.h). --threads may change.
+const std::vector<Setting<TrainFlags>>& Settings() {
+  using F = TrainFlags;
+  static const std::vector<Setting<F>> settings = {
+      Bind<F>(
+          "input", [](F & f) -> auto& { return f.inputs; }),
+      Bind<F>(
+          "model", [](F & f) -> auto& { return f.model; }),
+      Bind<F>(
+          "dim", [](F & f) -> auto& { return f.dim; }),
+      Bind<F>(
+          "window", [](F & f) -> auto& { return f.window; }),
+      Bind<F>(
+          "negative", [](F & f) -> auto& { return f.negative; }),
+      Bind<F>(
+          "sample", [](F & f) -> auto& { return f.sample; }),
+      Bind<F>(
+          "min-count", [](F & f) -> auto& { return f.min_count; }),
+      Bind<F>(
+          "max-vocab", [](F & f) -> auto& { return f.max_vocab; }),
+      Bind<F>(
+          "vocab-words", [](F & f) -> auto& { return f.vocab_words; }),
+      Bind<F>(
+          "read-vocab", [](F & f) -> auto& { return f.read_vocab; }),
+      Bind<F>(
+          "init-vectors", [](F & f) -> auto& { return f.init_vectors; }),
+      Bind<F>(
+          "epochs", [](F & f) -> auto& { return f.epochs; }),
+      Bind<F>(
+          "threads", [](F & f) -> auto& { return f.threads; }, /*may_change=*/true),
+      Bind<F>(
+          "alpha", [](F & f) -> auto& { return f.alpha; }),
+      Bind<F>(
+          "min-alpha", [](F & f) -> auto& { return f.min_alpha; }),
+      Bind<F>(
+          "optimizer", [](F & f) -> auto& { return f.optimizer; }),
+      Bind<F>(
+          "momentum", [](F & f) -> auto& { return f.momentum; }),
+      Bind<F>(
+          "mode", [](F & f) -> auto& { return f.mode; }),
+      Bind<F>(
+          "kernel", [](F & f) -> auto& { return f.kernel; }),
+      Bind<F>(
+          "seed", [](F & f) -> auto& { return f.seed; }),
+      Bind<F>(
+          "push-every", [](F & f) -> auto& { return f.push_every; }),
+      Bind<F>(
+          "fetch-every", [](F & f) -> auto& { return f.fetch_every; }),
+      Bind<F>(
+          "hot-rows", [](F & f) -> auto& { return f.hot_rows; }),
+      Bind<F>(
+          "hot-every", [](F & f) -> auto& { return f.hot_every; }),
+      Bind<F>(
+          "replica", [](F & f) -> auto& { return f.replica; }),
+      Bind<F>(
+          "wire", [](F & f) -> auto& { return f.wire; }),
   };
   return settings;
 }
-
-std::string SaveSettings(const TrainFlags& f) {
-  nlohmann::json j;
-  for (const Setting& s : Settings()) j[s.name] = s.get(f);
-  return j.dump();
-}
-
-// Takes the run's settings from a checkpoint's (see Setting); "" or the
-// "--flag: problem" message.
-std::string ApplySettings(const std::string& saved, const std::string& source, TrainFlags* f) {
-  const nlohmann::json j = nlohmann::json::parse(saved, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return "--resume: " + source + ": the saved settings are damaged";
-  for (const Setting& s : Settings()) {
-    auto it = j.find(s.name);
-    if (it == j.end() || !it->is_string()) {
-      return "--resume: " + source + ": no saved setting " + s.name;
-    }
-    const std::string value = it->get<std::string>();
-    if (f->given.count(s.name) > 0) {
-      if (s.get(*f) != value && std::string(s.name) != "threads") {
-        std::string shown = value;
-        if (std::string(s.name) == "input") {
-          for (char& c : shown) c = c == '\n' ? ' ' : c;
-          while (!shown.empty() && shown.back() == ' ') shown.pop_back();
-        }
-        return "--" + std::string(s.name) + ": conflicts with the checkpoint's \"" + shown +
-               "\" (" + source + "); leave it out to continue with the checkpoint's";
-      }
-      continue;
-    }
-    if (!s.set(*f, value)) return "--resume: " + source + ": a damaged setting " + s.name;
-  }
-  return "";
-}
-
-// The partitions a run trains, as a checkpoint keeps them (a resumed run
-// trains the same ones whatever its threads or ranks): one per line,
-// "begin end gzip size_hint path", and each file's size, checked on resume.
-std::string SavePartitions(const std::vector<PartitionSpec>& parts) {
-  std::ostringstream out;
-  for (const PartitionSpec& p : parts) {
-    std::error_code ec;
-    const uintmax_t size = std::filesystem::file_size(p.path, ec);
-    out << p.begin << ' ' << p.end << ' ' << (p.gzip ? 1 : 0) << ' ' << p.size_hint << ' '
-        << (ec ? 0 : size) << ' ' << p.path << '\n';
-  }
-  return out.str();
-}
-
-Result<std::vector<PartitionSpec>> LoadPartitions(const std::string& text,
-                                                  const std::string& source) {
-  std::vector<PartitionSpec> parts;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    PartitionSpec p;
-    int gzip = 0;
-    uintmax_t size = 0;
-    if (!(fields >> p.begin >> p.end >> gzip >> p.size_hint >> size) || fields.get() != ' ') {
-      return Status::Corruption(source + ": the saved partitions are damaged");
-    }
-    std::getline(fields, p.path);
-    p.gzip = gzip != 0;
-    std::error_code ec;
-    const uintmax_t now = std::filesystem::file_size(p.path, ec);
-    if (ec) return Status::NotFound(p.path + ": the checkpoint's input is missing");
-    if (now != size) {
-      return Status::InvalidArgument(p.path + ": changed since the checkpoint (" +
-                                     std::to_string(now) + " bytes, was " + std::to_string(size) +
-                                     ")");
-    }
-    parts.push_back(std::move(p));
-  }
-  if (parts.empty()) return Status::Corruption(source + ": no saved partitions");
-  return parts;
-}
-
-std::string CheckpointPath(const std::string& dir) { return dir + "/checkpoint.ddc"; }
 
 // Default Downpour intervals on the replica path (docs/DISTRIBUTED.md has
 // the measurements behind them).
@@ -442,9 +344,9 @@ int RunTrain(const TrainFlags& flags) {
     }
     if (saved) {
       const std::string* settings = saved->Get("settings");
-      std::string problem = settings == nullptr
-                                ? "--resume: " + saved->source() + ": no saved settings"
-                                : ApplySettings(*settings, saved->source(), &f);
+      std::string problem =
+          settings == nullptr ? "--resume: " + saved->source() + ": no saved settings"
+                              : ApplySettings(Settings(), *settings, saved->source(), f.given, &f);
       if (!problem.empty()) return UsageError(problem);
       // Checked here, before any work; the engine reads it again.
       const std::string* train = saved->Get("train");
@@ -642,7 +544,7 @@ int RunTrain(const TrainFlags& flags) {
     }
     vocab_text = counts.Serialize();
     parts_text = SavePartitions(*parts);
-    settings_text = SaveSettings(f);
+    settings_text = SaveSettings(Settings(), f);
     options.checkpoint_every = f.checkpoint_every;
     options.on_checkpoint = [&](Checkpoint& c) -> Status {
       c.Put("settings", settings_text);
@@ -944,9 +846,7 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet", flags->quiet, "No progress line");
   cmd->callback([flags, &run, cmd] {
-    for (const Setting& s : Settings()) {
-      if (cmd->count(std::string("--") + s.name) > 0) flags->given.insert(s.name);
-    }
+    flags->given = GivenSettings(*cmd, Settings());
     run = [flags] { return RunTrain(*flags); };
   });
 }
