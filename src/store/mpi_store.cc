@@ -638,8 +638,13 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
     }
   }
   const ChangedMode encode = mode == ChangedMode::kFromInitial ? ChangedMode::kDeltas : mode;
+  // Each range takes 20 bytes of the request: a count beyond what the
+  // message holds is damage, refused before anything is allocated for it.
+  if (status.ok() && count > r.remaining() / 20) {
+    status = Status::Corruption("pull: malformed request");
+  }
   std::vector<size_t> tables;
-  std::vector<std::vector<RowId>> ids(count);
+  std::vector<std::vector<RowId>> ids(status.ok() ? count : 0);
   size_t bytes = kMessageHeaderBytes + 9;
   const size_t id_bytes = narrow_ids_ ? 4 : 8;
   for (uint32_t i = 0; i < count && status.ok(); ++i) {
@@ -837,6 +842,11 @@ void MpiStore::ServePush(int source, std::string_view message) {
       break;
     }
     const size_t dim = tables_[table].dim;
+    // The ids must be in the message before room is made for them.
+    if (count > r.remaining() / (narrow_ids_ ? 4 : 8)) {
+      status = Status::Corruption("push: malformed request");
+      break;
+    }
     ids.resize(count);
     for (uint32_t i = 0; i < count && status.ok(); ++i) {
       if (!r.Id(narrow_ids_, &ids[i]) || ids[i] >= tables_[table].rows ||
