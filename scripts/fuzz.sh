@@ -52,6 +52,72 @@ write corpus_fuzz 'anarchism originated as a term\nof abuse  first used\n' text
 mkdir -p "$seeds/corpus_fuzz"
 printf 'anarchism originated as a term\nof abuse\n' | gzip -c >"$seeds/corpus_fuzz/gzip"
 
+# Integers as printf escapes, little-endian: le BYTES VALUE.
+le() {
+  local i
+  for ((i = 0; i < $1; i++)); do printf '\\x%02x' $((($2 >> (8 * i)) & 255)); done
+}
+# A checkpoint file (include/deepdist/checkpoint.h) of the sections given as
+# NAME BYTES pairs (BYTES as printf escapes), closed by the CRC-32 of what
+# precedes it: a gzip stream's trailer holds that CRC-32 (zlib's),
+# little-endian, before the length.
+checkpoint() {  # TARGET SEED [NAME BYTES]...
+  local file=$seeds/$1/$2 body section
+  body=$(mktemp) section=$(mktemp)
+  mkdir -p "$seeds/$1"
+  shift 2
+  {
+    printf "DDCKPT01$(le 4 $(($# / 2)))"
+    while [[ $# -gt 0 ]]; do
+      printf "$2" >"$section"
+      printf "$(le 4 ${#1})%s$(le 8 "$(wc -c <"$section")")" "$1"
+      cat "$section"
+      shift 2
+    done
+  } >"$body"
+  { cat "$body"; gzip -c <"$body" | tail -c 8 | head -c 4; } >"$file"
+  rm -f "$body" "$section"
+}
+# A TrainState: 5 tasks started, progress 1234, task (epoch 1, partition 2)
+# in flight at position "17", the model's state "lr 0.025".
+train="$(le 8 5)$(le 8 1234)$(le 8 1)$(le 8 1)$(le 8 2)$(le 8 2)17$(le 8 8)lr 0.025"
+# A 4 x 3 table (Checkpoint::PutTable): rows, dim, then the values.
+one='\x00\x00\x80\x3f' half='\x00\x00\x00\x3f' minus2='\x00\x00\x00\xc0' zero='\x00\x00\x00\x00'
+table="$(le 8 4)$(le 8 3)$one$half$minus2$zero$one$one$half$half$minus2$zero$zero$one"
+write checkpoint_fuzz "$train" train-state
+checkpoint checkpoint_fuzz sgd rule 'sgd 0 0' table/0 "$table" train "$train"
+checkpoint checkpoint_fuzz adagrad rule 'adagrad 1 0' table/0 "$table" state/0 "$table" \
+  train "$(le 8 0)$(le 8 0)$(le 8 0)$(le 8 0)" settings 'dim 3\nwindow 5\n' vocab 'the 3\nof 2\n'
+checkpoint checkpoint_fuzz empty
+
+# MPI store messages (src/store/mpi_store.cc), for store 0, from rank 0 to
+# rank 1 of 2 (which owns the odd rows), ids as uint32; the fuzz target's
+# tables are 10 x 3 and 7 x 20. hdr TYPE: a message's header.
+hdr() { printf '\\x%02x\\x00%s' "$1" "$(le 2 0)"; }
+three="$one$half$minus2" twenty="$(for i in 1 2 3 4 5; do printf '%s' "$one$half$minus2$zero"; done)"
+int8='\xfa\x01\x7f\x81\x00\x10\xf0\x20\xe0\x40\xc0\x7f\x81\x02\xfe\x03\xfd\x04\xfc\x05\xfb'
+int4='\xfa\x17\x7f\x19\x00\x26\x62\xf1\x1f\x33\x99'
+m=mpi_messages_fuzz
+write $m "$(hdr 1)$(le 8 7)$(le 4 1)$(le 4 0)$(le 4 2)$(le 4 1)$(le 4 3)" pull-request
+write $m "$(hdr 2)$(le 8 7)\x00$three$three" pull-reply
+write $m "$(hdr 3)$(le 8 8)\x00\x00\x00\x00$one$(le 4 4294967295)$(le 4 1)$(le 4 0)$(le 4 1)$(le 4 5)$three" \
+  push-request
+write $m "$(hdr 3)$(le 8 9)\x01\x00\x01\x00$half$(le 4 3)$(le 4 1)$(le 4 1)$(le 4 1)$(le 4 3)$int8" \
+  push-request-int8
+write $m "$(hdr 3)$(le 8 9)\x01\x00\x01\x00$half$(le 4 3)$(le 4 1)$(le 4 1)$(le 4 1)$(le 4 3)$int4" \
+  push-request-int4
+write $m "$(hdr 4)$(le 8 8)\x00" push-ack
+write $m "$(hdr 4)$(le 8 8)\x05$(le 4 11)no table 9." push-ack-error
+write $m "$(hdr 5)$(le 8 100000)" progress
+write $m "$(hdr 6)$(le 4 0)$(le 8 0)$(le 4 2)$three$three" shard-chunk
+write $m "$(hdr 7)$(le 8 10)$(le 4 0)\x00$(le 4 2)$(le 4 0)$(le 8 0)$(le 8 10)$(le 4 1)$(le 8 0)$(le 8 7)" \
+  pull-changed-request
+write $m "$(hdr 8)$(le 8 10)\x00$(le 4 1)$(le 4 1)$three$(le 4 1)$(le 4 3)$twenty" pull-changed-reply
+write $m "$(hdr 8)$(le 8 11)\x00$(le 4 1)$(le 4 1)\xfe\x7f\x00\x81$(le 4 1)$(le 4 5)$int8" \
+  pull-changed-reply-int8
+write $m "$(hdr 9)$(le 8 12)$(le 4 0)" task-request
+write $m "$(hdr 10)$(le 8 12)$(le 8 42)" task-reply
+
 echo "| target | executions | seconds | crashes |"
 echo "|---|---|---|---|"
 failed=0
