@@ -794,3 +794,47 @@ TEST(DeepDistScopeTest, CheckpointErrorsEndTrain) {
 
 }  // namespace
 }  // namespace deepdist
+
+namespace deepdist {
+namespace {
+
+// Monitoring: every partition's update is counted, and two workers whose
+// gradients overlap in time each see the other's update land between their
+// fetch and their push (Downpour's staleness), never many more.
+TEST(DeepDistScopeTest, ActivityCountsUpdatesAndStaleness) {
+  const std::vector<PartitionSpec> parts = FakePartitions(80);
+  std::vector<Activity> seen;  // Sampled by on_tick while the workers run.
+  DeepDist* scope = nullptr;
+  DeepDist dd(ScalarModel(),
+              {.threads = 2, .epochs = 2, .on_tick = [&] { seen.push_back(scope->activity()); }});
+  scope = &dd;
+  ASSERT_TRUE(dd.train(
+                    parts,
+                    [](const Model&, Partition&) {
+                      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                      return ScalarUpdate(1.0f);
+                    },
+                    AddDelta)
+                  .ok());
+  EXPECT_EQ(dd.activity().updates, 160u);
+  ASSERT_GE(seen.size(), 2u);
+  uint64_t most = 0, last_updates = 0;
+  for (const Activity& a : seen) {
+    ASSERT_EQ(a.staleness.size(), 2u);
+    EXPECT_GE(a.updates, last_updates);
+    last_updates = a.updates;
+    for (uint64_t s : a.staleness) most = std::max(most, s);
+  }
+  EXPECT_GE(most, 1u);
+  EXPECT_LE(most, 3u);
+  DeepDist alone(ScalarModel(), {.threads = 1});
+  ASSERT_TRUE(alone
+                  .train(
+                      parts, [](const Model&, Partition&) { return ScalarUpdate(1.0f); }, AddDelta)
+                  .ok());
+  EXPECT_EQ(alone.activity().updates, 80u);
+  EXPECT_EQ(alone.activity().staleness, std::vector<uint64_t>{0});
+}
+
+}  // namespace
+}  // namespace deepdist

@@ -26,7 +26,7 @@ awk 'BEGIN { s = 7
 
 # Far more epochs than the test needs: it is stopped with SIGINT.
 "$bin" word2vec train --input "$dir/corpus.txt" --output "$dir/v.bin" --epochs 100000 --dim 16 \
-  --min-count 1 --quiet --status-port 0 2>"$dir/err" &
+  --min-count 1 --threads 2 --quiet --status-port 0 2>"$dir/err" &
 pid=$!
 url=
 for _ in $(seq 100); do
@@ -58,8 +58,10 @@ while True:
     assert time.time() < deadline, s
     time.sleep(0.2)
 for key in ["progress", "words", "words_per_second", "learning_rate", "loss", "seconds",
-            "ranks", "bytes_sent", "history"]:
+            "ranks", "bytes_sent", "updates", "staleness", "history"]:
     assert key in s, key
+# Two Hogwild workers on the master rows: updates in place, never stale.
+assert s["updates"] > 0 and s["staleness"] == [0, 0], s
 assert 0 < s["progress"] < 1, s["progress"]
 assert s["words_per_second"] > 0 and s["learning_rate"] > 0 and s["ranks"] == 1, s
 times = [p["seconds"] for p in s["history"]]
@@ -73,8 +75,11 @@ for line in body.splitlines():
         name, value = line.split()
         values[name] = float(value)
 for name in ["deepdist_words_total", "deepdist_words_per_second", "deepdist_progress",
-             "deepdist_learning_rate", "deepdist_loss", "deepdist_bytes_sent_total"]:
+             "deepdist_learning_rate", "deepdist_loss", "deepdist_bytes_sent_total",
+             "deepdist_updates_total", 'deepdist_staleness{worker="0"}',
+             'deepdist_staleness{worker="1"}']:
     assert name in values, (name, body)
+assert values["deepdist_updates_total"] >= s["updates"], (values, s)
 assert values["deepdist_words_total"] >= s["words"], (values, s)
 
 code, kind, body = get("")

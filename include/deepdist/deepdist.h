@@ -131,6 +131,10 @@ struct Options {
   // with its position (Partition::resume_position), then the tasks not yet
   // started. Not owned; read at the start of train().
   const Checkpoint* resume = nullptr;
+  // The gradient forms: called from the thread that called train() about
+  // every 100 ms while the workers run (the Downpour form takes
+  // WorkerOptions::on_tick).
+  std::function<void()> on_tick = {};
 };
 
 // The message of the error a train() ended by Options::interrupt returns.
@@ -209,6 +213,20 @@ struct WorkerOptions {
   std::function<Status(std::string_view state)> restore_state;
 };
 
+// What the workers of a scope have done, for monitoring (DeepDist::activity).
+struct Activity {
+  // Updates this rank's workers have pushed to the model server: in the
+  // gradient forms one per partition (one per round in sync mode); in the
+  // Downpour form one per push of a replica's change, or, for a worker
+  // that writes the master rows in place (Hogwild), one per progress point.
+  uint64_t updates = 0;
+  // Per worker thread, the staleness of its last update, in updates: those
+  // of this rank's other workers applied between its fetch of the rows and
+  // its push (Downpour's staleness). 0 for a worker on the master rows, and
+  // in sync mode, where every worker of a round starts from the same model.
+  std::vector<uint64_t> staleness;
+};
+
 class DeepDist {
  public:
   // A scope that owns its model server, made from `model` at the first
@@ -250,6 +268,9 @@ class DeepDist {
   // Updates applied since construction: one per partition and epoch when
   // asynchronous, one per round when synchronous (this rank's, under MPI).
   size_t updates_applied() const { return updates_applied_; }
+  // Since construction; may be read from any thread while train() runs
+  // (from WorkerOptions::on_tick, say).
+  Activity activity() const;
   const Options& options() const { return options_; }
   // The store behind the scope (for an owned one, created at the first
   // train()), or nullptr.
@@ -273,6 +294,8 @@ class DeepDist {
   std::unique_ptr<ParamStore> owned_store_;
   ParamStore* store_ = nullptr;  // owned_store_, or the borrowed one.
   size_t updates_applied_ = 0;
+  std::atomic<uint64_t> updates_{0};                    // Activity::updates.
+  std::unique_ptr<std::atomic<uint64_t>[]> staleness_;  // Per worker thread.
 };
 
 }  // namespace deepdist

@@ -88,6 +88,14 @@ struct ReplicaOptions {
   // worker's work). Not owned.
   const std::atomic<bool>* pause = nullptr;
   std::function<void()> on_pause;
+  // Monitoring (DeepDist::activity): when set, each push of changed rows
+  // counts one update in `updates` (shared by the scope's workers; in
+  // direct mode each Advance counts one, the master having changed in
+  // place), and `staleness` gets the push's staleness: the updates of other
+  // workers since the rows it changed were fetched (0 in direct mode). Not
+  // owned.
+  std::atomic<uint64_t>* updates = nullptr;
+  std::atomic<uint64_t>* staleness = nullptr;
 };
 
 class Replica {
@@ -274,12 +282,19 @@ class Replica {
   // without waiting for it.
   bool overlap_ = false;
   uint32_t client_ = kNoClient;
+  // Monitoring: the update count when the rows were last fetched, and this
+  // replica's own pushes since then and in all.
+  uint64_t fetched_at_ = 0;
+  uint64_t own_since_fetch_ = 0;
+  uint64_t own_pushes_ = 0;
+  void Fetched(uint64_t at, uint64_t own_at);
   // Full mode: the pulls of the rows others changed in flight, oldest
   // first, each with its rows per table of the replica as they land; at
   // most kMaxSyncsInFlight, and only one unless pulls bring deltas.
   struct Sync {
     Ticket ticket = 0;
     std::vector<ChangedRows> rows;
+    uint64_t updates_at = 0, own_at = 0;  // Monitoring: the counts when issued.
   };
   static constexpr size_t kMaxSyncsInFlight = 4;
   std::deque<Sync> syncs_;

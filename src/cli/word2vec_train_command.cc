@@ -601,7 +601,9 @@ int RunTrain(const TrainFlags& flags) {
                           .words_per_second = p.seconds > 0 ? fresh / p.seconds : 0.0,
                           .learning_rate = p.learning_rate,
                           .loss = p.loss,
-                          .bytes_sent = store->bytes_sent()});
+                          .bytes_sent = store->bytes_sent(),
+                          .updates = p.activity.updates,
+                          .staleness = p.activity.staleness});
         }
       });
   progress.Finish();

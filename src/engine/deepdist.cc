@@ -481,11 +481,22 @@ void Watch(ParamStore& store, const Options& options, const Model& shape, Runnin
 DeepDist::DeepDist(Model model, Options options) : options_(options), model_(std::move(model)) {
   if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
   if (options_.epochs == 0) options_.epochs = 1;
+  staleness_ = std::make_unique<std::atomic<uint64_t>[]>(options_.threads);
 }
 
 DeepDist::DeepDist(ParamStore& store, Options options) : options_(options), store_(&store) {
   if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
   if (options_.epochs == 0) options_.epochs = 1;
+  staleness_ = std::make_unique<std::atomic<uint64_t>[]>(options_.threads);
+}
+
+Activity DeepDist::activity() const {
+  Activity a;
+  a.updates = updates_.load(std::memory_order_relaxed);
+  for (size_t w = 0; w < options_.threads; ++w) {
+    a.staleness.push_back(staleness_[w].load(std::memory_order_relaxed));
+  }
+  return a;
 }
 
 DeepDist::~DeepDist() = default;
@@ -615,6 +626,8 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
     }
     ReplicaOptions mine = replica_options;
     if (checkpoints) mine.on_pause = [&pauser] { pauser.Arrive(); };
+    mine.updates = &updates_;
+    mine.staleness = &staleness_[index];
     Replica replica(store, options.tables, mine);
     Slot& slot = slots[index];
     bool ok = worker != nullptr;
@@ -734,7 +747,7 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
     Running running(workers);
     Pauser pauser(workers);
     const bool checkpoints = options_.checkpoint_every > 0;
-    auto work = [&] {
+    auto work = [&](size_t index) {
       Model local = model_;  // The shape; filled by each fetch.
       std::vector<std::vector<RowId>> ids;
       Replica replica(store, {}, replica_options);
@@ -747,17 +760,20 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
         const Task task{next->epoch, next->partition};
         // A fresh replica for each partition, as the seed fetches the model.
         if (Status s = replica.Refresh(1.0f); !s.ok()) return record(s);
+        const uint64_t fetched = updates_.load(std::memory_order_relaxed);
         Update update;
         if (!run_gradient(local, replica, ids, task, &update)) return;
         if (Status s = store.Wait(PushUpdate(store, update, 1.0f, false)); !s.ok()) {
           return record(s);
         }
+        const uint64_t before = updates_.fetch_add(1, std::memory_order_relaxed);
+        staleness_[index].store(before - fetched, std::memory_order_relaxed);
         applied.fetch_add(1);
         store.AddProgress(1);
       }
     };
-    auto worker = [&] {
-      work();
+    auto worker = [&](size_t index) {
+      work(index);
       pauser.Leave();
       running.Done();
     };
@@ -772,8 +788,8 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
       });
     };
     std::vector<std::thread> threads;
-    for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
-    Watch(store, options_, model_, running, {}, record,
+    for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker, w);
+    Watch(store, options_, model_, running, options_.on_tick, record,
           checkpoints ? std::function<Status()>(checkpoint) : std::function<Status()>());
     for (std::thread& t : threads) t.join();
   } else {
@@ -829,7 +845,10 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
           if (!applied_round.ok()) return record(applied_round.status());
           if (*applied_round) return;  // Another worker's push failed.
           if (had_task) store.AddProgress(1);
-          if (rounds_done.fetch_add(1) % workers == 0) applied.fetch_add(1);
+          if (rounds_done.fetch_add(1) % workers == 0) {
+            applied.fetch_add(1);
+            updates_.fetch_add(1, std::memory_order_relaxed);
+          }
         }
       }
     };
@@ -839,7 +858,7 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
     };
     std::vector<std::thread> threads;
     for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker);
-    Watch(store, options_, model_, running, {}, record);
+    Watch(store, options_, model_, running, options_.on_tick, record);
     for (std::thread& t : threads) t.join();
   }
   updates_applied_ += applied.load();

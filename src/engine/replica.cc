@@ -324,7 +324,18 @@ void Replica::PushAdded(float rate, bool rounded) {
     blocks.push_back({local.table, local.changed_ids, local.changes.data(), local.dim});
   }
   // One push for every table; the store copies the values before returning.
-  if (!blocks.empty()) in_flight_.push_back(store_.Push(blocks, options));
+  if (!blocks.empty()) {
+    in_flight_.push_back(store_.Push(blocks, options));
+    if (options_.updates != nullptr) {
+      const uint64_t before = options_.updates->fetch_add(1, std::memory_order_relaxed);
+      const uint64_t others = before - fetched_at_ - own_since_fetch_;
+      if (options_.staleness != nullptr) {
+        options_.staleness->store(others, std::memory_order_relaxed);
+      }
+    }
+    ++own_since_fetch_;
+    ++own_pushes_;
+  }
   for (Local& local : tables_) {
     local.changed_ids.clear();
     local.changes.clear();
@@ -347,7 +358,15 @@ Status Replica::WaitPushes() {
   return first;
 }
 
+void Replica::Fetched(uint64_t at, uint64_t own_at) {
+  fetched_at_ = at;
+  own_since_fetch_ = own_pushes_ - own_at;
+}
+
 void Replica::Drop() {
+  if (options_.updates != nullptr) {
+    Fetched(options_.updates->load(std::memory_order_relaxed), own_pushes_);
+  }
   DD_CHECK(!prefetching_ && syncs_.empty());
   if (full_) {
     full_loaded_ = false;  // Pulled whole again when next needed.
@@ -411,7 +430,11 @@ Status Replica::AdvanceIntervals(uint64_t units, float rate) {
   if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) {
     return Status::Internal("training stopped: another worker failed");
   }
-  if (direct_) return Status::OK();
+  if (direct_) {
+    // The master changed in place: an update that nothing fetched before.
+    if (options_.updates != nullptr) options_.updates->fetch_add(1, std::memory_order_relaxed);
+    return Status::OK();
+  }
   // Full mode: the rows of the syncs in flight are merged as soon as they
   // land, in the order they were issued.
   while (!syncs_.empty() && store_.Test(syncs_.front().ticket)) {
@@ -550,6 +573,10 @@ void Replica::StartPullChanged(bool hot_only, bool from_initial) {
   }
   // The store appends to the ranges until the pull's Wait.
   sync.ticket = store_.PullChanged(client_, sync.rows);
+  if (options_.updates != nullptr) {
+    sync.updates_at = options_.updates->load(std::memory_order_relaxed);
+    sync.own_at = own_pushes_;
+  }
   syncs_.push_back(std::move(sync));
 }
 
@@ -559,6 +586,10 @@ Status Replica::MergeOldestSync() {
   syncs_.pop_front();
   Status status = store_.Wait(sync.ticket);
   if (status.ok()) MergeSync(sync.rows);
+  // Counted as fetched when the pull was issued: what it brings is as of then.
+  if (options_.updates != nullptr && sync.updates_at >= fetched_at_) {
+    Fetched(sync.updates_at, sync.own_at);
+  }
   // The buffers keep their capacity for a later pull.
   spare_syncs_.push_back(std::move(sync.rows));
   return status;

@@ -153,6 +153,8 @@ std::string StatusServer::StatusJson() const {
   j["seconds"] = last_.seconds;
   j["ranks"] = ranks_;
   j["bytes_sent"] = last_.bytes_sent;
+  j["updates"] = last_.updates;
+  j["staleness"] = last_.staleness;
   nlohmann::json history = nlohmann::json::array();
   for (const StatusSample& p : history_) {
     history.push_back({{"seconds", p.seconds}, {"progress", p.progress}, {"loss", p.loss}});
@@ -178,6 +180,13 @@ std::string StatusServer::Metrics() const {
   metric("deepdist_loss", "gauge", "Mean loss per pair lately.", last_.loss);
   metric("deepdist_bytes_sent_total", "counter", "Payload bytes rank 0 handed to MPI.",
          last_.bytes_sent);
+  metric("deepdist_updates_total", "counter",
+         "Updates rank 0's workers pushed to the model server.", last_.updates);
+  out << "# HELP deepdist_staleness Updates of other workers between a worker's fetch and its "
+         "last push.\n# TYPE deepdist_staleness gauge\n";
+  for (size_t w = 0; w < last_.staleness.size(); ++w) {
+    out << "deepdist_staleness{worker=\"" << w << "\"} " << last_.staleness[w] << '\n';
+  }
   metric("deepdist_ranks", "gauge", "Ranks of the job.", ranks_);
   return out.str();
 }

@@ -2,8 +2,9 @@
 // rank 0 (the CLI's --status-port):
 //
 //   GET /status   JSON: progress, words, words_per_second, learning_rate,
-//                 loss, seconds, ranks, bytes_sent, and history (progress
-//                 and loss about every second so far)
+//                 loss, updates, staleness (per worker), seconds, ranks,
+//                 bytes_sent, and history (progress and loss about every
+//                 second so far)
 //   GET /metrics  the same figures in Prometheus's text format
 //   GET /         a page that shows progress and loss over time, refreshing
 //                 itself from /status
@@ -37,6 +38,10 @@ struct StatusSample {
   double learning_rate = 0;
   double loss = 0;
   uint64_t bytes_sent = 0;  // Payload bytes this rank handed to MPI.
+  // DeepDist::activity() of rank 0's scope: updates pushed by its workers,
+  // and each worker's staleness (in updates) at its last push.
+  uint64_t updates = 0;
+  std::vector<uint64_t> staleness;
 };
 
 class StatusServer {

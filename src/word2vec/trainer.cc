@@ -439,6 +439,7 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
     p.resumed_words = resumed_words;
     p.seconds = SecondsSince(start);
     p.learning_rate = shared.schedule.At(p.fraction);
+    p.activity = dd.activity();
     {
       std::lock_guard<std::mutex> lock(shared.mu);
       p.loss = shared.recent_loss;

@@ -110,6 +110,7 @@ struct TrainProgress {
   double seconds = 0;          // Since training started (this run's).
   float learning_rate = 0;
   double loss = 0;  // Mean loss per pair, recent.
+  Activity activity;  // The scope's updates and per-worker staleness.
 };
 
 struct TrainStats {
