@@ -24,6 +24,7 @@
 #include <tuple>
 #include <vector>
 
+#include "deepdist/checkpoint.h"
 #include "deepdist/cluster.h"
 #include "deepdist/descent.h"
 #include "deepdist/model.h"
@@ -957,6 +958,80 @@ TEST_F(MpiStoreTest, SnapshotOnRankZeroEqualsTheModel) {
     }
   } else {
     EXPECT_EQ(snapshot.value().num_tables(), 0u);
+  }
+}
+
+// Checkpoints reshard by row id. Every rank trains its rows (AdaGrad, so
+// there is optimizer state), saves its shard; the shards, gathered, load
+// into one embedded store whose model and state are the MPI store's, and
+// back into an MPI store of this many ranks (from the embedded store's one
+// shard too), whose model equals the first one's: a run saved on R ranks
+// resumes on any number.
+TEST_F(MpiStoreTest, CheckpointShardsLoadOnAnyNumberOfRanks) {
+  const Model initial = MakeModel();
+  auto store = Make(initial, MakeRule("adagrad"));
+  const Table& out = initial.table(1);
+  std::vector<RowId> ids(out.rows());
+  std::iota(ids.begin(), ids.end(), RowId{0});
+  std::vector<float> g(out.rows() * out.dim(), 0.25f * static_cast<float>(rank() + 1));
+  const ConstRowBlock push{1, ids, g.data(), 0};
+  ASSERT_TRUE(store->PushNow({&push, 1}).ok());
+  ASSERT_TRUE(store->Barrier().ok());
+  Checkpoint mine;
+  ASSERT_TRUE(store->SaveShard(mine).ok());
+  EXPECT_EQ(*mine.Get("shard"), std::to_string(rank()) + " " + std::to_string(ranks()));
+  Result<std::vector<std::string>> all = g_cluster->AllGather(mine.Serialize());
+  ASSERT_TRUE(all.ok());
+  std::vector<Checkpoint> shards;
+  for (size_t r = 0; r < all->size(); ++r) {
+    Result<Checkpoint> c = Checkpoint::Parse((*all)[r], "shard " + std::to_string(r));
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    shards.push_back(std::move(*c));
+  }
+  std::vector<const Checkpoint*> reversed;  // Any order.
+  for (auto it = shards.rbegin(); it != shards.rend(); ++it) reversed.push_back(&*it);
+  Result<Model> trained = store->Snapshot();
+  ASSERT_TRUE(trained.ok());
+
+  LocalStore one(initial, MakeRule("adagrad"));
+  ASSERT_TRUE(one.LoadShard(reversed).ok());
+  if (rank() == 0) ExpectModelsEqual(*trained, one.model());
+  // Without one shard, or with one twice, nothing loads.
+  std::vector<const Checkpoint*> short_one(reversed.begin() + 1, reversed.end());
+  EXPECT_FALSE(one.LoadShard(short_one).ok());
+  std::vector<const Checkpoint*> twice = reversed;
+  twice[0] = twice[1];
+  EXPECT_FALSE(one.LoadShard(twice).ok());
+  // Another rule is refused.
+  LocalStore sgd(initial, MakeRule("sgd"));
+  EXPECT_FALSE(sgd.LoadShard(reversed).ok());
+
+  // Back into MPI stores of this many ranks, from R shards and from one:
+  // the model is the trained one, and the optimizer state came back too (a
+  // further push, by rank 0 alone so that AdaGrad's steps come in one order,
+  // moves both alike, and as it moves the store they came from).
+  Checkpoint single;
+  ASSERT_TRUE(one.SaveShard(single).ok());
+  auto from_all = Make(initial, MakeRule("adagrad"));
+  auto from_one = Make(initial, MakeRule("adagrad"));
+  ASSERT_TRUE(from_all->LoadShard(reversed).ok());
+  ASSERT_TRUE(from_one->LoadShard(single).ok());
+  for (ParamStore* s : {from_all.get(), from_one.get(), store.get()}) {
+    Result<Model> before = s->Snapshot();
+    ASSERT_TRUE(before.ok());
+    if (rank() == 0) {
+      ExpectModelsEqual(*trained, *before);
+      EXPECT_TRUE(s->PushNow({&push, 1}).ok());
+    }
+    ASSERT_TRUE(s->Barrier().ok());
+  }
+  Result<Model> want = store->Snapshot();
+  Result<Model> a = from_all->Snapshot();
+  Result<Model> b = from_one->Snapshot();
+  ASSERT_TRUE(want.ok() && a.ok() && b.ok());
+  if (rank() == 0) {
+    ExpectModelsEqual(*want, *a);
+    ExpectModelsEqual(*want, *b);
   }
 }
 

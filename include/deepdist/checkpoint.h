@@ -36,8 +36,11 @@ class Checkpoint {
 
   // Adds or replaces a section.
   void Put(const std::string& name, std::string bytes);
-  // A table's rows (packed, without the row padding), under `name`.
+  // A table's rows (packed, without the row padding), under `name`: u64
+  // rows, u64 dim, then the values.
   void PutTable(const std::string& name, const Table& table);
+  // The same for `rows` rows of `dim` floats, row i at data + i * stride.
+  void PutRows(const std::string& name, size_t rows, size_t dim, const float* data, size_t stride);
   // A section, or null.
   const std::string* Get(const std::string& name) const;
   bool Has(const std::string& name) const { return sections_.count(name) > 0; }

@@ -257,17 +257,24 @@ class ParamStore {
   // Payload bytes this rank has handed to the transport (0 when embedded).
   virtual uint64_t bytes_sent() const { return 0; }
 
-  // Checkpoints, while no worker pushes: SaveShard puts the rows this rank
-  // holds and their optimizer state in `out` (sections "table/<k>" and
-  // "state/<k>", and "rule", the rule's name and state sizes); LoadShard
-  // takes them back into a store of the same shape and rule, refusing
-  // another shape or rule with an error naming the checkpoint. A store
-  // that cannot checkpoint says so.
+  // Checkpoints, while no worker pushes. SaveShard puts in `out` the rows
+  // this rank holds and their optimizer state: "shard" ("r R": rank r of
+  // R), "rule" (the rule's name and state sizes), "table/<k>" (rows r,
+  // r + R, ... of table k, packed) and "state/<k>" (their state, for a rule
+  // that keeps one). LoadShard takes back, from the shards of every rank of
+  // the run that saved them (one for an embedded run; any order), the rows
+  // this rank holds now, by row id: a run saved on R ranks resumes on any
+  // number. Another shape or rule, or a shard missing or given twice, is an
+  // error naming the checkpoint.
   [[nodiscard]] virtual Status SaveShard(Checkpoint& /*out*/) const {
     return Status::InvalidArgument("checkpoints: this store cannot save its rows");
   }
-  [[nodiscard]] virtual Status LoadShard(const Checkpoint& /*in*/) {
+  [[nodiscard]] virtual Status LoadShard(std::span<const Checkpoint* const> /*shards*/) {
     return Status::InvalidArgument("checkpoints: this store cannot load rows");
+  }
+  [[nodiscard]] Status LoadShard(const Checkpoint& shard) {
+    const Checkpoint* one[] = {&shard};
+    return LoadShard(one);
   }
 };
 
@@ -318,7 +325,8 @@ class LocalStore : public ParamStore {
   Table* DirectAdaGradTable(size_t table) override;
   Table* DirectState(size_t table) override;
   Status SaveShard(Checkpoint& out) const override;
-  Status LoadShard(const Checkpoint& in) override;
+  Status LoadShard(std::span<const Checkpoint* const> shards) override;
+  using ParamStore::LoadShard;
 
   // The master model itself; callers must not race with training.
   Model& model() { return model_; }

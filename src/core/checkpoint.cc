@@ -52,12 +52,17 @@ void Checkpoint::Put(const std::string& name, std::string bytes) {
 }
 
 void Checkpoint::PutTable(const std::string& name, const Table& table) {
+  PutRows(name, table.rows(), table.dim(), table.data(), table.stride());
+}
+
+void Checkpoint::PutRows(const std::string& name, size_t rows, size_t dim, const float* data,
+                         size_t stride) {
   std::string bytes;
-  bytes.reserve(16 + table.rows() * table.dim() * sizeof(float));
-  AppendU64(&bytes, table.rows());
-  AppendU64(&bytes, table.dim());
-  for (RowId r = 0; r < table.rows(); ++r) {
-    bytes.append(reinterpret_cast<const char*>(table.row(r)), table.dim() * sizeof(float));
+  bytes.reserve(16 + rows * dim * sizeof(float));
+  AppendU64(&bytes, rows);
+  AppendU64(&bytes, dim);
+  for (size_t r = 0; r < rows; ++r) {
+    bytes.append(reinterpret_cast<const char*>(data + r * stride), dim * sizeof(float));
   }
   Put(name, std::move(bytes));
 }

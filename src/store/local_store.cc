@@ -6,6 +6,7 @@
 
 #include "deepdist/store.h"
 #include "src/store/change_log.h"
+#include "src/store/saved_shards.h"
 
 namespace deepdist {
 
@@ -337,17 +338,8 @@ Table* LocalStore::DirectState(size_t table) {
 
 namespace deepdist {
 
-namespace {
-
-std::string RuleSection(const Descent& descent) {
-  return descent.name() + " " + std::to_string(descent.state_per_value()) + " " +
-         std::to_string(descent.state_per_row());
-}
-
-}  // namespace
-
 Status LocalStore::SaveShard(Checkpoint& out) const {
-  out.Put("rule", RuleSection(*descent_));
+  PutShardHeader(out, 0, 1, *descent_);
   for (size_t t = 0; t < model_.num_tables(); ++t) {
     out.PutTable("table/" + std::to_string(t), model_.table(t));
     if (state_[t].rows() > 0) out.PutTable("state/" + std::to_string(t), state_[t]);
@@ -355,17 +347,21 @@ Status LocalStore::SaveShard(Checkpoint& out) const {
   return Status::OK();
 }
 
-Status LocalStore::LoadShard(const Checkpoint& in) {
-  const std::string* rule = in.Get("rule");
-  if (rule == nullptr) return Status::Corruption(in.source() + ": no section rule");
-  if (*rule != RuleSection(*descent_)) {
-    return Status::InvalidArgument(in.source() + ": saved with the rule \"" + *rule +
-                                   "\", this run's is \"" + RuleSection(*descent_) + "\"");
-  }
+Status LocalStore::LoadShard(std::span<const Checkpoint* const> shards) {
+  std::vector<SavedShards::Shape> shape;
   for (size_t t = 0; t < model_.num_tables(); ++t) {
-    DD_RETURN_IF_ERROR(in.GetTable("table/" + std::to_string(t), &model_.table(t)));
-    if (state_[t].rows() > 0) {
-      DD_RETURN_IF_ERROR(in.GetTable("state/" + std::to_string(t), &state_[t]));
+    const Table& table = model_.table(t);
+    shape.push_back({table.rows(), table.dim(), state_[t].rows() > 0 ? state_[t].dim() : 0});
+  }
+  Result<SavedShards> saved = SavedShards::Open(shards, shape, *descent_);
+  if (!saved.ok()) return saved.status();
+  for (size_t t = 0; t < model_.num_tables(); ++t) {
+    Table& table = model_.table(t);
+    for (RowId id = 0; id < table.rows(); ++id) {
+      std::memcpy(table.row(id), saved->row(t, id), table.dim() * sizeof(float));
+      if (shape[t].state > 0) {
+        std::memcpy(state_[t].row(id), saved->state(t, id), shape[t].state * sizeof(float));
+      }
     }
   }
   return Status::OK();

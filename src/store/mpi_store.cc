@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "src/store/mpi_rounds.h"
+#include "src/store/saved_shards.h"
 
 // Messages (see wire.h for the header and the encodings):
 //   pull request   ticket u64, tables u32, per table: table u32, count u32, ids
@@ -98,6 +99,40 @@ MpiStore::MpiStore(MpiCluster* cluster, uint16_t id, Model model, std::unique_pt
 }
 
 MpiStore::~MpiStore() { cluster_->Unregister(id_); }
+
+Status MpiStore::SaveShard(Checkpoint& out) const {
+  PutShardHeader(out, rank_, ranks_, *descent_);
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    out.PutTable("table/" + std::to_string(t), shard_[t]);
+    const size_t per_row = descent_->state_floats(tables_[t].dim);
+    if (per_row > 0) {
+      out.PutRows("state/" + std::to_string(t), shard_[t].rows(), per_row, state_[t].data(),
+                  per_row);
+    }
+  }
+  return Status::OK();
+}
+
+Status MpiStore::LoadShard(std::span<const Checkpoint* const> shards) {
+  std::vector<SavedShards::Shape> shape;
+  for (const TableInfo& info : tables_) {
+    shape.push_back({info.rows, info.dim, descent_->state_floats(info.dim)});
+  }
+  Result<SavedShards> saved = SavedShards::Open(shards, shape, *descent_);
+  if (!saved.ok()) return saved.status();
+  const auto ranks = static_cast<RowId>(ranks_);
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    const size_t dim = tables_[t].dim, per_row = shape[t].state;
+    for (RowId i = 0; i < shard_[t].rows(); ++i) {
+      const RowId id = i * ranks + static_cast<RowId>(rank_);
+      std::memcpy(shard_[t].row(i), saved->row(t, id), dim * sizeof(float));
+      if (per_row > 0) {
+        std::memcpy(state_[t].data() + i * per_row, saved->state(t, id), per_row * sizeof(float));
+      }
+    }
+  }
+  return Status::OK();
+}
 
 Status MpiStore::Validate(size_t table, std::span<const RowId> ids, size_t stride,
                           const char* what) const {

@@ -83,6 +83,9 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   void RoundChangeForPush(const float* now, float* before, float* change,
                           size_t dim) const override;
   Result<Model> Snapshot() override;
+  Status SaveShard(Checkpoint& out) const override;
+  Status LoadShard(std::span<const Checkpoint* const> shards) override;
+  using ParamStore::LoadShard;
 
   void SetPlan(uint64_t planned_units) override { planned_ = planned_units; }
   void AddProgress(uint64_t units) override {
