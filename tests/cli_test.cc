@@ -546,6 +546,28 @@ TEST_F(CliTest, ResumeTakesTheCheckpointsSettingsAndRefusesConflicts) {
               "--input: conflicts with the checkpoint's");
 }
 
+// A save cut short by a kill leaves its temporary file; the next run in the
+// folder removes it (the checkpoint beside it, renamed into place whole, is
+// kept and resumed from).
+TEST_F(CliTest, TemporaryFilesOfKilledSavesAreRemoved) {
+  const fs::path dir = dir_ / "saved";
+  const fs::path output = dir_ / "vectors.bin";
+  CommandResult r = Train(
+      corpus_.string(), output.string(),
+      {"--checkpoint", dir.string(), "--checkpoint-every", "0.01", "--epochs", "100", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const fs::path stale = dir / "checkpoint.ddc.tmp.Ab12Cd";
+  WriteFile(stale, "half a checkpoint");
+  const fs::path other = dir / "notes.txt";
+  WriteFile(other, "the user's");
+  r = Deepdist({"word2vec", "train", "--output", output.string(), "--resume", dir.string(),
+                "--json", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastJson(r)["resumed"].get<bool>());
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(other));
+}
+
 // A damaged checkpoint (cut short, or a byte changed) is refused with one
 // line naming it; the run does not start over silently.
 TEST_F(CliTest, DamagedCheckpointIsRefusedNamingIt) {

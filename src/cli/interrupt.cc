@@ -60,4 +60,16 @@ int Interrupts::Stop(Cluster& cluster, const std::string& output, const Status& 
   return code;
 }
 
+int Interrupts::StopAfterOutput(Cluster& cluster, const std::string& output) {
+  const int signo = g_signal;
+  if (signo == 0) return 0;
+  const std::string what = output.empty() ? "training done" : output + " written";
+  std::fprintf(stderr, "deepdist: interrupted by %s: %s; the rest skipped\n",
+               signo == SIGINT ? "SIGINT" : "SIGTERM", what.c_str());
+  std::fflush(stderr);
+  const int code = 128 + signo;
+  if (cluster.ranks() > 1) cluster.Abort(code);
+  return code;
+}
+
 }  // namespace deepdist::cli

@@ -32,6 +32,11 @@ class Interrupts {
   // signal's number; else returns 0.
   static int Stop(Cluster& cluster, const std::string& output, const Status& status = Status::OK(),
                   const std::string& checkpoint = "");
+  // After training finished and its output was written: when a signal came
+  // meanwhile, prints "deepdist: interrupted by SIG...: <output> written;
+  // the rest skipped" (evaluation, the summary), ends the job under MPI and
+  // returns 128 + the signal's number; else returns 0.
+  static int StopAfterOutput(Cluster& cluster, const std::string& output);
 };
 
 }  // namespace deepdist::cli

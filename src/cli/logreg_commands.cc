@@ -234,6 +234,7 @@ int RunTrain(const LogregTrainFlags& flags) {
   if (!f.output.empty()) {
     if (Status s = logreg::Save(f.output, model); !s.ok()) return ReportError(s);
   }
+  if (const int code = Interrupts::StopAfterOutput(cluster, f.output)) return code;
   if (f.scope.json) {
     nlohmann::json j = {{"examples", scan->examples},
                         {"test_examples", test_set.size()},

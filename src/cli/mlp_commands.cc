@@ -214,6 +214,7 @@ int RunTrain(const MlpTrainFlags& flags) {
   if (!f.output.empty()) {
     if (Status s = mlp::Save(f.output, model, arch); !s.ok()) return ReportError(s);
   }
+  if (const int code = Interrupts::StopAfterOutput(cluster, f.output)) return code;
   if (f.scope.json) {
     nlohmann::json j = {{"train_examples", train_set->rows()},
                         {"test_examples", test_set->rows()},

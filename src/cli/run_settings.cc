@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "src/core/atomic_file.h"
+
 namespace deepdist::cli {
 
 // The partitions a run trains, as a checkpoint keeps them (a resumed run
@@ -44,6 +46,20 @@ Result<std::vector<PartitionSpec>> LoadPartitions(const std::string& text,
   }
   if (parts.empty()) return Status::Corruption(source + ": no saved partitions");
   return parts;
+}
+
+Status PrepareCheckpointDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError(dir + ": cannot create: " + ec.message());
+  const std::string stale =
+      std::filesystem::path(CheckpointPath(dir)).filename().string() + ".tmp.";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().filename().string().rfind(stale, 0) == 0) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+  return AtomicFile::CheckWritable(CheckpointPath(dir));
 }
 
 }  // namespace deepdist::cli

@@ -133,6 +133,12 @@ std::string SavePartitions(const std::vector<PartitionSpec>& parts);
 // The checkpoint file in a --checkpoint / --resume folder.
 inline std::string CheckpointPath(const std::string& dir) { return dir + "/checkpoint.ddc"; }
 
+// Makes `dir` ready to take checkpoints: creates it, removes the temporary
+// files of saves a crash or a kill cut short (the checkpoint itself is
+// never half-written: it is renamed into place whole), and checks that a
+// new file can be written there.
+[[nodiscard]] Status PrepareCheckpointDir(const std::string& dir);
+
 }  // namespace deepdist::cli
 
 #endif  // DEEPDIST_SRC_CLI_RUN_SETTINGS_H_

@@ -49,10 +49,7 @@ Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster) 
                                    ": checkpoints are taken by embedded runs only, not under "
                                    "mpirun");
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IOError(dir + ": cannot create: " + ec.message());
-  return AtomicFile::CheckWritable(CheckpointPath(dir));
+  return PrepareCheckpointDir(dir);
 }
 
 Result<std::optional<Checkpoint>> LoadResumeCheckpoint(const std::string& dir) {
@@ -134,7 +131,7 @@ std::string ValidateScopeTrainFlags(const ScopeTrainFlags& f) {
     return "--eval-every: must be between 0 and 10^6 seconds";
   if (f.eval_every > 0 && !f.json) return "--eval-every: its series is in the --json summary";
   if (!(f.checkpoint_every > 0 && f.checkpoint_every <= 1e7))
-    return "--checkpoint-every: must be between 0 and 10^7 seconds, not 0";
+    return "--checkpoint-every: must be more than 0 and at most 10^7 seconds";
   if (f.mode == "sync" && !f.CheckpointDir().empty())
     return "--checkpoint: --mode sync does not pause for checkpoints; use --mode async";
   return "";

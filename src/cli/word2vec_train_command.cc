@@ -139,7 +139,7 @@ std::string Validate(const TrainFlags& f) {
   if (f.eval_every > 0 && f.questions.empty()) return "--eval-every: needs --questions";
   if (f.restrict < 0) return "--restrict: must not be negative";
   if (!(f.checkpoint_every > 0 && f.checkpoint_every <= 1e7))
-    return "--checkpoint-every: must be between 0 and 10^7 seconds, not 0";
+    return "--checkpoint-every: must be more than 0 and at most 10^7 seconds";
   if (f.mode == "sync" && (!f.checkpoint.empty() || !f.resume.empty()))
     return "--checkpoint: --mode sync does not pause for checkpoints; use --mode async";
   if (f.inputs.empty()) return "--input: is required";
@@ -409,12 +409,7 @@ int RunTrain(const TrainFlags& flags) {
       }
     }
   }
-  if (writable.ok() && !checkpoint_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(checkpoint_dir, ec);
-    writable = ec ? Status::IOError(checkpoint_dir + ": cannot create: " + ec.message())
-                  : AtomicFile::CheckWritable(CheckpointPath(checkpoint_dir));
-  }
+  if (writable.ok() && !checkpoint_dir.empty()) writable = PrepareCheckpointDir(checkpoint_dir);
   if (int code = Agree(cluster, writable)) return code;
   // Every rank reads the vectors to start from, so that all build the same
   // model; a file that cannot be used fails before any counting.
@@ -663,6 +658,8 @@ int RunTrain(const TrainFlags& flags) {
     if (written.ok() && !f.save_vocab.empty()) written = vocab->Save(f.save_vocab);
   }
   if (int code = Agree(cluster, written)) return code;
+  // A signal once training is over: the vectors are written; nothing else.
+  if (const int code = Interrupts::StopAfterOutput(cluster, lead ? f.output : "")) return code;
   if (ranks > 1) {
     // Counted last, so the collectives above are in it too.
     Result<uint64_t> total = cluster.Sum(cluster.bytes_sent());
