@@ -80,6 +80,7 @@ TEST(CheckpointTest, SaveIsAtomic) {
   const std::string path = (dir.path() / "checkpoint.ddc").string();
   Checkpoint first = Sample();
   ASSERT_TRUE(first.Save(path).ok());
+  EXPECT_EQ(ReadFile(path), first.Serialize());  // Written as Serialize lays it out.
   Result<Checkpoint> loaded = Checkpoint::Load(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   EXPECT_EQ(loaded->sections(), first.sections());

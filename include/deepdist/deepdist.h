@@ -117,12 +117,12 @@ struct Options {
   // checkpoint_every seconds of a train() (0: never), and once more when
   // `interrupt` stops it, every worker pauses at its next progress point
   // (Replica::Advance in the Downpour form, between tasks in the gradient
-  // forms) with its replica's change pushed, and on_checkpoint gets a
-  // checkpoint of the store's rows (ParamStore::SaveShard) and of where
-  // training stands (section "train", a TrainState), on the thread that
-  // called train(): add what else a resume needs and save it
-  // (Checkpoint::Save). The workers go on when it returns; an error from it
-  // ends the train() with that error.
+  // forms) with its replica's change pushed, while the store's rows
+  // (ParamStore::SaveShard) and where training stands (section "train", a
+  // TrainState) are copied into a checkpoint; then the workers go on and
+  // on_checkpoint gets the checkpoint, on the thread that called train():
+  // add what else a resume needs and save it (Checkpoint::Save). An error
+  // from it ends the train() with that error.
   double checkpoint_every = 0;
   std::function<Status(Checkpoint& checkpoint)> on_checkpoint = {};
   // Goes on from a checkpoint on_checkpoint was given (loaded back), over

@@ -112,12 +112,37 @@ std::string Checkpoint::Serialize() const {
 }
 
 Status Checkpoint::Save(const std::string& path) const {
-  const std::string bytes = Serialize();
+  // Written section by section (the tables are most of it: no second copy
+  // of them in memory), the CRC-32 taken along the way.
   AtomicFile file(path);
   DD_RETURN_IF_ERROR(file.Open());
-  if (std::fwrite(bytes.data(), 1, bytes.size(), file.stream()) != bytes.size()) {
-    return Status::IOError(path + ": write failed: " + std::strerror(errno));
+  uLong crc = crc32(0L, Z_NULL, 0);
+  bool ok = true;
+  auto write = [&](std::string_view bytes) {
+    if (!ok) return;
+    size_t at = 0;
+    while (at < bytes.size()) {
+      const size_t n = std::min<size_t>(bytes.size() - at, size_t{1} << 30);
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
+      at += n;
+    }
+    ok = std::fwrite(bytes.data(), 1, bytes.size(), file.stream()) == bytes.size();
+  };
+  std::string header(kMagic);
+  AppendU32(&header, static_cast<uint32_t>(sections_.size()));
+  write(header);
+  for (const auto& [name, bytes] : sections_) {
+    std::string head;
+    AppendU32(&head, static_cast<uint32_t>(name.size()));
+    head.append(name);
+    AppendU64(&head, bytes.size());
+    write(head);
+    write(bytes);
   }
+  std::string tail;
+  AppendU32(&tail, static_cast<uint32_t>(crc));
+  write(tail);
+  if (!ok) return Status::IOError(path + ": write failed: " + std::strerror(errno));
   return file.Commit();
 }
 

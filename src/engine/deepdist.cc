@@ -367,12 +367,12 @@ Status CheckCheckpointOptions(const Options& options, ParamStore& store, size_t 
   return Status::OK();
 }
 
-// The checkpoint on_checkpoint gets: the store's rows and `state`.
-Status TakeCheckpoint(const Options& options, const ParamStore& store, const TrainState& state) {
-  Checkpoint checkpoint;
-  DD_RETURN_IF_ERROR(store.SaveShard(checkpoint));
-  checkpoint.Put("train", state.Serialize());
-  return options.on_checkpoint(checkpoint);
+// The checkpoint on_checkpoint gets: the store's rows and `state`, copied
+// while the workers are paused (the caller saves it after they go on).
+Status TakeCheckpoint(const ParamStore& store, const TrainState& state, Checkpoint* checkpoint) {
+  DD_RETURN_IF_ERROR(store.SaveShard(*checkpoint));
+  checkpoint->Put("train", state.Serialize());
+  return Status::OK();
 }
 
 // Pulls the tables `options` asks for, named as in `shape` where it has
@@ -665,10 +665,14 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
     running.Done();
   };
 
-  // Where training stands, while every worker is paused.
+  // Where training stands, copied while every worker is paused, then handed
+  // to on_checkpoint (to be written) while they go on.
   auto checkpoint = [&]() -> Status {
-    return pauser.PauseAnd([&]() -> Status {
-      if (failed) return Status::OK();  // Ending anyway; the last checkpoint stays.
+    Checkpoint taken;
+    bool ending = false;
+    DD_RETURN_IF_ERROR(pauser.PauseAnd([&]() -> Status {
+      ending = failed;
+      if (ending) return Status::OK();  // Ending anyway; the last checkpoint stays.
       TrainState state;
       state.tasks_started = tasks.started();
       for (const Slot& slot : slots) {
@@ -680,8 +684,9 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
       for (TaskState& t : tasks.not_handed_out()) state.in_flight.push_back(std::move(t));
       state.progress = store.progress();
       if (options.save_state) state.model_state = options.save_state();
-      return TakeCheckpoint(options_, store, state);
-    });
+      return TakeCheckpoint(store, state, &taken);
+    }));
+    return ending ? Status::OK() : options_.on_checkpoint(taken);
   };
 
   std::vector<std::thread> pool;
@@ -778,14 +783,18 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
       running.Done();
     };
     auto checkpoint = [&]() -> Status {
-      return pauser.PauseAnd([&]() -> Status {
-        if (failed) return Status::OK();
+      Checkpoint taken;
+      bool ending = false;
+      DD_RETURN_IF_ERROR(pauser.PauseAnd([&]() -> Status {
+        ending = failed;
+        if (ending) return Status::OK();
         TrainState state;
         state.tasks_started = tasks.started();
         state.in_flight = tasks.not_handed_out();
         state.progress = store.progress();
-        return TakeCheckpoint(options_, store, state);
-      });
+        return TakeCheckpoint(store, state, &taken);
+      }));
+      return ending ? Status::OK() : options_.on_checkpoint(taken);
     };
     std::vector<std::thread> threads;
     for (size_t w = 0; w < workers; ++w) threads.emplace_back(worker, w);
