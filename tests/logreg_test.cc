@@ -208,38 +208,11 @@ TEST_F(LogregCliTest, RecoversTheSignsOfTheGeneratingWeights) {
 // with the model an uninterrupted run writes, bit for bit on one thread.
 // A flag given with another value than the checkpoint's is refused.
 TEST_F(LogregCliTest, ResumedRunWritesTheUninterruptedModel) {
-  const std::string reference = dir_ + "/reference.txt";
-  const std::vector<std::string> run = {
-      "logreg", "train",    "--input", data_,        "--threads",
-      "1",      "--epochs", "20",      "--features", std::to_string(kFeatures),
-      "--quiet"};
-  std::vector<std::string> args = run;
-  args.insert(args.end(), {"--output", reference});
-  ASSERT_EQ(Deepdist(args).code, 0);
-  const std::string saved = dir_ + "/saved";
-  const std::string output = dir_ + "/model.txt";
-  args = run;
-  args.insert(args.end(),
-              {"--output", output, "--checkpoint", saved, "--checkpoint-every", "0.05"});
-  const CommandResult stopped = testing_support::RunDeepdistUntilFile(
-      args, "TERM", saved + "/checkpoint.ddc", dir_ + "/logs");
-  ASSERT_EQ(stopped.code, 143) << stopped.err;
-  EXPECT_NE(stopped.err.find("checkpoint in " + saved + "/checkpoint.ddc"), std::string::npos)
-      << stopped.err;
-  EXPECT_FALSE(fs::exists(output));
-  const CommandResult resumed =
-      Deepdist({"logreg", "train", "--output", output, "--resume", saved, "--json"});
-  ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_NE(resumed.out.find("\"resumed\":true"), std::string::npos) << resumed.out;
-  EXPECT_EQ(ReadFile(output), ReadFile(reference));
-  const CommandResult conflict =
-      Deepdist({"logreg", "train", "--output", output, "--resume", saved, "--epochs", "3"});
-  EXPECT_EQ(conflict.code, 2);
-  EXPECT_NE(conflict.err.find("--epochs: conflicts with the checkpoint's \""
-                              "20"
-                              "\""),
-            std::string::npos)
-      << conflict.err;
+  testing_support::ExpectResumedRunWritesTheUninterruptedModel(
+      "logreg",
+      {"--input", data_, "--threads", "1", "--epochs", "20", "--features",
+       std::to_string(kFeatures), "--quiet"},
+      "20", dir_);
 }
 
 TEST_F(LogregCliTest, InitModelStartsFromTheSavedModel) {

@@ -228,36 +228,8 @@ TEST_F(MlpCliTest, BadInputAndFlagsFailWithOneLineAndNoModel) {
 // with the model an uninterrupted run writes, bit for bit on one thread.
 // A flag given with another value than the checkpoint's is refused.
 TEST_F(MlpCliTest, ResumedRunWritesTheUninterruptedModel) {
-  const std::string reference = dir_ + "/reference.txt";
-  const std::vector<std::string> run = {"mlp", "train",    "--input", digits_,  "--threads",
-                                        "1",   "--epochs", "40",      "--quiet"};
-  std::vector<std::string> args = run;
-  args.insert(args.end(), {"--output", reference});
-  ASSERT_EQ(Deepdist(args).code, 0);
-  const std::string saved = dir_ + "/saved";
-  const std::string output = dir_ + "/model.txt";
-  args = run;
-  args.insert(args.end(),
-              {"--output", output, "--checkpoint", saved, "--checkpoint-every", "0.05"});
-  const CommandResult stopped = testing_support::RunDeepdistUntilFile(
-      args, "TERM", saved + "/checkpoint.ddc", dir_ + "/logs");
-  ASSERT_EQ(stopped.code, 143) << stopped.err;
-  EXPECT_NE(stopped.err.find("checkpoint in " + saved + "/checkpoint.ddc"), std::string::npos)
-      << stopped.err;
-  EXPECT_FALSE(fs::exists(output));
-  const CommandResult resumed =
-      Deepdist({"mlp", "train", "--output", output, "--resume", saved, "--json"});
-  ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_NE(resumed.out.find("\"resumed\":true"), std::string::npos) << resumed.out;
-  EXPECT_EQ(ReadFile(output), ReadFile(reference));
-  const CommandResult conflict =
-      Deepdist({"mlp", "train", "--output", output, "--resume", saved, "--epochs", "3"});
-  EXPECT_EQ(conflict.code, 2);
-  EXPECT_NE(conflict.err.find("--epochs: conflicts with the checkpoint's \""
-                              "40"
-                              "\""),
-            std::string::npos)
-      << conflict.err;
+  testing_support::ExpectResumedRunWritesTheUninterruptedModel(
+      "mlp", {"--input", digits_, "--threads", "1", "--epochs", "40", "--quiet"}, "40", dir_);
 }
 
 TEST_F(MlpCliTest, InitModelStartsFromTheSavedModel) {

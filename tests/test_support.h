@@ -141,6 +141,47 @@ inline CommandResult RunDeepdistUntilFile(std::vector<std::string> args, const s
   return RunCommand({"/bin/sh", "-c", script}, logs);
 }
 
+// The checkpoint contract of a gradient-form train command (`command`,
+// run with `run_flags`, which include --epochs `epochs` and --threads 1):
+// SIGTERM saves a final checkpoint (the run had saved one already) and says
+// where; --resume from it with nothing but the output given writes the
+// model an uninterrupted run writes, bit for bit; a flag given with another
+// value than the checkpoint's is a usage error naming it. Files go under
+// `dir`.
+inline void ExpectResumedRunWritesTheUninterruptedModel(const std::string& command,
+                                                        const std::vector<std::string>& run_flags,
+                                                        const std::string& epochs,
+                                                        const std::string& dir) {
+  const std::filesystem::path logs = dir + "/logs";
+  std::vector<std::string> run = {command, "train"};
+  run.insert(run.end(), run_flags.begin(), run_flags.end());
+  const std::string reference = dir + "/reference.txt";
+  std::vector<std::string> args = run;
+  args.insert(args.end(), {"--output", reference});
+  ASSERT_EQ(RunDeepdist(args, logs).code, 0);
+  const std::string saved = dir + "/saved";
+  const std::string output = dir + "/model.txt";
+  args = run;
+  args.insert(args.end(),
+              {"--output", output, "--checkpoint", saved, "--checkpoint-every", "0.05"});
+  const CommandResult stopped = RunDeepdistUntilFile(args, "TERM", saved + "/checkpoint.ddc", logs);
+  ASSERT_EQ(stopped.code, 143) << stopped.err;
+  EXPECT_NE(stopped.err.find("checkpoint in " + saved + "/checkpoint.ddc"), std::string::npos)
+      << stopped.err;
+  EXPECT_FALSE(std::filesystem::exists(output));
+  const CommandResult resumed =
+      RunDeepdist({command, "train", "--output", output, "--resume", saved, "--json"}, logs);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("\"resumed\":true"), std::string::npos) << resumed.out;
+  EXPECT_EQ(ReadFile(output), ReadFile(reference));
+  const CommandResult conflict = RunDeepdist(
+      {command, "train", "--output", output, "--resume", saved, "--epochs", epochs + "0"}, logs);
+  EXPECT_EQ(conflict.code, 2);
+  EXPECT_NE(conflict.err.find("--epochs: conflicts with the checkpoint's \"" + epochs + "\""),
+            std::string::npos)
+      << conflict.err;
+}
+
 }  // namespace deepdist::testing_support
 
 #endif  // DEEPDIST_TESTS_TEST_SUPPORT_H_
