@@ -732,7 +732,7 @@ TEST(DeepDistScopeTest, ResumingFromAnyCheckpointEndsWhereTheRunWould) {
   for (size_t i = 0; i < saved.size(); ++i) {
     SCOPED_TRACE("checkpoint " + std::to_string(i));
     ASSERT_TRUE(saved[i].Has("state/0"));  // AdaGrad's accumulators.
-    DeepDist resumed(ScalarModel(), {.threads = 1, .epochs = 2, .resume = &saved[i]});
+    DeepDist resumed(ScalarModel(), {.threads = 1, .epochs = 2, .resume = {&saved[i]}});
     ASSERT_TRUE(resumed.train(parts, gradient, adagrad).ok());
     EXPECT_EQ(resumed.model()["s"].row(0)[0], want);
   }
@@ -754,7 +754,7 @@ TEST(DeepDistScopeTest, ResumingFromAnyCheckpointEndsWhereTheRunWould) {
   EXPECT_EQ(two.model()["s"].row(0)[0], 60.0f);
   ASSERT_GE(saved.size(), 2u);
   for (const Checkpoint& c : {saved.front(), saved[saved.size() / 2], saved.back()}) {
-    DeepDist resumed(ScalarModel(), {.threads = 2, .epochs = 2, .resume = &c});
+    DeepDist resumed(ScalarModel(), {.threads = 2, .epochs = 2, .resume = {&c}});
     ASSERT_TRUE(resumed.train(parts, one, AddDelta).ok());
     EXPECT_EQ(resumed.model()["s"].row(0)[0], 60.0f);
   }
@@ -784,11 +784,11 @@ TEST(DeepDistScopeTest, CheckpointErrorsEndTrain) {
                  }});
   ASSERT_TRUE(once.train(parts, slow, AddDelta).ok());
   ASSERT_TRUE(saved.Has("train"));
-  DeepDist fewer(ScalarModel(), {.threads = 1, .resume = &saved});
+  DeepDist fewer(ScalarModel(), {.threads = 1, .resume = {&saved}});
   s = fewer.train(FakePartitions(1), slow, AddDelta);
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
 
-  DeepDist sync(ScalarModel(), {.threads = 1, .mode = Mode::kSync, .resume = &saved});
+  DeepDist sync(ScalarModel(), {.threads = 1, .mode = Mode::kSync, .resume = {&saved}});
   EXPECT_EQ(sync.train(parts, slow, AddDelta).code(), Status::Code::kInvalidArgument);
 }
 

@@ -672,7 +672,7 @@ TEST_F(TrainerTest, ResumingFromAnyCheckpointGivesTheUninterruptedVectors) {
       ASSERT_TRUE(state.ok());
       for (const TaskState& t : state->in_flight) mid_task += t.position.empty() ? 0 : 1;
       TrainerOptions r = o;
-      r.resume = &saved[i];
+      r.resume = {&saved[i]};
       LocalStore again(trainer.NewModel(), rule());
       Result<TrainStats> resumed = Trainer(vocab_, r).Train(partitions_, again);
       ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
@@ -721,7 +721,7 @@ TEST_F(TrainerTest, ResumingOnTheReplicaPathTrainsTheRest) {
   EXPECT_GT(state->progress, 0u);
   LocalStore again(trainer.NewModel(), rule());
   TrainerOptions r = o;
-  r.resume = &middle;
+  r.resume = {&middle};
   Result<TrainStats> resumed = Trainer(vocab_, r).Train(partitions_, again);
   ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
   EXPECT_EQ(resumed->words, full->words);

@@ -113,24 +113,32 @@ struct Options {
   // checkpoint, as they do when one fails, and train() returns
   // kInterrupted. Not owned.
   const std::atomic<bool>* interrupt = nullptr;
-  // Checkpoints (asynchronous mode, a store that is not distributed): every
-  // checkpoint_every seconds of a train() (0: never), and once more when
-  // `interrupt` stops it, every worker pauses at its next progress point
-  // (Replica::Advance in the Downpour form, between tasks in the gradient
-  // forms) with its replica's change pushed, while the store's rows
-  // (ParamStore::SaveShard) and where training stands (section "train", a
-  // TrainState) are copied into a checkpoint; then the workers go on and
-  // on_checkpoint gets the checkpoint, on the thread that called train():
-  // add what else a resume needs and save it (Checkpoint::Save). An error
-  // from it ends the train() with that error.
+  // Checkpoints (asynchronous mode): every checkpoint_every seconds of a
+  // train() (0: never), and once more when `interrupt` stops it, every
+  // worker pauses at its next progress point (Replica::Advance in the
+  // Downpour form, between tasks in the gradient forms) with its replica's
+  // change pushed, while the store's rows (ParamStore::SaveShard) and where
+  // training stands (section "train", a TrainState) are copied into a
+  // checkpoint; then the workers go on and on_checkpoint gets the
+  // checkpoint, on the thread that called train(): add what else a resume
+  // needs and save it (Checkpoint::Save). An error from it ends the train()
+  // with that error. Under MPI the ranks pause together (their watchers
+  // vote every 250 ms; rank 0's clock decides when) and every rank's
+  // on_checkpoint gets its own shard and state at the same checkpoint, in
+  // step, so it may use the store's collectives (ParamStore::AllGather) to
+  // commit the shards together; a rank whose workers failed takes none, and
+  // its error ends the job.
   double checkpoint_every = 0;
   std::function<Status(Checkpoint& checkpoint)> on_checkpoint = {};
-  // Goes on from a checkpoint on_checkpoint was given (loaded back), over
-  // the same partitions and epochs: the rows go back into the store, its
+  // Goes on from the checkpoints on_checkpoint was given at one checkpoint
+  // (loaded back): one for an embedded run, one per rank for a distributed
+  // one, in any order, on any number of ranks; over the same partitions and
+  // epochs. The rows go back into the store (resharded by row id), its
   // progress is restored, the tasks in flight are handed out first, each
-  // with its position (Partition::resume_position), then the tasks not yet
-  // started. Not owned; read at the start of train().
-  const Checkpoint* resume = nullptr;
+  // with its position (Partition::resume_position), dealt to the ranks in
+  // turn, then the tasks not yet started. Not owned; read at the start of
+  // train().
+  std::vector<const Checkpoint*> resume = {};
   // The gradient forms: called from the thread that called train() about
   // every 100 ms while the workers run (the Downpour form takes
   // WorkerOptions::on_tick).
@@ -208,7 +216,9 @@ struct WorkerOptions {
   std::function<void(ParamStore& store)> on_start;
   // Checkpoints: the model's own counters (words read, losses), saved while
   // the workers pause (TrainState::model_state), and given back on resume
-  // before any worker starts.
+  // before any worker starts: restore_state is called once for each saved
+  // rank's counters this rank takes over (none, one or several when the
+  // number of ranks changed), so it adds them to its own.
   std::function<std::string()> save_state;
   std::function<Status(std::string_view state)> restore_state;
 };

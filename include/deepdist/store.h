@@ -37,6 +37,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -243,6 +244,12 @@ class ParamStore {
   // Returns once every rank has called it, after every push issued on any
   // rank before the call has been applied. One caller per rank.
   [[nodiscard]] virtual Status Barrier() = 0;
+  // Every rank's `bytes`, in rank order, once every rank has called it (one
+  // caller per rank, as Barrier; it does not wait for pushes). Embedded: the
+  // caller's own.
+  [[nodiscard]] virtual Result<std::vector<std::string>> AllGather(std::string_view bytes) {
+    return std::vector<std::string>{std::string(bytes)};
+  }
 
   // The master rows of `table` for in-place updates (Hogwild: a worker's
   // replica is the master itself), or nullptr when the store or its rule

@@ -172,7 +172,7 @@ int RunTrain(const LogregTrainFlags& flags) {
   const std::map<std::string, std::string> checkpoint_sections = {
       {"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}};
   f.scope.SaveCheckpoints(&scope, &checkpoint_sections, &checkpoints_taken);
-  if (saved) scope.resume = &*saved;
+  if (saved) scope.resume = {&*saved};
   DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial), scope);
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);

@@ -145,7 +145,7 @@ int RunTrain(const MlpTrainFlags& flags) {
   const std::map<std::string, std::string> checkpoint_sections = {
       {"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}};
   f.scope.SaveCheckpoints(&scope, &checkpoint_sections, &checkpoints_taken);
-  if (saved) scope.resume = &*saved;
+  if (saved) scope.resume = {&*saved};
   // Every rank reads the model to start from, so that all start alike.
   Model initial;
   if (f.scope.init_model.empty()) {

@@ -550,7 +550,7 @@ int RunTrain(const TrainFlags& flags) {
       return Status::OK();
     };
   }
-  if (saved) options.resume = &*saved;
+  if (saved) options.resume = {&*saved};
   word2vec::Trainer trainer(*vocab, options);
   LearningRate lr = trainer.Schedule();
   lr.linear_decay = f.optimizer == "sgd";

@@ -327,12 +327,24 @@ class TaskFeed {
   uint64_t started_ = 0;
 };
 
+// Where a resumed train() goes on from: the saved ranks' training states
+// merged, with this rank's share of the tasks they had in flight and of
+// their models' counters.
+struct ResumePoint {
+  TrainState state;                       // in_flight: this rank's share.
+  std::vector<std::string> model_states;  // For WorkerOptions::restore_state.
+};
+
 // Checks the options of a checkpointed or resumed train().
 // On resume, puts the checkpoint's rows back into the store and reads where
-// training stood into `state`.
+// training stood into `resume`. A save by R ranks (one checkpoint each)
+// resumes on any number: the tasks handed out are those below the largest
+// count any rank saw (the ranks draw from one sequence), and the saved
+// ranks' tasks in flight and counters are dealt out to this run's ranks in
+// turn (the i-th to rank i % ranks).
 Status CheckCheckpointOptions(const Options& options, ParamStore& store, size_t partitions,
-                              std::optional<TrainState>* state) {
-  const bool checkpoints = options.checkpoint_every > 0 || options.resume != nullptr;
+                              std::optional<ResumePoint>* resume) {
+  const bool checkpoints = options.checkpoint_every > 0 || !options.resume.empty();
   if (!checkpoints) return Status::OK();
   if (options.checkpoint_every > 0 && !options.on_checkpoint) {
     return Status::InvalidArgument("checkpoint_every: needs on_checkpoint");
@@ -340,39 +352,63 @@ Status CheckCheckpointOptions(const Options& options, ParamStore& store, size_t 
   if (options.mode == Mode::kSync) {
     return Status::InvalidArgument("checkpoints: only asynchronous training pauses for them");
   }
-  if (store.ranks() > 1) {
-    return Status::InvalidArgument("checkpoints: not on a distributed store");
-  }
-  if (options.resume != nullptr) {
-    const Checkpoint& checkpoint = *options.resume;
+  if (options.resume.empty()) return Status::OK();
+  ResumePoint point;
+  std::vector<TaskState> in_flight;
+  const uint64_t total = partitions * options.epochs;
+  for (size_t i = 0; i < options.resume.size(); ++i) {
+    const Checkpoint& checkpoint = *options.resume[i];
     const std::string* train = checkpoint.Get("train");
     if (train == nullptr) return Status::Corruption(checkpoint.source() + ": no training state");
     Result<TrainState> parsed = TrainState::Parse(*train, checkpoint.source());
     if (!parsed.ok()) return parsed.status();
-    const TrainState* r = &*parsed;
-    const uint64_t total = partitions * options.epochs;
-    bool ok = r->tasks_started <= total && r->progress <= store.planned();
-    for (const TaskState& t : r->in_flight) {
+    const TrainState& r = *parsed;
+    bool ok = r.tasks_started <= total && r.progress <= store.planned();
+    for (const TaskState& t : r.in_flight) {
       ok = ok && t.epoch < options.epochs && t.partition < partitions &&
-           t.epoch * partitions + t.partition < r->tasks_started;
+           t.epoch * partitions + t.partition < r.tasks_started;
     }
     if (!ok) {
       return Status::InvalidArgument(checkpoint.source() +
                                      ": the training state does not fit these partitions and "
                                      "epochs");
     }
-    DD_RETURN_IF_ERROR(store.LoadShard(checkpoint));
-    *state = std::move(*parsed);
+    point.state.tasks_started = std::max(point.state.tasks_started, r.tasks_started);
+    point.state.progress = std::max(point.state.progress, r.progress);
+    in_flight.insert(in_flight.end(), r.in_flight.begin(), r.in_flight.end());
+    if (i % static_cast<size_t>(store.ranks()) == static_cast<size_t>(store.rank())) {
+      point.model_states.push_back(r.model_state);
+    }
   }
+  for (size_t i = 0; i < in_flight.size(); ++i) {
+    if (i % static_cast<size_t>(store.ranks()) == static_cast<size_t>(store.rank())) {
+      point.state.in_flight.push_back(std::move(in_flight[i]));
+    }
+  }
+  DD_RETURN_IF_ERROR(store.LoadShard(options.resume));
+  *resume = std::move(point);
   return Status::OK();
 }
 
-// The checkpoint on_checkpoint gets: the store's rows and `state`, copied
-// while the workers are paused (the caller saves it after they go on).
-Status TakeCheckpoint(const ParamStore& store, const TrainState& state, Checkpoint* checkpoint) {
-  DD_RETURN_IF_ERROR(store.SaveShard(*checkpoint));
-  checkpoint->Put("train", state.Serialize());
-  return Status::OK();
+// Pauses this rank's workers and copies the store's rows and `state()` into
+// `taken`; `*ending` when this rank's workers have failed (then nothing is
+// taken: the run ends anyway and the last checkpoint stays). Under MPI every
+// rank does this at the same time (Watch's vote decided it): once its
+// workers hold still, a Barrier (every push of every rank is applied and
+// the progress is exact), and after the copy an AllGather, so that no rank's
+// workers go on, and push into shards, before every rank has copied its own.
+Status PauseAndTake(ParamStore& store, Pauser& pauser, const std::atomic<bool>& failed,
+                    const std::function<TrainState()>& state, Checkpoint* taken, bool* ending) {
+  return pauser.PauseAnd([&]() -> Status {
+    *ending = failed;
+    if (*ending) return Status::OK();
+    const bool distributed = store.ranks() > 1;
+    if (distributed) DD_RETURN_IF_ERROR(store.Barrier());
+    DD_RETURN_IF_ERROR(store.SaveShard(*taken));
+    taken->Put("train", state().Serialize());
+    if (distributed) DD_RETURN_IF_ERROR(store.AllGather("").status());
+    return Status::OK();
+  });
 }
 
 // Pulls the tables `options` asks for, named as in `shape` where it has
@@ -405,6 +441,17 @@ Result<TrainSnapshot> TakeSnapshot(ParamStore& store, const Options& options, co
   return snapshot;
 }
 
+// Under MPI with checkpoints, how often the ranks' watchers vote.
+constexpr auto kVoteEvery = std::chrono::milliseconds(250);
+
+// A watcher's vote (Watch, under MPI with checkpoints).
+struct Vote {
+  bool done = false;         // Every worker of the rank has ended.
+  bool interrupted = false;  // Options::interrupt was seen.
+  bool due = false;          // Rank 0: a checkpoint is due.
+  std::string Serialize() const { return {char(done), char(interrupted), char(due)}; }
+};
+
 // Waits until every worker is done, calling `on_tick` about every 100 ms
 // and taking the snapshots `options` asks for (rank 0). A failed snapshot
 // is handed to `stop`, which stops the workers as their own failure would;
@@ -413,7 +460,13 @@ Result<TrainSnapshot> TakeSnapshot(ParamStore& store, const Options& options, co
 //
 // With `checkpoint` (Options::checkpoint_every), it is called every so many
 // seconds, and once more on an interrupt before the workers are stopped; a
-// failed one stops them with its error.
+// failed one stops them with its error. Under MPI the ranks checkpoint
+// together: every kVoteEvery, and at once when its own workers are done,
+// each rank's watcher votes (an AllGather of Vote); when rank 0's clock says
+// a checkpoint is due, or any rank was interrupted, every rank takes one,
+// and the watchers return only once every rank's workers are done, so that
+// no rank is missing from a checkpoint's collectives. A rank whose workers
+// failed stops voting: its error ends the job (MPI's rule).
 void Watch(ParamStore& store, const Options& options, const Model& shape, Running& running,
            const std::function<void()>& on_tick, const std::function<void(Status)>& stop,
            const std::function<Status()>& checkpoint = {}) {
@@ -425,21 +478,66 @@ void Watch(ParamStore& store, const Options& options, const Model& shape, Runnin
   Clock::time_point next_snapshot = start + every;
   Clock::time_point next_tick = start + std::chrono::milliseconds(100);
   const bool checkpoints = checkpoint && options.checkpoint_every > 0;
+  const bool votes = checkpoints && store.ranks() > 1;
   const auto checkpoint_interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(options.checkpoint_every));
   Clock::time_point next_checkpoint = start + checkpoint_interval;
+  Clock::time_point next_vote = start + kVoteEvery;
   Status failed;
   bool interrupted = false;
+  auto interrupt = [&](bool save) {
+    interrupted = true;
+    // The work done so far is kept first.
+    Status saved = save && failed.ok() ? checkpoint() : Status::OK();
+    if (!saved.ok()) failed = saved;
+    stop(saved.ok() ? Status::Internal(kInterrupted) : saved);
+  };
   for (;;) {
     const bool want_snapshot = snapshots && failed.ok();
     const bool want_checkpoint = checkpoints && failed.ok() && !interrupted;
     std::optional<Clock::time_point> wake;
     if (on_tick || options.interrupt != nullptr) wake = next_tick;
     if (want_snapshot) wake = wake ? std::min(*wake, next_snapshot) : next_snapshot;
-    if (want_checkpoint) wake = wake ? std::min(*wake, next_checkpoint) : next_checkpoint;
-    if (running.WaitUntil(wake)) break;
+    if (want_checkpoint && !votes) {
+      wake = wake ? std::min(*wake, next_checkpoint) : next_checkpoint;
+    }
+    if (votes && failed.ok()) wake = wake ? std::min(*wake, next_vote) : next_vote;
+    const bool done = running.WaitUntil(wake);
+    if (done && (!votes || !failed.ok())) break;
     const Clock::time_point now = Clock::now();
-    if (want_checkpoint && now >= next_checkpoint) {
+    const bool seen = !interrupted && options.interrupt != nullptr &&
+                      options.interrupt->load(std::memory_order_relaxed);
+    if (votes && failed.ok() && (done || now >= next_vote)) {
+      Vote mine;
+      mine.done = done;
+      mine.interrupted = seen;
+      mine.due = store.rank() == 0 && want_checkpoint && now >= next_checkpoint;
+      Result<std::vector<std::string>> all = store.AllGather(mine.Serialize());
+      if (!all.ok()) {
+        failed = all.status();
+        stop(all.status());
+        continue;
+      }
+      bool all_done = true, any_interrupted = false, due = false;
+      for (size_t r = 0; r < all->size(); ++r) {
+        const std::string& v = (*all)[r];
+        if (v.size() != 3) continue;
+        all_done = all_done && v[0] != 0;
+        any_interrupted = any_interrupted || v[1] != 0;
+        if (r == 0) due = v[2] != 0;
+      }
+      if (all_done) break;
+      if (any_interrupted && !interrupted) {
+        interrupt(true);
+      } else if (due && !interrupted) {
+        if (Status s = checkpoint(); !s.ok()) {
+          failed = s;
+          stop(s);
+        }
+        next_checkpoint = Clock::now() + checkpoint_interval;
+      }
+      next_vote = Clock::now() + kVoteEvery;
+    } else if (!votes && want_checkpoint && now >= next_checkpoint) {
       if (Status s = checkpoint(); !s.ok()) {
         failed = s;
         stop(s);
@@ -462,13 +560,8 @@ void Watch(ParamStore& store, const Options& options, const Model& shape, Runnin
         next_snapshot = after + every;
       }
     }
-    if (!interrupted && options.interrupt != nullptr &&
-        options.interrupt->load(std::memory_order_relaxed)) {
-      interrupted = true;
-      // The work done so far is kept first.
-      Status saved = checkpoints && failed.ok() ? checkpoint() : Status::OK();
-      stop(saved.ok() ? Status::Internal(kInterrupted) : saved);
-    }
+    // Under votes an interrupt waits for the vote, which every rank acts on.
+    if (seen && !votes) interrupt(checkpoints);
     if (now >= next_tick) {
       if (on_tick) on_tick();
       next_tick = now + std::chrono::milliseconds(100);
@@ -579,15 +672,19 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
   const size_t threads = options_.threads;
   const bool sync = options_.mode == Mode::kSync;
   store.SetPlan(options.planned_units);
-  std::optional<TrainState> resume;
+  std::optional<ResumePoint> resume;
   DD_RETURN_IF_ERROR(CheckCheckpointOptions(options_, store, partitions.size(), &resume));
   if (resume) {
-    if (store.rank() == 0) store.AddProgress(resume->progress);
-    if (options.restore_state) DD_RETURN_IF_ERROR(options.restore_state(resume->model_state));
+    if (store.rank() == 0) store.AddProgress(resume->state.progress);
+    if (options.restore_state) {
+      for (const std::string& state : resume->model_states) {
+        DD_RETURN_IF_ERROR(options.restore_state(state));
+      }
+    }
   }
   if (options.on_start) options.on_start(store);
   const std::unique_ptr<TaskSource> source = store.NewTasks(partitions.size(), options_.epochs);
-  TaskFeed tasks(*source, partitions.size(), resume ? &*resume : nullptr);
+  TaskFeed tasks(*source, partitions.size(), resume ? &resume->state : nullptr);
   std::unique_ptr<Rounds> rounds;
   if (sync) rounds = store.NewRounds(threads);
 
@@ -670,22 +767,23 @@ Status DeepDist::RunWorkers(const std::vector<PartitionSpec>& partitions,
   auto checkpoint = [&]() -> Status {
     Checkpoint taken;
     bool ending = false;
-    DD_RETURN_IF_ERROR(pauser.PauseAnd([&]() -> Status {
-      ending = failed;
-      if (ending) return Status::OK();  // Ending anyway; the last checkpoint stays.
-      TrainState state;
-      state.tasks_started = tasks.started();
-      for (const Slot& slot : slots) {
-        if (!slot.task) continue;
-        TaskState t = *slot.task;
-        if (slot.part != nullptr) t.position = slot.part->position();
-        state.in_flight.push_back(std::move(t));
-      }
-      for (TaskState& t : tasks.not_handed_out()) state.in_flight.push_back(std::move(t));
-      state.progress = store.progress();
-      if (options.save_state) state.model_state = options.save_state();
-      return TakeCheckpoint(store, state, &taken);
-    }));
+    DD_RETURN_IF_ERROR(PauseAndTake(
+        store, pauser, failed,
+        [&] {
+          TrainState state;
+          state.tasks_started = tasks.started();
+          for (const Slot& slot : slots) {
+            if (!slot.task) continue;
+            TaskState t = *slot.task;
+            if (slot.part != nullptr) t.position = slot.part->position();
+            state.in_flight.push_back(std::move(t));
+          }
+          for (TaskState& t : tasks.not_handed_out()) state.in_flight.push_back(std::move(t));
+          state.progress = store.progress();
+          if (options.save_state) state.model_state = options.save_state();
+          return state;
+        },
+        &taken, &ending));
     return ending ? Status::OK() : options_.on_checkpoint(taken);
   };
 
@@ -744,11 +842,11 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
   const size_t workers = options_.threads;
 
   if (!sync) {
-    std::optional<TrainState> resume;
+    std::optional<ResumePoint> resume;
     DD_RETURN_IF_ERROR(CheckCheckpointOptions(options_, store, num_parts, &resume));
-    if (resume && store.rank() == 0) store.AddProgress(resume->progress);
+    if (resume && store.rank() == 0) store.AddProgress(resume->state.progress);
     const std::unique_ptr<TaskSource> source = store.NewTasks(num_parts, epochs);
-    TaskFeed tasks(*source, num_parts, resume ? &*resume : nullptr);
+    TaskFeed tasks(*source, num_parts, resume ? &resume->state : nullptr);
     Running running(workers);
     Pauser pauser(workers);
     const bool checkpoints = options_.checkpoint_every > 0;
@@ -785,15 +883,16 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
     auto checkpoint = [&]() -> Status {
       Checkpoint taken;
       bool ending = false;
-      DD_RETURN_IF_ERROR(pauser.PauseAnd([&]() -> Status {
-        ending = failed;
-        if (ending) return Status::OK();
-        TrainState state;
-        state.tasks_started = tasks.started();
-        state.in_flight = tasks.not_handed_out();
-        state.progress = store.progress();
-        return TakeCheckpoint(store, state, &taken);
-      }));
+      DD_RETURN_IF_ERROR(PauseAndTake(
+          store, pauser, failed,
+          [&] {
+            TrainState state;
+            state.tasks_started = tasks.started();
+            state.in_flight = tasks.not_handed_out();
+            state.progress = store.progress();
+            return state;
+          },
+          &taken, &ending));
       return ending ? Status::OK() : options_.on_checkpoint(taken);
     };
     std::vector<std::thread> threads;
@@ -802,7 +901,7 @@ Status DeepDist::Run(const std::vector<PartitionSpec>& partitions, const Gradien
           checkpoints ? std::function<Status()>(checkpoint) : std::function<Status()>());
     for (std::thread& t : threads) t.join();
   } else {
-    std::optional<TrainState> resume;
+    std::optional<ResumePoint> resume;
     DD_RETURN_IF_ERROR(CheckCheckpointOptions(options_, store, num_parts, &resume));
     // Sync, as MLlib: rounds of one partition per worker (what an async
     // worker computes between two pushes), every worker of every rank

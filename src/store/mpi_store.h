@@ -97,6 +97,9 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   std::unique_ptr<TaskSource> NewTasks(uint64_t partitions, uint64_t epochs) override;
   std::unique_ptr<Rounds> NewRounds(size_t local_workers) override;
   Status Barrier() override;
+  Result<std::vector<std::string>> AllGather(std::string_view bytes) override {
+    return cluster_->AllGather(bytes);
+  }
   uint64_t bytes_sent() const override { return cluster_->bytes_sent(); }
 
   // The cross-rank step at the end of a round, run by the last local worker

@@ -469,13 +469,18 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
       std::memcpy(v, p, 8);
       p += 8;
     };
+    // Added: a rank may take over the counters of several saved ranks.
     uint64_t words = 0;
     get(&words);
-    shared.tokens_read.store(words);
-    resumed_words = words;
+    shared.tokens_read.fetch_add(words);
+    resumed_words += words;
     for (size_t e = 0; e < o.epochs; ++e) {
-      get(&shared.epoch_loss[e]);
-      get(&shared.epoch_pairs[e]);
+      double loss = 0;
+      uint64_t pairs = 0;
+      get(&loss);
+      get(&pairs);
+      shared.epoch_loss[e] += loss;
+      shared.epoch_pairs[e] += pairs;
     }
     return Status::OK();
   };

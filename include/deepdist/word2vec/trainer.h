@@ -100,7 +100,7 @@ struct TrainerOptions {
   // bit-identical.
   double checkpoint_every = 0;
   std::function<Status(Checkpoint& checkpoint)> on_checkpoint;
-  const Checkpoint* resume = nullptr;
+  std::vector<const Checkpoint*> resume;
 };
 
 struct TrainProgress {
@@ -109,7 +109,7 @@ struct TrainProgress {
   uint64_t resumed_words = 0;  // Of those, read before the resumed checkpoint.
   double seconds = 0;          // Since training started (this run's).
   float learning_rate = 0;
-  double loss = 0;  // Mean loss per pair, recent.
+  double loss = 0;    // Mean loss per pair, recent.
   Activity activity;  // The scope's updates and per-worker staleness.
 };
 
