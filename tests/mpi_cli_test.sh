@@ -4,7 +4,7 @@
 # and a failure on one rank ends the job with one message, never a hang.
 #   mpi_cli_test.sh CASE DEEPDIST MPIEXEC ARGS...
 # CASE: train | fp32 | sync | adagrad | initvectors | evalevery | badinput | midtraining | flags |
-#       mlp | logreg
+#       checkpoint | mlp | logreg
 # (train and adagrad on the default int4 wire, fp32 on values)
 set -uo pipefail
 case_name=$1
@@ -239,6 +239,93 @@ right = sum(1 for j, v in truth.items() if model.get(j, 0) != 0 and (model[j] > 
 print("signs recovered:", right, "of", len(truth))
 sys.exit(right < 95)
 PY
+    ;;
+  checkpoint)
+    # Checkpoints under MPI: each rank saves its shard, rank 0 the file that
+    # names them. One rank killed ends the job; the run resumes from the last
+    # checkpoint on 3 ranks and embedded (resharded by row id), and every
+    # word of every epoch is trained exactly once. A SIGTERM to one rank
+    # stops every rank with a final checkpoint and one line.
+    ck=(--checkpoint "$dir/ck" --checkpoint-every 0.05)
+    # Long enough (several seconds) to be stopped part-way, with parts of
+    # 64,000 words, so that the workers pause inside them (every 10,000
+    # words) and the tasks in flight are dealt out on resume.
+    mkdir "$dir/big"
+    for part in "$dir"/parts/*; do
+      for _ in $(seq 10); do cat "$part"; done >"$dir/big/$(basename "$part")"
+    done
+    long=(word2vec train --input "$dir/big" --dim 64 --min-count 1 --sample 0 --epochs 150
+      --threads 1 --quiet --json)
+    want=$((150 * $(cat "$dir"/big/* | wc -w)))
+    # Starts the long run in the background; waits for its first checkpoint.
+    start_long() {
+      "${mpiexec[@]}" "$bin" "${long[@]}" --output "$dir/v.txt" "${ck[@]}" >"$dir/out" \
+        2>"$dir/err" &
+      launcher=$!
+      for _ in $(seq 600); do
+        [[ -f "$dir/ck/checkpoint.ddc" ]] && break
+        kill -0 "$launcher" 2>/dev/null || fail "the run ended before its first checkpoint"
+        sleep 0.1
+      done
+      [[ -f "$dir/ck/checkpoint.ddc" ]] || fail "no checkpoint within 60 s"
+      sleep 0.3
+      rank=$(pgrep -P "$launcher" | tail -n 1)
+      [[ -n $rank ]] || fail "no rank process found"
+    }
+    # Waits up to 60 s for the launcher; rc is its exit code.
+    wait_long() {
+      for _ in $(seq 600); do
+        kill -0 "$launcher" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -0 "$launcher" 2>/dev/null && { kill -KILL "$launcher"; fail "no end within 60 s"; }
+      wait "$launcher"
+      rc=$?
+    }
+    start_long
+    kill -KILL "$rank"
+    wait_long
+    [[ $rc -ne 0 ]] || fail "the job with a killed rank exited 0"
+    [[ -e "$dir/v.txt" ]] && fail "an output was written"
+    # The checkpoint names shards that are all there, and nothing is half-written.
+    ls "$dir/ck" | grep -q '^shard-0-of-2\.[0-9]*\.ddc$' || fail "no shard of rank 0: $(ls "$dir/ck")"
+    ls "$dir/ck" | grep -q '^shard-1-of-2\.[0-9]*\.ddc$' || fail "no shard of rank 1: $(ls "$dir/ck")"
+    cp -r "$dir/ck" "$dir/ck1"
+    three=("${mpiexec[@]}")
+    three[2]=3
+    run 120 "${three[@]}" "$bin" word2vec train --resume "$dir/ck" --output "$dir/v.txt" \
+      --quiet --json
+    [[ $rc -eq 0 ]] || fail "resumed on 3 ranks: exit $rc"
+    [[ $(json_field ranks) == 3 ]] || fail "ranks should be 3"
+    [[ $(json_field resumed) == True ]] || fail "not resumed"
+    [[ $(json_field words) -eq $want ]] || fail "3 ranks: words $(json_field words), want $want"
+    ls "$dir/ck" | grep -q 'tmp' && fail "a temporary file was left: $(ls "$dir/ck")"
+    run 120 "$bin" word2vec train --resume "$dir/ck1" --output "$dir/v1.txt" --threads 2 --quiet \
+      --json
+    [[ $rc -eq 0 ]] || fail "resumed embedded: exit $rc"
+    [[ $(json_field words) -eq $want ]] || fail "embedded: words $(json_field words), want $want"
+    for v in v.txt v1.txt; do
+      "$bin" word2vec similar --vectors "$dir/$v" cat --topn 21 --json >"$dir/out" 2>"$dir/err" ||
+        fail "similar failed"
+      tail -n 1 "$dir/out" | /usr/bin/python3 -c '
+import json, sys
+scores = {r["word"]: r["score"] for r in json.load(sys.stdin)["results"]}
+assert scores["dog"] > scores["car"], scores
+' || fail "$v: cat is not nearer dog than car"
+    done
+    # SIGTERM to one rank: a final checkpoint, one line, exit 143.
+    rm -rf "$dir/ck" "$dir/v.txt"
+    start_long
+    kill -TERM "$rank"
+    wait_long
+    [[ $rc -eq 143 ]] || fail "SIGTERM to one rank: exit $rc, want 143"
+    [[ $(grep -c '^deepdist: ' "$dir/err") -eq 1 ]] || fail "want one 'deepdist: ' line"
+    grep -q '^deepdist: interrupted by .*checkpoint in .*ck/checkpoint.ddc' "$dir/err" ||
+      fail "the message does not name the checkpoint"
+    run 120 "${mpiexec[@]}" "$bin" word2vec train --resume "$dir/ck" --output "$dir/v.txt" \
+      --quiet --json
+    [[ $rc -eq 0 ]] || fail "resumed after SIGTERM: exit $rc"
+    [[ $(json_field words) -eq $want ]] || fail "after SIGTERM: words $(json_field words), want $want"
     ;;
   *)
     fail "unknown case $case_name"

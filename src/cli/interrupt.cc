@@ -1,7 +1,9 @@
 #include "src/cli/interrupt.h"
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include "deepdist/deepdist.h"
 
@@ -44,19 +46,32 @@ const std::atomic<bool>* Interrupts::flag() { return &g_flag; }
 
 int Interrupts::Stop(Cluster& cluster, const std::string& output, const Status& status,
                      const std::string& checkpoint) {
-  const int signo = g_signal;
-  if (signo == 0) return 0;
+  int signo = g_signal;
+  const bool distributed = cluster.ranks() > 1;
+  // Under MPI with checkpoints a signal on one rank stops them all (the
+  // engine's vote): the others end with the interrupt's status and no signal.
+  const bool by_another = signo == 0 && distributed && status.message() == kInterrupted;
+  if (signo == 0 && !by_another) return 0;
+  if (distributed && cluster.rank() != 0) {
+    // Rank 0 says it once and ends the job; this rank speaks for itself only
+    // when that has not happened within a few seconds (the signal reached
+    // this rank alone, and rank 0 trains on).
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+  }
+  const char* name = by_another        ? "a signal to another rank"
+                     : signo == SIGINT ? "SIGINT"
+                                       : "SIGTERM";
+  if (by_another) signo = SIGTERM;
   std::string what = output.empty() ? "nothing written" : output + ": not written";
   if (!status.ok() && status.message() != kInterrupted) {
     what += "; the final checkpoint failed: " + status.message();
   } else if (!checkpoint.empty()) {
     what += "; checkpoint in " + checkpoint;
   }
-  std::fprintf(stderr, "deepdist: interrupted by %s: %s\n", signo == SIGINT ? "SIGINT" : "SIGTERM",
-               what.c_str());
+  std::fprintf(stderr, "deepdist: interrupted by %s: %s\n", name, what.c_str());
   std::fflush(stderr);
   const int code = 128 + signo;
-  if (cluster.ranks() > 1) cluster.Abort(code);
+  if (distributed) cluster.Abort(code);
   return code;
 }
 

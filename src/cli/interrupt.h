@@ -29,7 +29,11 @@ class Interrupts {
   // "nothing written" without an output), with "; checkpoint in <path>"
   // when one was saved, or the error of the final checkpoint when that
   // failed; ends the job under MPI, and returns the exit code, 128 + the
-  // signal's number; else returns 0.
+  // signal's number; else returns 0. Under MPI rank 0 prints and ends the
+  // job (another rank only when rank 0 has not within seconds), also when
+  // the signal came to another rank and the ranks stopped together
+  // (checkpoints: `status` is the interrupt's, "a signal to another rank",
+  // exit code 143).
   static int Stop(Cluster& cluster, const std::string& output, const Status& status = Status::OK(),
                   const std::string& checkpoint = "");
   // After training finished and its output was written: when a signal came

@@ -97,7 +97,7 @@ const std::vector<Setting<LogregTrainFlags>>& TrainSettings() {
 
 int RunTrain(const LogregTrainFlags& flags) {
   LogregTrainFlags f = flags;  // A resumed run takes its settings from the checkpoint.
-  std::optional<Checkpoint> saved;
+  std::optional<SavedCheckpoint> saved;
   if (int code = ResumeSettings(TrainSettings(), &f, f.scope, &saved)) return code;
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
   const Interrupts interrupts;  // SIGINT, SIGTERM: training stops, nothing is written.
@@ -151,8 +151,8 @@ int RunTrain(const LogregTrainFlags& flags) {
       1,
       static_cast<uint64_t>(static_cast<double>(scan->examples) * (1.0 - f.scope.test_fraction)));
   Result<std::vector<PartitionSpec>> parts =
-      saved ? LoadPartitions(saved->Has("partitions") ? *saved->Get("partitions") : "",
-                             saved->source())
+      saved ? LoadPartitions(saved->main.Has("partitions") ? *saved->main.Get("partitions") : "",
+                             saved->main.source())
             : ListPartitions({f.input}, {.target_partitions =
                                              std::max<size_t>(1, (train_lines + batch - 1) / batch),
                                          .split_on = SplitOn::kLines});
@@ -168,11 +168,12 @@ int RunTrain(const LogregTrainFlags& flags) {
   f.scope.KeepSnapshots(&scope, &snapshots);
   // Checkpoints: the engine's rows and state, with the settings and the
   // partitions a resumed run needs.
-  size_t checkpoints_taken = 0;
-  const std::map<std::string, std::string> checkpoint_sections = {
-      {"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}};
-  f.scope.SaveCheckpoints(&scope, &checkpoint_sections, &checkpoints_taken);
-  if (saved) scope.resume = {&*saved};
+  std::optional<CheckpointWriter> checkpoints;
+  f.scope.SaveCheckpoints(
+      &scope, cluster,
+      {{"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}},
+      saved, &checkpoints);
+  if (saved) scope.resume = saved->parts();
   DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial), scope);
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);
@@ -212,7 +213,7 @@ int RunTrain(const LogregTrainFlags& flags) {
   if (!trained.ok()) {
     if (const int code = Interrupts::Stop(
             cluster, f.output, trained,
-            checkpoints_taken > 0 ? CheckpointPath(f.scope.CheckpointDir()) : std::string()))
+            checkpoints && checkpoints->taken() > 0 ? checkpoints->path() : std::string()))
       return code;
   }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
@@ -255,7 +256,7 @@ int RunTrain(const LogregTrainFlags& flags) {
                         {"test_accuracy", test.accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
     if (!f.scope.CheckpointDir().empty()) {
-      j["checkpoints"] = checkpoints_taken;
+      j["checkpoints"] = checkpoints ? checkpoints->taken() : 0;
       j["resumed"] = saved.has_value();
     }
     if (f.scope.eval_every > 0) {

@@ -83,7 +83,7 @@ const std::vector<Setting<MlpTrainFlags>>& TrainSettings() {
 
 int RunTrain(const MlpTrainFlags& flags) {
   MlpTrainFlags f = flags;  // A resumed run takes its settings from the checkpoint.
-  std::optional<Checkpoint> saved;
+  std::optional<SavedCheckpoint> saved;
   if (int code = ResumeSettings(TrainSettings(), &f, f.scope, &saved)) return code;
   if (std::string problem = Validate(f); !problem.empty()) return UsageError(problem);
   Result<std::vector<size_t>> hidden = ParseHidden(f.hidden);
@@ -125,8 +125,8 @@ int RunTrain(const MlpTrainFlags& flags) {
   const auto batch = static_cast<size_t>(f.scope.batch);
   const size_t parts_wanted = std::max<size_t>(1, (train_set->rows() + batch - 1) / batch);
   Result<std::vector<PartitionSpec>> parts =
-      saved ? LoadPartitions(saved->Has("partitions") ? *saved->Get("partitions") : "",
-                             saved->source())
+      saved ? LoadPartitions(saved->main.Has("partitions") ? *saved->main.Get("partitions") : "",
+                             saved->main.source())
             : ListPartitions({f.input},
                              {.target_partitions = parts_wanted, .split_on = SplitOn::kLines});
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
@@ -141,11 +141,12 @@ int RunTrain(const MlpTrainFlags& flags) {
   f.scope.KeepSnapshots(&scope, &snapshots);
   // Checkpoints: the engine's rows and state, with the settings and the
   // partitions a resumed run needs.
-  size_t checkpoints_taken = 0;
-  const std::map<std::string, std::string> checkpoint_sections = {
-      {"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}};
-  f.scope.SaveCheckpoints(&scope, &checkpoint_sections, &checkpoints_taken);
-  if (saved) scope.resume = {&*saved};
+  std::optional<CheckpointWriter> checkpoints;
+  f.scope.SaveCheckpoints(
+      &scope, cluster,
+      {{"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}},
+      saved, &checkpoints);
+  if (saved) scope.resume = saved->parts();
   // Every rank reads the model to start from, so that all start alike.
   Model initial;
   if (f.scope.init_model.empty()) {
@@ -198,7 +199,7 @@ int RunTrain(const MlpTrainFlags& flags) {
   if (!trained.ok()) {
     if (const int code = Interrupts::Stop(
             cluster, f.output, trained,
-            checkpoints_taken > 0 ? CheckpointPath(f.scope.CheckpointDir()) : std::string()))
+            checkpoints && checkpoints->taken() > 0 ? checkpoints->path() : std::string()))
       return code;
   }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
@@ -234,7 +235,7 @@ int RunTrain(const MlpTrainFlags& flags) {
                         {"test_accuracy", test_accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
     if (!f.scope.CheckpointDir().empty()) {
-      j["checkpoints"] = checkpoints_taken;
+      j["checkpoints"] = checkpoints ? checkpoints->taken() : 0;
       j["resumed"] = saved.has_value();
     }
     if (f.scope.eval_every > 0) {

@@ -48,15 +48,20 @@ Result<std::vector<PartitionSpec>> LoadPartitions(const std::string& text,
   return parts;
 }
 
-Status PrepareCheckpointDir(const std::string& dir) {
+Status PrepareCheckpointDir(const std::string& dir, bool clean) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError(dir + ": cannot create: " + ec.message());
   const std::string stale =
       std::filesystem::path(CheckpointPath(dir)).filename().string() + ".tmp.";
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().rfind(stale, 0) == 0) {
-      std::filesystem::remove(entry.path(), ec);
+  if (clean) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      // A distributed run's shard files too (checkpoint_files.h).
+      if (name.rfind(stale, 0) == 0 ||
+          (name.rfind("shard-", 0) == 0 && name.find(".ddc.tmp.") != std::string::npos)) {
+        std::filesystem::remove(entry.path(), ec);
+      }
     }
   }
   return AtomicFile::CheckWritable(CheckpointPath(dir));

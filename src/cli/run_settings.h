@@ -134,10 +134,12 @@ std::string SavePartitions(const std::vector<PartitionSpec>& parts);
 inline std::string CheckpointPath(const std::string& dir) { return dir + "/checkpoint.ddc"; }
 
 // Makes `dir` ready to take checkpoints: creates it, removes the temporary
-// files of saves a crash or a kill cut short (the checkpoint itself is
+// files of saves a crash or a kill cut short (checkpoint.ddc's and the
+// shard files' of a distributed run; the checkpoint itself is
 // never half-written: it is renamed into place whole), and checks that a
-// new file can be written there.
-[[nodiscard]] Status PrepareCheckpointDir(const std::string& dir);
+// new file can be written there. Under MPI rank 0 cleans (`clean`), the
+// other ranks, which share the folder, only check it.
+[[nodiscard]] Status PrepareCheckpointDir(const std::string& dir, bool clean = true);
 
 }  // namespace deepdist::cli
 

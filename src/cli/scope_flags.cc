@@ -26,37 +26,23 @@ void ScopeTrainFlags::KeepSnapshots(Options* options, std::vector<TrainSnapshot>
   options->on_snapshot = [snapshots](TrainSnapshot s) { snapshots->push_back(std::move(s)); };
 }
 
-void ScopeTrainFlags::SaveCheckpoints(Options* options,
-                                      const std::map<std::string, std::string>* extra,
-                                      size_t* taken) const {
+void ScopeTrainFlags::SaveCheckpoints(Options* options, Cluster& cluster,
+                                      std::map<std::string, std::string> extra,
+                                      const std::optional<SavedCheckpoint>& saved,
+                                      std::optional<CheckpointWriter>* writer) const {
   const std::string dir = CheckpointDir();
   if (dir.empty()) return;
+  writer->emplace(cluster, dir, std::move(extra),
+                  saved ? saved->generation : CurrentGeneration(dir));
   options->checkpoint_every = checkpoint_every;
-  options->on_checkpoint = [dir, extra, taken](Checkpoint& c) -> Status {
-    for (const auto& [name, bytes] : *extra) c.Put(name, bytes);
-    DD_RETURN_IF_ERROR(c.Save(CheckpointPath(dir)));
-    ++*taken;
-    return Status::OK();
-  };
+  CheckpointWriter* w = &**writer;
+  options->on_checkpoint = [w](Checkpoint& c) { return w->Save(c); };
 }
 
 Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster) {
   const std::string dir = scope.CheckpointDir();
   if (dir.empty()) return Status::OK();
-  const char* flag = scope.checkpoint.empty() ? "--resume" : "--checkpoint";
-  if (cluster.ranks() > 1) {
-    return Status::InvalidArgument(std::string(flag) +
-                                   ": checkpoints are taken by embedded runs only, not under "
-                                   "mpirun");
-  }
-  return PrepareCheckpointDir(dir);
-}
-
-Result<std::optional<Checkpoint>> LoadResumeCheckpoint(const std::string& dir) {
-  Result<Checkpoint> loaded = Checkpoint::Load(CheckpointPath(dir));
-  if (loaded.ok()) return std::optional<Checkpoint>(std::move(*loaded));
-  if (loaded.status().code() == Status::Code::kNotFound) return std::optional<Checkpoint>();
-  return loaded.status();
+  return PrepareCheckpointDir(dir, /*clean=*/cluster.rank() == 0);
 }
 
 nlohmann::json MeasureSeries(const ScopeTrainFlags& f, const std::vector<TrainSnapshot>& snapshots,

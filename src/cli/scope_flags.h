@@ -17,6 +17,7 @@
 #include "deepdist/checkpoint.h"
 #include "deepdist/deepdist.h"
 #include "deepdist/descent.h"
+#include "src/cli/checkpoint_files.h"
 #include "src/cli/commands.h"
 #include "src/cli/run_settings.h"
 
@@ -54,15 +55,13 @@ struct ScopeTrainFlags {
   const std::string& CheckpointDir() const { return checkpoint.empty() ? resume : checkpoint; }
   // With a checkpoint folder, has the scope save a checkpoint there every
   // --checkpoint-every seconds (and when a signal stops it), with the
-  // sections `extra` besides the engine's, counting them in `taken`.
-  // `extra` and `taken` must outlive the training.
-  void SaveCheckpoints(Options* options, const std::map<std::string, std::string>* extra,
-                       size_t* taken) const;
+  // sections `extra` besides the engine's, through `writer`
+  // (checkpoint_files.h; one file per rank under MPI), which must outlive
+  // the training; `saved` is the checkpoint the run resumes from, if any.
+  void SaveCheckpoints(Options* options, Cluster& cluster, std::map<std::string, std::string> extra,
+                       const std::optional<SavedCheckpoint>& saved,
+                       std::optional<CheckpointWriter>* writer) const;
 };
-
-// The checkpoint --resume DIR names: nullopt when DIR holds none (a fresh
-// run); a damaged or unreadable one is an error naming it.
-[[nodiscard]] Result<std::optional<Checkpoint>> LoadResumeCheckpoint(const std::string& dir);
 
 // Before training, for a command whose flags `f` hold `scope`: with
 // --resume DIR, loads DIR's checkpoint into `saved` (none there: a fresh
@@ -70,21 +69,22 @@ struct ScopeTrainFlags {
 // error it printed, else 0.
 template <typename Flags>
 int ResumeSettings(const std::vector<Setting<Flags>>& settings, Flags* f,
-                   const ScopeTrainFlags& scope, std::optional<Checkpoint>* saved) {
+                   const ScopeTrainFlags& scope, std::optional<SavedCheckpoint>* saved) {
   if (scope.resume.empty()) return 0;
-  Result<std::optional<Checkpoint>> loaded = LoadResumeCheckpoint(scope.resume);
+  Result<std::optional<SavedCheckpoint>> loaded = LoadCheckpointDir(scope.resume);
   if (!loaded.ok()) return ReportError(loaded.status());
   *saved = std::move(*loaded);
   if (!*saved) return 0;
-  const std::string* text = (*saved)->Get("settings");
-  const std::string problem =
-      text == nullptr ? "--resume: " + (*saved)->source() + ": no saved settings"
-                      : ApplySettings(settings, *text, (*saved)->source(), scope.given, f);
+  const Checkpoint& main = (*saved)->main;
+  const std::string* text = main.Get("settings");
+  const std::string problem = text == nullptr
+                                  ? "--resume: " + main.source() + ": no saved settings"
+                                  : ApplySettings(settings, *text, main.source(), scope.given, f);
   return problem.empty() ? 0 : UsageError(problem);
 }
 
 // Checks that checkpoints can be saved where the flags say (creating the
-// folder), and that the run is one that takes them (embedded).
+// folder; rank 0 removes what saves cut short left there).
 [[nodiscard]] Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster);
 
 // The settings every gradient-form command keeps (run_settings.h), for

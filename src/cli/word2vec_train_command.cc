@@ -23,6 +23,7 @@
 #include "deepdist/word2vec/trainer.h"
 #include "deepdist/word2vec/vectors.h"
 #include "deepdist/word2vec/vocabulary.h"
+#include "src/cli/checkpoint_files.h"
 #include "src/cli/commands.h"
 #include "src/cli/interrupt.h"
 #include "src/cli/run_settings.h"
@@ -324,38 +325,36 @@ int RunTrain(const TrainFlags& flags) {
 
   // Checkpoints: --resume DIR goes on from DIR's checkpoint (and keeps
   // saving there unless --checkpoint names another); a DIR without one
-  // starts fresh.
+  // starts fresh. Under MPI every rank reads it (the folder is shared).
   const std::string checkpoint_dir = !f.checkpoint.empty() ? f.checkpoint : f.resume;
-  if (!checkpoint_dir.empty() && ranks > 1) {
-    return Agree(
-        cluster,
-        Status::InvalidArgument(std::string(f.checkpoint.empty() ? "--resume" : "--checkpoint") +
-                                ": checkpoints are taken by embedded runs only, not "
-                                "under mpirun"),
-        true);
-  }
-  std::optional<Checkpoint> saved;
+  std::optional<SavedCheckpoint> saved;
   if (!f.resume.empty()) {
-    Result<Checkpoint> loaded = Checkpoint::Load(CheckpointPath(f.resume));
-    if (loaded.ok()) {
-      saved = std::move(*loaded);
-    } else if (loaded.status().code() != Status::Code::kNotFound) {
-      return ReportError(loaded.status());
-    }
+    Result<std::optional<SavedCheckpoint>> loaded = LoadCheckpointDir(f.resume);
+    if (int code = Agree(cluster, loaded.status())) return code;
+    saved = std::move(*loaded);
     if (saved) {
-      const std::string* settings = saved->Get("settings");
+      const std::string* settings = saved->main.Get("settings");
       std::string problem =
-          settings == nullptr ? "--resume: " + saved->source() + ": no saved settings"
-                              : ApplySettings(Settings(), *settings, saved->source(), f.given, &f);
-      if (!problem.empty()) return UsageError(problem);
-      // Checked here, before any work; the engine reads it again.
-      const std::string* train = saved->Get("train");
-      if (train == nullptr) {
-        return ReportError(Status::Corruption(saved->source() + ": no training state"));
+          settings == nullptr
+              ? "--resume: " + saved->main.source() + ": no saved settings"
+              : ApplySettings(Settings(), *settings, saved->main.source(), f.given, &f);
+      if (int code = Agree(
+              cluster, problem.empty() ? Status::OK() : Status::InvalidArgument(problem), true)) {
+        return code;
       }
-      if (Result<TrainState> state = TrainState::Parse(*train, saved->source()); !state.ok()) {
-        return ReportError(state.status());
+      // Checked here, before any work; the engine reads them again.
+      Status state;
+      for (const Checkpoint* part : saved->parts()) {
+        const std::string* train = part->Get("train");
+        if (train == nullptr) {
+          state = Status::Corruption(part->source() + ": no training state");
+        } else if (Result<TrainState> parsed = TrainState::Parse(*train, part->source());
+                   !parsed.ok()) {
+          state = parsed.status();
+        }
+        if (!state.ok()) break;
       }
+      if (int code = Agree(cluster, state)) return code;
     }
   }
 
@@ -409,7 +408,9 @@ int RunTrain(const TrainFlags& flags) {
       }
     }
   }
-  if (writable.ok() && !checkpoint_dir.empty()) writable = PrepareCheckpointDir(checkpoint_dir);
+  if (writable.ok() && !checkpoint_dir.empty()) {
+    writable = PrepareCheckpointDir(checkpoint_dir, /*clean=*/lead);
+  }
   if (int code = Agree(cluster, writable)) return code;
   // Every rank reads the vectors to start from, so that all build the same
   // model; a file that cannot be used fails before any counting.
@@ -440,8 +441,9 @@ int RunTrain(const TrainFlags& flags) {
   PartitionOptions popts;
   popts.target_partitions = options.threads * static_cast<size_t>(ranks);
   Result<std::vector<PartitionSpec>> parts =
-      saved ? (saved->Has("partitions") ? LoadPartitions(*saved->Get("partitions"), saved->source())
-                                        : Status::Corruption(saved->source() + ": no partitions"))
+      saved ? (saved->main.Has("partitions")
+                   ? LoadPartitions(*saved->main.Get("partitions"), saved->main.source())
+                   : Status::Corruption(saved->main.source() + ": no partitions"))
             : ListPartitions(f.inputs, popts);
   if (int code = Agree(cluster, parts.status())) return code;
 
@@ -462,13 +464,13 @@ int RunTrain(const TrainFlags& flags) {
   Result<word2vec::Vocabulary> vocab = Status::OK();
   if (saved) {
     // The checkpoint's vocabulary, as counted when the run began.
-    const std::string* text = saved->Get("vocab");
+    const std::string* text = saved->main.Get("vocab");
     Result<word2vec::WordCounts> counts =
         text != nullptr ? word2vec::WordCounts::Parse(*text)
-                        : Status::Corruption(saved->source() + ": no vocabulary");
+                        : Status::Corruption(saved->main.source() + ": no vocabulary");
     if (!counts.ok()) {
-      return ReportError(
-          Status::Corruption(saved->source() + ": vocab: " + counts.status().message()));
+      return Agree(cluster, Status::Corruption(saved->main.source() +
+                                               ": vocab: " + counts.status().message()));
     }
     word2vec::VocabularyOptions as_saved;
     as_saved.min_count = 1;
@@ -528,8 +530,7 @@ int RunTrain(const TrainFlags& flags) {
   // Checkpoints: the store's rows and the engine's state, with what a
   // resumed run needs besides (settings, partitions, vocabulary), every
   // --checkpoint-every seconds and when a signal stops the run.
-  size_t checkpoints_taken = 0;
-  std::string vocab_text, parts_text, settings_text;
+  std::optional<CheckpointWriter> checkpoints;
   if (!checkpoint_dir.empty()) {
     word2vec::WordCounts counts;
     counts.tokens = vocab->corpus_words();
@@ -537,20 +538,16 @@ int RunTrain(const TrainFlags& flags) {
       const auto id = static_cast<int32_t>(w);
       counts.words.emplace_back(vocab->word(id), vocab->count(id));
     }
-    vocab_text = counts.Serialize();
-    parts_text = SavePartitions(*parts);
-    settings_text = SaveSettings(Settings(), f);
+    checkpoints.emplace(
+        cluster, checkpoint_dir,
+        std::map<std::string, std::string>{{"settings", SaveSettings(Settings(), f)},
+                                           {"vocab", counts.Serialize()},
+                                           {"partitions", SavePartitions(*parts)}},
+        saved ? saved->generation : CurrentGeneration(checkpoint_dir));
     options.checkpoint_every = f.checkpoint_every;
-    options.on_checkpoint = [&](Checkpoint& c) -> Status {
-      c.Put("settings", settings_text);
-      c.Put("vocab", vocab_text);
-      c.Put("partitions", parts_text);
-      DD_RETURN_IF_ERROR(c.Save(CheckpointPath(checkpoint_dir)));
-      ++checkpoints_taken;
-      return Status::OK();
-    };
+    options.on_checkpoint = [&](Checkpoint& c) { return checkpoints->Save(c); };
   }
-  if (saved) options.resume = {&*saved};
+  if (saved) options.resume = saved->parts();
   word2vec::Trainer trainer(*vocab, options);
   LearningRate lr = trainer.Schedule();
   lr.linear_decay = f.optimizer == "sgd";
@@ -607,7 +604,7 @@ int RunTrain(const TrainFlags& flags) {
   if (!stats.ok()) {
     if (const int code = Interrupts::Stop(
             cluster, f.output, stats.status(),
-            checkpoints_taken > 0 ? CheckpointPath(checkpoint_dir) : std::string()))
+            checkpoints && checkpoints->taken() > 0 ? checkpoints->path() : std::string()))
       return code;
     Fail(cluster, stats.status());
   }
@@ -701,7 +698,7 @@ int RunTrain(const TrainFlags& flags) {
     j["vocab_size"] = vocab->size();
     if (!f.init_vectors.empty()) j["init_words"] = init_words;
     if (!checkpoint_dir.empty()) {
-      j["checkpoints"] = checkpoints_taken;
+      j["checkpoints"] = checkpoints ? checkpoints->taken() : 0;
       j["resumed"] = saved.has_value();
       j["resumed_words"] = resumed_words;
     }
