@@ -291,6 +291,17 @@ PY
     ls "$dir/ck" | grep -q '^shard-0-of-2\.[0-9]*\.ddc$' || fail "no shard of rank 0: $(ls "$dir/ck")"
     ls "$dir/ck" | grep -q '^shard-1-of-2\.[0-9]*\.ddc$' || fail "no shard of rank 1: $(ls "$dir/ck")"
     cp -r "$dir/ck" "$dir/ck1"
+    # A damaged or missing shard file is refused, naming it.
+    cp -r "$dir/ck" "$dir/ck2"
+    shard=$(ls "$dir/ck2" | grep '^shard-1-of-2')
+    truncate -s 1000 "$dir/ck2/$shard"
+    run 60 "${mpiexec[@]}" "$bin" word2vec train --resume "$dir/ck2" --output "$dir/v2.txt"
+    [[ $rc -eq 1 ]] || fail "a truncated shard: exit $rc, want 1"
+    [[ $(grep -c "^deepdist: .*$shard" "$dir/err") -eq 1 ]] || fail "want one line naming $shard"
+    rm "$dir/ck2/$shard"
+    run 60 "$bin" word2vec train --resume "$dir/ck2" --output "$dir/v2.txt"
+    [[ $rc -eq 1 ]] || fail "a missing shard: exit $rc, want 1"
+    grep -q "^deepdist: .*$shard: missing" "$dir/err" || fail "the missing shard is not named"
     three=("${mpiexec[@]}")
     three[2]=3
     run 120 "${three[@]}" "$bin" word2vec train --resume "$dir/ck" --output "$dir/v.txt" \
