@@ -91,13 +91,14 @@ void AddScopeTrainFlags(CLI::App& train, ScopeTrainFlags& f, const std::string& 
   train.add_option("--checkpoint", f.checkpoint,
                    "Save a checkpoint (the model, optimizer state, settings and where training "
                    "stands) in DIR every --checkpoint-every seconds and when SIGINT or SIGTERM "
-                   "stops the run; atomically. Embedded runs, --mode async");
+                   "stops the run; atomically. Under mpirun each rank saves its shard (DIR "
+                   "shared by every rank). --mode async");
   train.add_option("--checkpoint-every", f.checkpoint_every, "Seconds between checkpoints")
       ->capture_default_str();
   train.add_option("--resume", f.resume,
                    "Go on from the checkpoint in DIR (its settings; a flag given with another "
-                   "value is an error; --threads may change), saving further checkpoints there; "
-                   "a DIR without one starts a fresh run");
+                   "value is an error; --threads and the number of ranks may change), saving "
+                   "further checkpoints there; a DIR without one starts a fresh run");
   train.add_flag("--json", f.json, "Print the summary as one JSON line");
   train.add_flag("--quiet", f.quiet, "No summary line");
 }

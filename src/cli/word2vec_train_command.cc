@@ -830,14 +830,16 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
                   "Save a checkpoint (the model, optimizer state, vocabulary, settings and where "
                   "training stands) in DIR every --checkpoint-every seconds and when SIGINT or "
                   "SIGTERM stops the run; atomically, the previous one kept until the new one is "
-                  "whole. Embedded runs, --mode async");
+                  "whole. Under mpirun each rank saves its shard (DIR shared by every rank). "
+                  "--mode async");
   cmd->add_option("--checkpoint-every", flags->checkpoint_every,
                   "Seconds of training between checkpoints")
       ->capture_default_str();
   cmd->add_option("--resume", flags->resume,
                   "Go on from the checkpoint in DIR (its settings; a flag given with another "
-                  "value is an error; --threads may change), saving further checkpoints there; "
-                  "a DIR without a checkpoint starts a fresh run. With --threads 1 the vectors "
+                  "value is an error; --threads and the number of ranks may change), saving "
+                  "further checkpoints there; a DIR without a checkpoint starts a fresh run. With "
+                  "--threads 1 (embedded) the vectors "
                   "are bit-identical to an uninterrupted run's");
   cmd->add_flag("--json", flags->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet", flags->quiet, "No progress line");
