@@ -26,6 +26,7 @@
 
 #include "deepdist/checkpoint.h"
 #include "deepdist/cluster.h"
+#include "deepdist/deepdist.h"
 #include "deepdist/descent.h"
 #include "deepdist/model.h"
 #include "deepdist/store.h"
@@ -1032,6 +1033,82 @@ TEST_F(MpiStoreTest, CheckpointShardsLoadOnAnyNumberOfRanks) {
   if (rank() == 0) {
     ExpectModelsEqual(*want, *a);
     ExpectModelsEqual(*want, *b);
+  }
+}
+
+// (i) Checkpoints across ranks, through the DeepDist scope: every rank
+// pauses and copies its shard at the same checkpoints, and any of them
+// resumes on the same ranks and on one process (every shard loaded there),
+// with every remaining task applied exactly once.
+TEST_F(MpiStoreTest, ScopeCheckpointsResumeOnAnyNumberOfRanks) {
+  std::vector<PartitionSpec> parts;
+  for (size_t i = 0; i < 60; ++i) {
+    PartitionSpec spec;
+    spec.path = "/nonexistent/part-" + std::to_string(i);
+    spec.end = 1;
+    spec.size_hint = 1;
+    parts.push_back(spec);
+  }
+  Model shape;
+  shape.AddTable("s", 2, 1);  // Row 0 at rank 0, row 1 at rank 1.
+  // Every task adds 1 to row 0 and 2 to row 1; slow enough for the ranks'
+  // watchers to vote several times.
+  auto gradient = [](const Model&, Partition&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    Update u;
+    const float one = 1.0f, two = 2.0f;
+    u.Add(0, 1, 0, &one);
+    u.Add(0, 1, 1, &two);
+    return u;
+  };
+  const DescentFn add = [](std::span<float> row, std::span<const float> update, float) {
+    for (size_t i = 0; i < row.size(); ++i) row[i] += update[i];
+  };
+  auto expect_done = [&](const Model& m, const char* what) {
+    SCOPED_TRACE(what);
+    EXPECT_EQ(m["s"].row(0)[0], 120.0f);
+    EXPECT_EQ(m["s"].row(1)[0], 240.0f);
+  };
+  std::vector<Checkpoint> saved;
+  DeepDist dd(shape, {.threads = 1,
+                      .epochs = 2,
+                      .cluster = g_cluster,
+                      .checkpoint_every = 0.01,
+                      .on_checkpoint = [&](Checkpoint& c) {
+                        saved.push_back(c);
+                        return Status::OK();
+                      }});
+  EXPECT_TRUE(dd.train(parts, gradient, add).ok());
+  if (rank() == 0) expect_done(dd.model(), "uninterrupted");
+
+  // Every rank took the same checkpoints.
+  Result<std::vector<std::string>> counts = g_cluster->AllGather(std::to_string(saved.size()));
+  ASSERT_TRUE(counts.ok());
+  for (const std::string& n : *counts) EXPECT_EQ(n, std::to_string(saved.size()));
+  EXPECT_GE(saved.size(), 1u);
+  size_t fewest = saved.size();
+  for (const std::string& n : *counts) fewest = std::min<size_t>(fewest, std::stoul(n));
+  for (size_t k : {size_t{0}, fewest - 1}) {
+    if (k >= fewest) continue;
+    SCOPED_TRACE("checkpoint " + std::to_string(k));
+    Result<std::vector<std::string>> all = g_cluster->AllGather(saved[k].Serialize());
+    ASSERT_TRUE(all.ok());
+    std::vector<Checkpoint> shards;
+    for (const std::string& bytes : *all) {
+      Result<Checkpoint> c = Checkpoint::Parse(bytes, "rank checkpoint");
+      ASSERT_TRUE(c.ok()) << c.status().message();
+      shards.push_back(std::move(*c));
+    }
+    std::vector<const Checkpoint*> from;
+    for (const Checkpoint& c : shards) from.push_back(&c);
+    DeepDist again(shape, {.threads = 1, .epochs = 2, .cluster = g_cluster, .resume = from});
+    EXPECT_TRUE(again.train(parts, gradient, add).ok());
+    if (rank() == 0) expect_done(again.model(), "resumed on as many ranks");
+    if (rank() == 0) {
+      DeepDist one(shape, {.threads = 2, .epochs = 2, .resume = from});
+      EXPECT_TRUE(one.train(parts, gradient, add).ok());
+      expect_done(one.model(), "resumed in one process");
+    }
   }
 }
 
