@@ -179,11 +179,13 @@ void MpiCluster::Main() {
       MPI_Mrecv(received.get(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
       busy = true;
       const std::string_view buffer(reinterpret_cast<const char*>(received.get()), size);
-      const int store = PeekStoreId(buffer);
-      std::lock_guard lock(handlers_mu_);
-      auto it = handlers_.find(static_cast<uint16_t>(store));
-      // A message for a store that is gone (a late progress report) is dropped.
-      if (it != handlers_.end()) it->second->OnMessage(status.MPI_SOURCE, buffer);
+      if (Status handled = Handle(status.MPI_SOURCE, buffer); !handled.ok()) {
+        // Damage no rank can recover from: the job ends, saying where.
+        std::fprintf(stderr, "deepdist: rank %d: a message from rank %d: %s\n", rank_,
+                     status.MPI_SOURCE, handled.message().c_str());
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+      }
     }
 
     // Local work: messages to post, a collective to start, or the stop.
@@ -347,10 +349,36 @@ void MpiCluster::Main() {
   MPI_Finalize();
 }
 
+Status MpiCluster::Handle(int source, std::string_view message) {
+  const int store = PeekStoreId(message);
+  if (store < 0) return Status::Corruption("a message too short for its header");
+  std::lock_guard lock(handlers_mu_);
+  auto it = handlers_.find(static_cast<uint16_t>(store));
+  // A message for a store that is gone (a late progress report) is dropped.
+  if (it == handlers_.end()) return Status::OK();
+  return it->second->OnMessage(source, message);
+}
+
+std::unique_ptr<MpiCluster> MpiCluster::Detached(int rank, int ranks,
+                                                 const ClusterOptions& options) {
+  DD_CHECK(ranks >= 1 && rank >= 0 && rank < ranks);
+  std::unique_ptr<MpiCluster> cluster(new MpiCluster(options));
+  cluster->rank_ = rank;
+  cluster->ranks_ = ranks;
+  cluster->detached_ = true;
+  return cluster;
+}
+
+Status MpiCluster::Deliver(int source, std::string_view message) {
+  DD_CHECK(detached_ && source >= 0 && source < ranks_ && source != rank_);
+  return Handle(source, message);
+}
+
 void MpiCluster::Send(int dest, std::string message) {
   DD_CHECK(dest >= 0 && dest < ranks_ && dest != rank_);
   const size_t size = message.size();
   bytes_sent_.fetch_add(size, std::memory_order_relaxed);
+  if (detached_) return;  // Nobody to send to.
   {
     std::lock_guard lock(mu_);
     outbox_.emplace_back(dest, std::move(message));
@@ -432,6 +460,7 @@ void MpiCluster::Unregister(uint16_t id) {
 }
 
 Status MpiCluster::Run(Collective* collective) {
+  if (detached_) return Status::Internal("a detached cluster has no collectives");
   DD_CHECK(!OnCommThread());
   std::unique_lock lock(mu_);
   collectives_.push_back(collective);

@@ -60,7 +60,9 @@ class MpiCluster : public Cluster {
   class Handler {
    public:
     virtual ~Handler() = default;
-    virtual void OnMessage(int source, std::string_view message) = 0;
+    // A message the handler cannot read (damaged, or not for this rank)
+    // is an error naming what is wrong; the cluster ends the job with it.
+    [[nodiscard]] virtual Status OnMessage(int source, std::string_view message) = 0;
     // Called on every pass of the communication thread (for timers); must be
     // cheap.
     virtual void OnPoll() {}
@@ -69,6 +71,14 @@ class MpiCluster : public Cluster {
   // Starts the communication thread, which initialises MPI. Call once per
   // process, only when launched by MPI.
   [[nodiscard]] static Result<std::unique_ptr<MpiCluster>> Create(const ClusterOptions& options);
+  // Rank `rank` of `ranks` without MPI and without a communication thread,
+  // for driving a store's message handlers directly (Deliver): what the
+  // store sends is counted and dropped, and the collectives fail.
+  static std::unique_ptr<MpiCluster> Detached(int rank, int ranks, const ClusterOptions& options);
+  // Hands `message` from rank `source` to the handler of its store, as the
+  // communication thread does with what it receives: the handler's error,
+  // or OK (also for a store that is gone). On a Detached cluster only.
+  [[nodiscard]] Status Deliver(int source, std::string_view message);
   // Stops the communication thread after it has finished posted sends; it
   // finalises MPI. Every store made from this cluster must be gone.
   ~MpiCluster() override;
@@ -122,6 +132,8 @@ class MpiCluster : public Cluster {
 
   explicit MpiCluster(const ClusterOptions& options);
   Status Run(Collective* collective);
+  // Routes a received message to its store's handler.
+  Status Handle(int source, std::string_view message);
   void Main();
 
   ClusterOptions options_;
@@ -130,6 +142,7 @@ class MpiCluster : public Cluster {
   std::atomic<uint64_t> bytes_sent_{0};
   std::atomic<int> waiters_{0};
   uint16_t next_store_id_ = 0;
+  bool detached_ = false;  // Detached(): no MPI, no thread.
   std::thread thread_;
 
   std::mutex mu_;                 // Guards what follows.

@@ -32,6 +32,9 @@ namespace {
 constexpr auto kProgressEvery = std::chrono::milliseconds(2);
 constexpr size_t kSnapshotChunkBytes = size_t{4} << 20;
 constexpr size_t kSnapshotInFlightBytes = size_t{32} << 20;
+// How many task sources (NewTasks) another rank may have made before this
+// one: a request beyond that is damage.
+constexpr uint32_t kTaskSourcesAhead = 1024;
 
 void StoreMax(std::atomic<uint64_t>& a, uint64_t v) {
   uint64_t seen = a.load(std::memory_order_relaxed);
@@ -649,15 +652,17 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
   return ticket;
 }
 
-void MpiStore::ServePullChanged(int source, std::string_view message) {
+Status MpiStore::ServePullChanged(int source, std::string_view message) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
   uint64_t ticket = 0;
   uint32_t client = 0, count = 0;
   uint8_t mode_byte = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&client) && r.U8(&mode_byte) &&
-           r.U32(&count));
+  if (!(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&client) && r.U8(&mode_byte) &&
+        r.U32(&count))) {
+    return Status::Corruption("a pull request too short for its header");
+  }
   Status status;
   const auto mode = static_cast<ChangedMode>(mode_byte);
   std::vector<Table>* sent = nullptr;
@@ -730,6 +735,7 @@ void MpiStore::ServePullChanged(int source, std::string_view message) {
     reply = ErrorReply(MessageType::kPullChangedReply, ticket, status);
   }
   cluster_->Send(source, std::move(reply));
+  return Status::OK();
 }
 
 bool MpiStore::Test(Ticket ticket) {
@@ -757,55 +763,48 @@ std::string MpiStore::ErrorReply(MessageType type, uint64_t ticket, const Status
   return reply;
 }
 
-void MpiStore::OnMessage(int source, std::string_view message) {
+Status MpiStore::OnMessage(int source, std::string_view message) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
-  DD_CHECK(r.Header(&type, &store));
+  if (!r.Header(&type, &store)) return Status::Corruption("a message of no known type");
   switch (type) {
     case MessageType::kPullRequest:
-      ServePull(source, message);
-      break;
+      return ServePull(source, message);
     case MessageType::kPushRequest:
-      ServePush(source, message);
-      break;
+      return ServePush(source, message);
     case MessageType::kPullReply:
-      TakeReply(source, message, /*push=*/false);
-      break;
+    case MessageType::kPullChangedReply:
+      return TakeReply(source, message, /*push=*/false);
     case MessageType::kPushAck:
-      TakeReply(source, message, /*push=*/true);
-      break;
+      return TakeReply(source, message, /*push=*/true);
     case MessageType::kProgress: {
       uint64_t total = 0;
-      DD_CHECK(r.U64(&total));
+      if (!r.U64(&total)) return Status::Corruption("a progress report too short");
       StoreMax(heard_[source], total);
-      break;
+      return Status::OK();
     }
     case MessageType::kShardChunk:
-      TakeShardChunk(source, message);
-      break;
+      return TakeShardChunk(source, message);
     case MessageType::kPullChangedRequest:
-      ServePullChanged(source, message);
-      break;
-    case MessageType::kPullChangedReply:
-      TakeReply(source, message, /*push=*/false);
-      break;
+      return ServePullChanged(source, message);
     case MessageType::kTaskRequest:
-      ServeTask(source, message);
-      break;
+      return ServeTask(source, message);
     case MessageType::kTaskReply:
-      TakeTaskReply(message);
-      break;
+      return TakeTaskReply(message);
   }
+  return Status::Corruption("a message of no known type");
 }
 
-void MpiStore::ServePull(int source, std::string_view message) {
+Status MpiStore::ServePull(int source, std::string_view message) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
   uint64_t ticket = 0;
   uint32_t used_tables = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&used_tables));
+  if (!(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&used_tables))) {
+    return Status::Corruption("a pull request too short for its header");
+  }
   // The reply's exact size first (a pass over the tables' headers), so that
   // it is written once into a buffer of the right size.
   size_t bytes = kMessageHeaderBytes + 9;
@@ -849,9 +848,10 @@ void MpiStore::ServePull(int source, std::string_view message) {
   }
   if (!status.ok()) reply = ErrorReply(MessageType::kPullReply, ticket, status);
   cluster_->Send(source, std::move(reply));
+  return Status::OK();
 }
 
-void MpiStore::ServePush(int source, std::string_view message) {
+Status MpiStore::ServePush(int source, std::string_view message) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
@@ -859,58 +859,74 @@ void MpiStore::ServePush(int source, std::string_view message) {
   uint8_t kind = 0, defer = 0, quantized = 0, padding = 0;
   PushOptions options;
   uint32_t used_tables = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&kind) && r.U8(&defer) &&
-           r.U8(&quantized) && r.U8(&padding) && r.F32(&options.rate) && r.U32(&options.client) &&
-           r.U32(&used_tables));
+  if (!(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&kind) && r.U8(&defer) &&
+        r.U8(&quantized) && r.U8(&padding) && r.F32(&options.rate) && r.U32(&options.client) &&
+        r.U32(&used_tables))) {
+    return Status::Corruption("a push request too short for its header");
+  }
   options.kind = kind != 0 ? PushOptions::Kind::kDelta : PushOptions::Kind::kGradient;
   options.defer_to_round = defer != 0;
-  const float lr = learning_rate();
   const auto ranks = static_cast<RowId>(ranks_);
-  std::vector<Table>* sent = SentMovedBy(options);
+  const size_t id_bytes = narrow_ids_ ? 4 : 8;
+  // Checked whole before any row is applied, so that a damaged request
+  // changes nothing: every table, id (this rank's, in range) and row.
   Status status;
-  std::vector<RowId> ids;
-  std::vector<float>& values = serve_values_;
-  for (uint32_t s = 0; s < used_tables && status.ok(); ++s) {
-    uint32_t table = 0, count = 0;
-    if (!r.U32(&table) || !r.U32(&count) || table >= tables_.size()) {
-      status = Status::Corruption("push: malformed request");
-      break;
-    }
-    const size_t dim = tables_[table].dim;
-    // The ids must be in the message before room is made for them.
-    if (count > r.remaining() / (narrow_ids_ ? 4 : 8)) {
-      status = Status::Corruption("push: malformed request");
-      break;
-    }
-    ids.resize(count);
-    for (uint32_t i = 0; i < count && status.ok(); ++i) {
-      if (!r.Id(narrow_ids_, &ids[i]) || ids[i] >= tables_[table].rows ||
-          ids[i] % ranks != static_cast<RowId>(rank_)) {
-        status = Status::Corruption("push: malformed request");
-      }
-    }
-    values.resize(dim);
-    for (uint32_t i = 0; i < count && status.ok(); ++i) {
-      // fp32 values are applied where they lie in the message (the receive
-      // buffer is aligned, and so are the values in it); fp16 ones decoded.
-      const char* at = r.rest().data();
-      const bool in_place =
-          quantized == 0 && !fp16_ && reinterpret_cast<uintptr_t>(at) % alignof(float) == 0;
-      bool read = false;
-      if (quantized != 0) {
-        read = bits_ > 0 && r.QuantizedRow(dim, bits_, values.data());
-      } else {
-        read = in_place ? r.SkipValues(dim, false) : r.Values(dim, fp16_, values.data());
-      }
-      if (!read) {
+  if (quantized != 0 && bits_ == 0) status = Status::Corruption("push: malformed request");
+  {
+    WireReader scan = r;
+    for (uint32_t s = 0; s < used_tables && status.ok(); ++s) {
+      uint32_t table = 0, count = 0;
+      if (!scan.U32(&table) || !scan.U32(&count) || table >= tables_.size() ||
+          count > scan.remaining() / id_bytes) {
         status = Status::Corruption("push: malformed request");
         break;
       }
-      const float* row = in_place ? reinterpret_cast<const float*>(at) : values.data();
-      ApplyOwned(table, ids[i], row, options, lr);
-      MoveSent(sent, table, ids[i], row);
+      for (uint32_t i = 0; i < count; ++i) {
+        RowId id = 0;
+        if (!scan.Id(narrow_ids_, &id) || id >= tables_[table].rows ||
+            id % ranks != static_cast<RowId>(rank_)) {
+          status = Status::Corruption("push: malformed request");
+          break;
+        }
+      }
+      const size_t dim = tables_[table].dim;
+      const size_t row_bytes =
+          quantized != 0 ? QuantizedRowBytes(dim, bits_) : dim * WireValueBytes(fp16_);
+      if (status.ok() && !scan.Skip(size_t{count} * row_bytes)) {
+        status = Status::Corruption("push: malformed request");
+      }
     }
-    if (status.ok() && !options.defer_to_round) MarkChanged(table, ids, options.client);
+  }
+  if (status.ok()) {
+    const float lr = learning_rate();
+    std::vector<Table>* sent = SentMovedBy(options);
+    std::vector<RowId> ids;
+    std::vector<float>& values = serve_values_;
+    for (uint32_t s = 0; s < used_tables; ++s) {
+      uint32_t table = 0, count = 0;
+      DD_CHECK(r.U32(&table) && r.U32(&count));  // Checked above.
+      const size_t dim = tables_[table].dim;
+      ids.resize(count);
+      for (uint32_t i = 0; i < count; ++i) DD_CHECK(r.Id(narrow_ids_, &ids[i]));
+      values.resize(dim);
+      for (uint32_t i = 0; i < count; ++i) {
+        // fp32 values are applied where they lie in the message (the
+        // receive buffer is aligned, and so are the values in it); fp16 and
+        // quantized ones decoded.
+        const char* at = r.rest().data();
+        const bool in_place =
+            quantized == 0 && !fp16_ && reinterpret_cast<uintptr_t>(at) % alignof(float) == 0;
+        if (quantized != 0) {
+          DD_CHECK(r.QuantizedRow(dim, bits_, values.data()));
+        } else {
+          DD_CHECK(in_place ? r.SkipValues(dim, false) : r.Values(dim, fp16_, values.data()));
+        }
+        const float* row = in_place ? reinterpret_cast<const float*>(at) : values.data();
+        ApplyOwned(table, ids[i], row, options, lr);
+        MoveSent(sent, table, ids[i], row);
+      }
+      if (!options.defer_to_round) MarkChanged(table, ids, options.client);
+    }
   }
   std::string ack;
   if (status.ok()) {
@@ -922,20 +938,29 @@ void MpiStore::ServePush(int source, std::string_view message) {
     ack = ErrorReply(MessageType::kPushAck, ticket, status);
   }
   cluster_->Send(source, std::move(ack));
+  return Status::OK();
 }
 
-void MpiStore::TakeReply(int source, std::string_view message, bool push) {
+Status MpiStore::TakeReply(int source, std::string_view message, bool push) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
   uint64_t ticket = 0;
   uint8_t code = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&code));
+  const char* what = push ? "a push acknowledgement" : "a pull reply";
+  if (!(r.Header(&type, &store) && r.U64(&ticket) && r.U8(&code))) {
+    return Status::Corruption(std::string(what) + " too short for its header");
+  }
   Op* op = nullptr;
   {
     std::lock_guard lock(ops_mu_);
     auto it = ops_.find(ticket);
-    DD_CHECK(it != ops_.end() && it->second->push == push);
+    if (it == ops_.end() || it->second->push != push || it->second->remaining <= 0 ||
+        (!push && it->second->changed.empty() &&
+         static_cast<size_t>(source) >= it->second->values.size())) {
+      return Status::Corruption(std::string(what) + " for no request of this rank (ticket " +
+                                std::to_string(ticket) + ")");
+    }
     op = it->second.get();
   }
   // The op stays in ops_ until its last reply is counted below, and only
@@ -1006,6 +1031,7 @@ void MpiStore::TakeReply(int source, std::string_view message, bool push) {
     }
   }
   ops_cv_.notify_all();
+  return Status::OK();
 }
 
 void MpiStore::OnPoll() {
@@ -1094,13 +1120,22 @@ uint64_t MpiStore::NextTaskIndex(uint32_t source) {
   return k;
 }
 
-void MpiStore::ServeTask(int source, std::string_view message) {
+Status MpiStore::ServeTask(int source, std::string_view message) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
   uint64_t ticket = 0;
   uint32_t task_source = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&task_source) && rank_ == 0);
+  if (!(r.Header(&type, &store) && r.U64(&ticket) && r.U32(&task_source))) {
+    return Status::Corruption("a task request too short for its header");
+  }
+  if (rank_ != 0) return Status::Corruption("a task request at a rank that hands out none");
+  // Every rank draws its task sources in the same order (NewTasks is a
+  // collective), so another rank is never far ahead of this one.
+  if (task_source >= next_task_source_.load(std::memory_order_relaxed) + kTaskSourcesAhead) {
+    return Status::Corruption("a task request for task source " + std::to_string(task_source) +
+                              ", which no rank has made");
+  }
   const uint64_t k = TaskCursor(task_source).fetch_add(1, std::memory_order_relaxed);
   std::string reply = cluster_->NewMessage(kMessageHeaderBytes + 16);
   WireWriter w(&reply);
@@ -1108,19 +1143,23 @@ void MpiStore::ServeTask(int source, std::string_view message) {
   w.U64(ticket);
   w.U64(k);
   cluster_->Send(source, std::move(reply));
+  return Status::OK();
 }
 
-void MpiStore::TakeTaskReply(std::string_view message) {
+Status MpiStore::TakeTaskReply(std::string_view message) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
   uint64_t ticket = 0, k = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U64(&ticket) && r.U64(&k));
+  if (!(r.Header(&type, &store) && r.U64(&ticket) && r.U64(&k))) {
+    return Status::Corruption("a task reply too short");
+  }
   {
     std::lock_guard lock(tasks_mu_);
     task_replies_[ticket] = k;
   }
   tasks_cv_.notify_all();
+  return Status::OK();
 }
 
 std::unique_ptr<Rounds> MpiStore::NewRounds(size_t local_workers) {
@@ -1208,23 +1247,37 @@ Result<Model> MpiStore::Snapshot() {
   return model;
 }
 
-void MpiStore::TakeShardChunk(int source, std::string_view message) {
+Status MpiStore::TakeShardChunk(int source, std::string_view message) {
   WireReader r(message);
   MessageType type;
   uint16_t store;
   uint32_t table = 0, count = 0;
   uint64_t first = 0;
-  DD_CHECK(r.Header(&type, &store) && r.U32(&table) && r.U64(&first) && r.U32(&count));
+  if (!(r.Header(&type, &store) && r.U32(&table) && r.U64(&first) && r.U32(&count))) {
+    return Status::Corruption("a snapshot chunk too short for its header");
+  }
   std::lock_guard lock(snapshot_mu_);
-  DD_CHECK(rank_ == 0 && snapshot_ != nullptr && table < tables_.size());
+  if (rank_ != 0 || snapshot_ == nullptr || table >= tables_.size()) {
+    return Status::Corruption("a snapshot chunk while no snapshot is gathered here");
+  }
   Table& out = snapshot_->table(table);
   const auto ranks = static_cast<size_t>(ranks_);
+  // Checked whole before any row is copied.
+  const size_t rows = out.rows();
+  const bool fits =
+      count == 0 || (first < rows && count <= rows &&
+                     (first + count - 1) * ranks + static_cast<size_t>(source) < rows);
+  if (!fits || r.remaining() != size_t{count} * out.dim() * sizeof(float)) {
+    return Status::Corruption("a snapshot chunk of rows rank " + std::to_string(source) +
+                              " does not hold");
+  }
   for (uint32_t i = 0; i < count; ++i) {
     const size_t id = (first + i) * ranks + static_cast<size_t>(source);
-    DD_CHECK(id < out.rows() && r.Values(out.dim(), false, out.row(id)));
+    DD_CHECK(r.Values(out.dim(), false, out.row(id)));
   }
   snapshot_rows_ += count;
   snapshot_cv_.notify_all();
+  return Status::OK();
 }
 
 }  // namespace deepdist

@@ -146,18 +146,21 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   };
 
   // MpiCluster::Handler, on the communication thread.
-  void OnMessage(int source, std::string_view message) override;
+  // Each handler reads its message whole before it acts; one it cannot
+  // read is an error (the cluster ends the job with it). A request whose
+  // body is damaged is answered with an error reply instead.
+  Status OnMessage(int source, std::string_view message) override;
   void OnPoll() override;
-  void ServePull(int source, std::string_view message);
-  void ServePush(int source, std::string_view message);
-  void TakeReply(int source, std::string_view message, bool push);
-  void ServePullChanged(int source, std::string_view message);
+  Status ServePull(int source, std::string_view message);
+  Status ServePush(int source, std::string_view message);
+  Status TakeReply(int source, std::string_view message, bool push);
+  Status ServePullChanged(int source, std::string_view message);
   // This rank's rows of [begin, end) changed for `client`, appended to
   // `out` as global ids.
   void TakeChanged(uint32_t client, size_t table, RowId begin, RowId end, std::vector<RowId>* out);
   // Marks this rank's rows `ids` (global ids) of `table` as changed by `by`.
   void MarkChanged(size_t table, std::span<const RowId> ids, uint32_t by);
-  void TakeShardChunk(int source, std::string_view message);
+  Status TakeShardChunk(int source, std::string_view message);
   // Quantized wires: what this rank's rows were for `client` when it last
   // got them, or null when it has not pulled; created when `create`, with
   // the initial model's values when `from_initial` (null if the client has
@@ -186,8 +189,8 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   // and its reply, or the atomic itself on rank 0).
   uint64_t NextTaskIndex(uint32_t source);
   std::atomic<uint64_t>& TaskCursor(uint32_t source);  // Rank 0.
-  void ServeTask(int source, std::string_view message);
-  void TakeTaskReply(std::string_view message);
+  Status ServeTask(int source, std::string_view message);
+  Status TakeTaskReply(std::string_view message);
 
   Status Validate(size_t table, std::span<const RowId> ids, size_t stride, const char* what) const;
   // Ticket for a call that is already settled.
