@@ -5,13 +5,13 @@
 // DecodeValues and binary16, and the quantized rows (DecodeQuantizedRow,
 // AddQuantizedRow).
 //
-// MpiStore reads its messages inside its handlers (OnMessage, ServePull,
-// ServePush, TakeReply, ServePullChanged, TakeShardChunk, ServeTask,
-// TakeTaskReply), which need a store made by a running MpiCluster, and so
-// MPI: they are not reachable here. Until they are factored out as decoders
-// of their own, this target walks each message as its handler does, through
-// the same WireReader calls, for a store of two small tables at rank 1 of 2,
-// checking a count against the bytes left before anything is sized by it.
+// MpiStore's handlers themselves (OnMessage, ServePull, ServePush,
+// TakeReply, ServePullChanged, TakeShardChunk, ServeTask, TakeTaskReply) are
+// fuzzed by mpi_store_fuzz, through a cluster without MPI. This target walks
+// each message as its handler does, through the same WireReader calls, for
+// a store of two small tables at rank 1 of 2, checking a count against the
+// bytes left before anything is sized by it, and checks the decoders'
+// answers against their definitions.
 // What the decoders must do: a read fails exactly when too few bytes are
 // left and otherwise takes what it reads; ids and values decode as uint32 or
 // uint64 and binary32 or binary16 (a binary16 comes back from FloatToHalf as

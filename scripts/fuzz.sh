@@ -117,6 +117,15 @@ write $m "$(hdr 8)$(le 8 11)\x00$(le 4 1)$(le 4 1)\xfe\x7f\x00\x81$(le 4 1)$(le 
   pull-changed-reply-int8
 write $m "$(hdr 9)$(le 8 12)$(le 4 0)" task-request
 write $m "$(hdr 10)$(le 8 12)$(le 8 42)" task-reply
+# The store's own handlers take the same messages after two bytes: the store
+# (rank, wire and rule) and what it asked before (fuzz/mpi_store_fuzz.cc).
+if [[ -d $seeds/mpi_store_fuzz ]]; then
+  for f in "$seeds/$m"/*; do
+    for prefix in '\x00\x00' '\x01\x00' '\x00\x01' '\x03\x02' '\x06\x03' '\x07\x04' '\x0e\x82'; do
+      { printf "$prefix"; cat "$f"; } >"$seeds/mpi_store_fuzz/$(basename "$f")-${prefix//\\x/}"
+    done
+  done
+fi
 
 echo "| target | executions | seconds | crashes |"
 echo "|---|---|---|---|"

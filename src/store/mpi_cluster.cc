@@ -511,8 +511,10 @@ std::unique_ptr<ParamStore> MpiCluster::MakeStore(Model model, std::unique_ptr<D
   auto store =
       std::make_unique<MpiStore>(this, NextStoreId(), std::move(model), std::move(descent), wire);
   // No rank sends to the store before every rank has registered it.
-  const Status status = Barrier();
-  DD_CHECK(status.ok());
+  if (!detached_) {
+    const Status status = Barrier();
+    DD_CHECK(status.ok());
+  }
   return store;
 }
 

@@ -1,6 +1,7 @@
 #include "src/store/mpi_store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -666,8 +667,10 @@ Status MpiStore::ServePullChanged(int source, std::string_view message) {
   Status status;
   const auto mode = static_cast<ChangedMode>(mode_byte);
   std::vector<Table>* sent = nullptr;
+  // A client is its own rank's (NewClient: id % ranks is the rank).
   if (mode_byte > static_cast<uint8_t>(ChangedMode::kFromInitial) ||
-      (mode != ChangedMode::kValues && bits_ == 0)) {
+      (mode != ChangedMode::kValues && bits_ == 0) || client == kNoClient ||
+      client % static_cast<uint32_t>(ranks_) != static_cast<uint32_t>(source)) {
     status = Status::Corruption("pull: malformed request");
   } else if (mode != ChangedMode::kValues) {
     const bool first = mode == ChangedMode::kFirst || mode == ChangedMode::kFromInitial;
@@ -871,7 +874,14 @@ Status MpiStore::ServePush(int source, std::string_view message) {
   // Checked whole before any row is applied, so that a damaged request
   // changes nothing: every table, id (this rank's, in range) and row.
   Status status;
-  if (quantized != 0 && bits_ == 0) status = Status::Corruption("push: malformed request");
+  // A delta's rate turns it into a gradient (Descent::ApplyDelta): positive.
+  if ((quantized != 0 && bits_ == 0) ||
+      (options.kind == PushOptions::Kind::kDelta &&
+       !(options.rate > 0 && std::isfinite(options.rate))) ||
+      (options.client != kNoClient &&
+       options.client % static_cast<uint32_t>(ranks_) != static_cast<uint32_t>(source))) {
+    status = Status::Corruption("push: malformed request");
+  }
   {
     WireReader scan = r;
     for (uint32_t s = 0; s < used_tables && status.ok(); ++s) {
