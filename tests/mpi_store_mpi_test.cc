@@ -1036,6 +1036,50 @@ TEST_F(MpiStoreTest, CheckpointShardsLoadOnAnyNumberOfRanks) {
   }
 }
 
+// (g2) Once LoadShard has put saved rows in, a quantized store offers no
+// initial model any more: a full replica's first pull brings every row
+// exactly (fp32), not as 4-bit deltas from the initial values, whose
+// rounding would stay in its view of the rows nobody changes again.
+TEST_F(MpiStoreTest, LoadedRowsArePulledExactlyOnAQuantizedWire) {
+  const Model initial = MakeModel();
+  auto store = Make(initial, MakeRule("sgd"), ClusterOptions::Wire::kInt4);
+  EXPECT_NE(store->initial_model(), nullptr);
+  // Saved rows unlike the initial ones by amounts 4 bits cannot carry.
+  Model saved_model = initial;
+  for (size_t t = 0; t < saved_model.num_tables(); ++t) {
+    Table& table = saved_model.table(t);
+    for (size_t r = 0; r < table.rows(); ++r) {
+      for (size_t c = 0; c < table.dim(); ++c) table.row(r)[c] += 0.001f * ((r * 13 + c * 5) % 97);
+    }
+  }
+  LocalStore saver(saved_model, MakeRule("sgd"));
+  Checkpoint saved;
+  ASSERT_TRUE(saver.SaveShard(saved).ok());
+  EXPECT_TRUE(store->LoadShard(saved).ok());
+  EXPECT_EQ(store->initial_model(), nullptr);
+  const uint32_t client = store->NewClient();
+  std::vector<ChangedRows> ranges(saved_model.num_tables());
+  for (size_t t = 0; t < ranges.size(); ++t) {
+    ranges[t].table = t;
+    ranges[t].end = saved_model.table(t).rows();
+  }
+  EXPECT_TRUE(store->Wait(store->PullChanged(client, ranges)).ok());
+  for (size_t t = 0; t < ranges.size(); ++t) {
+    const Table& want = saved_model.table(t);
+    const ChangedRows& got = ranges[t];
+    EXPECT_FALSE(got.deltas);
+    ASSERT_EQ(got.ids.size(), want.rows());
+    ASSERT_EQ(got.values.size(), want.rows() * want.dim());
+    for (size_t i = 0; i < got.ids.size(); ++i) {
+      for (size_t c = 0; c < want.dim(); ++c) {
+        EXPECT_EQ(got.values[i * want.dim() + c], want.row(got.ids[i])[c])
+            << "table " << t << " row " << got.ids[i];
+      }
+    }
+  }
+  EXPECT_TRUE(store->Barrier().ok());
+}
+
 // (i) Checkpoints across ranks, through the DeepDist scope: every rank
 // pauses and copies its shard at the same checkpoints, and any of them
 // resumes on the same ranks and on one process (every shard loaded there),

@@ -124,6 +124,7 @@ Status MpiStore::LoadShard(std::span<const Checkpoint* const> shards) {
   }
   Result<SavedShards> saved = SavedShards::Open(shards, shape, *descent_);
   if (!saved.ok()) return saved.status();
+  initial_ = Model();  // The rows are no longer the initial model's.
   const auto ranks = static_cast<RowId>(ranks_);
   for (size_t t = 0; t < tables_.size(); ++t) {
     const size_t dim = tables_[t].dim, per_row = shape[t].state;
@@ -577,7 +578,7 @@ Ticket MpiStore::PullChanged(uint32_t client, std::span<ChangedRows> ranges) {
       return Settled(Status::InvalidArgument("pull: from the initial model for some ranges only"));
     }
   }
-  if (from_initial && bits_ == 0) {
+  if (from_initial && initial_model() == nullptr) {
     return Settled(Status::InvalidArgument("pull: the store keeps no initial model"));
   }
   ChangedMode mode = ChangedMode::kValues;
@@ -669,7 +670,8 @@ Status MpiStore::ServePullChanged(int source, std::string_view message) {
   std::vector<Table>* sent = nullptr;
   // A client is its own rank's (NewClient: id % ranks is the rank).
   if (mode_byte > static_cast<uint8_t>(ChangedMode::kFromInitial) ||
-      (mode != ChangedMode::kValues && bits_ == 0) || client == kNoClient ||
+      (mode != ChangedMode::kValues && bits_ == 0) ||
+      (mode == ChangedMode::kFromInitial && initial_model() == nullptr) || client == kNoClient ||
       client % static_cast<uint32_t>(ranks_) != static_cast<uint32_t>(source)) {
     status = Status::Corruption("pull: malformed request");
   } else if (mode != ChangedMode::kValues) {

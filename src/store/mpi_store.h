@@ -75,7 +75,13 @@ class MpiStore : public ParamStore, private MpiCluster::Handler {
   Status Wait(Ticket ticket) override;
   bool Test(Ticket ticket) override;
   uint32_t NewClient() override;
-  const Model* initial_model() const override { return bits_ > 0 ? &initial_ : nullptr; }
+  // None once LoadShard has put saved rows in: a replica then pulls every
+  // row exactly (a first pull in fp32), not as deltas from the initial model
+  // (4-bit deltas of trained rows would stay in its view of the rows nobody
+  // changes again).
+  const Model* initial_model() const override {
+    return bits_ > 0 && initial_.num_tables() > 0 ? &initial_ : nullptr;
+  }
   Ticket PullChanged(uint32_t client, std::span<ChangedRows> ranges) override;
   bool RoundsPushes() const override { return bits_ > 0; }
   bool PullsDeltas() const override { return bits_ > 0; }
