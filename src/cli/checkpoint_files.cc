@@ -81,11 +81,24 @@ CheckpointWriter::CheckpointWriter(Cluster& cluster, std::string dir,
 
 std::string CheckpointWriter::path() const { return CheckpointPath(dir_); }
 
+void CheckpointWriter::RemoveShardsBut(uint64_t generation) const {
+  std::error_code ec;
+  const std::string current = "." + std::to_string(generation) + ".ddc";
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool shard = name.rfind("shard-", 0) == 0;
+    const bool named = generation > 0 && name.size() > current.size() &&
+                       name.compare(name.size() - current.size(), current.size(), current) == 0;
+    if (shard && !named) std::filesystem::remove(entry.path(), ec);
+  }
+}
+
 Status CheckpointWriter::Save(Checkpoint& mine) {
   const int ranks = cluster_.ranks();
   if (ranks == 1) {
     for (const auto& [name, bytes] : sections_) mine.Put(name, bytes);
     DD_RETURN_IF_ERROR(mine.Save(path()));
+    RemoveShardsBut(0);  // A distributed checkpoint's, which this one replaces.
     ++taken_;
     return Status::OK();
   }
@@ -104,17 +117,7 @@ Status CheckpointWriter::Save(Checkpoint& mine) {
     for (const auto& [name, bytes] : sections_) main.Put(name, bytes);
     main.Put("shards", std::to_string(ranks) + " " + std::to_string(generation));
     DD_RETURN_IF_ERROR(main.Save(path()));
-    // The files of earlier checkpoints (and of saves cut short) go.
-    std::error_code ec;
-    const std::string current = "." + std::to_string(generation) + ".ddc";
-    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-      const std::string name = entry.path().filename().string();
-      const bool shard = name.rfind("shard-", 0) == 0;
-      const bool mine_now =
-          name.size() > current.size() &&
-          name.compare(name.size() - current.size(), current.size(), current) == 0;
-      if (shard && !mine_now) std::filesystem::remove(entry.path(), ec);
-    }
+    RemoveShardsBut(generation);  // Earlier checkpoints' and saves cut short.
   }
   ++taken_;
   return Status::OK();

@@ -8,10 +8,11 @@
 // state), g counting the run's checkpoints. Once every rank's file is
 // whole (an AllGather of how each save went), rank 0 saves checkpoint.ddc
 // with what the command adds and the section "shards" = "R g", and removes
-// the shard files of other checkpoints. Every file is written atomically
-// (temporary file, fsync, rename), so a crash or kill at any point leaves
-// the last checkpoint.ddc and the files it names whole. The folder must be
-// one that every rank sees (a shared file system across nodes).
+// the shard files of other checkpoints (an embedded save removes them
+// all). Every file is written atomically (temporary file, fsync, rename),
+// so a crash or kill at any point leaves the last checkpoint.ddc and the
+// files it names whole. The folder must be one that every rank sees (a
+// shared file system across nodes).
 //
 // Loading reads checkpoint.ddc and, for a distributed save, the shard files
 // it names: the engine takes them all (Options::resume) on any number of
@@ -72,6 +73,9 @@ class CheckpointWriter {
   std::string path() const;
 
  private:
+  // Removes the folder's shard files but those of `generation` (all for 0).
+  void RemoveShardsBut(uint64_t generation) const;
+
   Cluster& cluster_;
   const std::string dir_;
   const std::map<std::string, std::string> sections_;
