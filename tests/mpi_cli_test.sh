@@ -201,6 +201,30 @@ PY
     run 120 "$bin" mlp train --input "$dir/digits.csv" --threads 2 --json --mode sync --epochs 20
     [[ $rc -eq 0 ]] || fail "embedded sync: exit $rc"
     [[ $(json_field loss) == "$mpi_loss" ]] || fail "sync loss $mpi_loss on 2 ranks, $(json_field loss) embedded"
+    # Checkpoints of the gradient form under MPI: a SIGTERM to one rank
+    # stops both with a final checkpoint of both shards; it resumes embedded.
+    "${mpiexec[@]}" "$bin" mlp train --input "$dir/digits.csv" --threads 1 --json --epochs 400 \
+      --checkpoint "$dir/mck" --checkpoint-every 0.05 >"$dir/out" 2>"$dir/err" &
+    launcher=$!
+    for _ in $(seq 600); do
+      [[ -f "$dir/mck/checkpoint.ddc" ]] && break
+      kill -0 "$launcher" 2>/dev/null || fail "mlp: the run ended before its first checkpoint"
+      sleep 0.1
+    done
+    sleep 0.2
+    kill -TERM "$(pgrep -P "$launcher" | tail -n 1)"
+    wait "$launcher"
+    rc=$?
+    [[ $rc -eq 143 ]] || fail "mlp: SIGTERM to one rank: exit $rc, want 143"
+    [[ $(grep -c '^deepdist: interrupted by .*checkpoint in ' "$dir/err") -eq 1 ]] ||
+      fail "mlp: want one line naming the checkpoint"
+    ls "$dir/mck" | grep -q '^shard-1-of-2\.' || fail "mlp: no shard of rank 1: $(ls "$dir/mck")"
+    run 120 "$bin" mlp train --resume "$dir/mck" --threads 2 --json --output "$dir/model2.txt"
+    [[ $rc -eq 0 ]] || fail "mlp: resumed embedded: exit $rc"
+    [[ $(json_field resumed) == True ]] || fail "mlp: not resumed"
+    [[ $(json_field epochs) == 400 ]] || fail "mlp: the checkpoint's epochs not taken"
+    /usr/bin/python3 -c "import sys; sys.exit(float(sys.argv[1]) < 0.95)" "$(json_field test_accuracy)" ||
+      fail "mlp: resumed test accuracy $(json_field test_accuracy) under 0.95"
     ;;
   logreg)
     # Sparse logistic regression over 10^6 features, 2 ranks (each pulls only
