@@ -1057,6 +1057,7 @@ TEST_F(MpiStoreTest, LoadedRowsArePulledExactlyOnAQuantizedWire) {
   ASSERT_TRUE(saver.SaveShard(saved).ok());
   EXPECT_TRUE(store->LoadShard(saved).ok());
   EXPECT_EQ(store->initial_model(), nullptr);
+  EXPECT_TRUE(store->Barrier().ok());  // Every owner has loaded its rows.
   const uint32_t client = store->NewClient();
   std::vector<ChangedRows> ranges(saved_model.num_tables());
   for (size_t t = 0; t < ranges.size(); ++t) {

@@ -386,6 +386,10 @@ Status CheckCheckpointOptions(const Options& options, ParamStore& store, size_t 
     }
   }
   DD_RETURN_IF_ERROR(store.LoadShard(options.resume));
+  // No rank's workers pull before every rank holds its saved rows: a row
+  // pulled from an owner that has not loaded yet would be the initial one,
+  // and stay so in a replica that nobody's later change refreshes.
+  if (store.ranks() > 1) DD_RETURN_IF_ERROR(store.Barrier());
   *resume = std::move(point);
   return Status::OK();
 }
