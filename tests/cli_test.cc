@@ -919,7 +919,7 @@ TEST_F(CliTest, UnknownCommandIsNamed) {
   };
   for (const Case& c : {
            Case{{"frob"},
-                "deepdist: frob: unknown command (deepdist takes word2vec, mlp or logreg)"},
+                "deepdist: frob: unknown command (deepdist takes word2vec, mlp, logreg or corpus)"},
            Case{{"word2vec", "frob"},
                 "deepdist: frob: unknown command (deepdist word2vec takes train"},
            Case{{"mlp", "frob", "--input", "x"}, "deepdist: frob: unknown command (deepdist mlp"},

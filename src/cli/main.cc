@@ -126,6 +126,7 @@ int Main(int argc, char** argv) {
   RegisterWord2VecEval(*word2vec, run);
   RegisterMlp(app, run);
   RegisterLogreg(app, run);
+  RegisterCorpus(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
