@@ -6,8 +6,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "deepdist/partition.h"
@@ -109,16 +111,34 @@ class GzipReader : public PartitionReader {
   Status Open() {
     file_ = gzopen(spec_.path.c_str(), "rb");
     if (file_ == nullptr) return Status::IOError(spec_.path + ": cannot open");
-    gzbuffer(file_, 1 << 18);
+    // zlib's buffers (input, and twice that for output) sized to the file:
+    // 256 KiB for a corpus, a few KiB for a small file opened many times.
+    struct stat st;
+    unsigned buffer = 1 << 18;
+    if (stat(spec_.path.c_str(), &st) == 0 && st.st_size < buffer) {
+      buffer = std::max<unsigned>(8 * 1024, static_cast<unsigned>(st.st_size));
+    }
+    gzbuffer(file_, buffer);
     return Status::OK();
   }
 
   Status ForEachChunk(const std::function<void(std::string_view)>& fn) override {
-    std::string buf;
+    // Reads start at 16 KiB and double up to kChunkBytes, so a small file
+    // costs a small buffer; the buffer is never zero-filled, only read into.
+    std::unique_ptr<char[]> buf;
+    size_t capacity = 0;
+    size_t chunk = 16 * 1024;
     size_t carry = 0;  // Bytes at the front of buf left from the last read.
     for (;;) {
-      buf.resize(carry + kChunkBytes);
-      int n = gzread(file_, buf.data() + carry, static_cast<unsigned>(kChunkBytes));
+      if (carry + chunk > capacity) {
+        const size_t grown = std::max(carry + chunk, 2 * capacity);
+        std::unique_ptr<char[]> bigger(new char[grown]);
+        if (carry > 0) std::memcpy(bigger.get(), buf.get(), carry);
+        buf = std::move(bigger);
+        capacity = grown;
+      }
+      int n = gzread(file_, buf.get() + carry, static_cast<unsigned>(chunk));
+      chunk = std::min(kChunkBytes, 2 * chunk);
       int err = 0;
       gzerror(file_, &err);
       if (n < 0 || (n == 0 && err != Z_OK)) {
@@ -126,16 +146,16 @@ class GzipReader : public PartitionReader {
       }
       const size_t have = carry + static_cast<size_t>(n);
       if (n == 0) {
-        if (have > 0) fn(std::string_view(buf.data(), have));
+        if (have > 0) fn(std::string_view(buf.get(), have));
         return Status::OK();
       }
-      size_t cut = LastBoundary(buf.data(), have, split_on_);
+      size_t cut = LastBoundary(buf.get(), have, split_on_);
       if (cut == 0) {  // One unit longer than all we have: keep reading.
         carry = have;
         continue;
       }
-      fn(std::string_view(buf.data(), cut));
-      std::memmove(buf.data(), buf.data() + cut, have - cut);
+      fn(std::string_view(buf.get(), cut));
+      std::memmove(buf.get(), buf.get() + cut, have - cut);
       carry = have - cut;
     }
   }
