@@ -721,6 +721,7 @@ TEST_F(CliTest, BadFlagValues) {
       {"--min-alpha", "0"},
       {"--min-alpha", "x"},
       {"--kernel", "gemm"},
+      {"--loss", "softmax"},
       {"--push-every", "0"},
       {"--fetch-every", "-2"},
       {"--hot-rows", "-1"},
@@ -874,6 +875,39 @@ TEST_F(CliTest, BatchedKernelTrainsAndUnknownKernelIsRefused) {
   const fs::path refused = dir_ / "refused.bin";
   ExpectTrainError(Train(corpus_.string(), refused.string(), {"--kernel", "matrix"}), 2, "--kernel",
                    refused);
+}
+
+// Hierarchical softmax trains, says so, and resumes as such; the flags of
+// negative sampling are refused beside it, not ignored; a checkpoint saved
+// before --loss existed resumes as negative sampling.
+TEST_F(CliTest, HierarchicalSoftmaxTrainsAndRefusesNegativeSamplingFlags) {
+  const fs::path output = dir_ / "hs.txt";
+  const fs::path dir = dir_ / "hs-checkpoint";
+  CommandResult r = Train(corpus_.string(), output.string(),
+                          {"--loss", "hs", "--json", "--quiet", "--checkpoint", dir.string(),
+                           "--checkpoint-every", "0.01", "--epochs", "100"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = LastJson(r);
+  EXPECT_EQ(j["loss_function"].get<std::string>(), "hs");
+  EXPECT_GT(j["loss"].get<double>(), 0.0);
+  EXPECT_TRUE(fs::exists(output));
+  ASSERT_TRUE(fs::exists(dir / "checkpoint.ddc"));
+  r = Deepdist({"word2vec", "train", "--output", output.string(), "--resume", dir.string(),
+                "--json", "--quiet"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(LastJson(r)["loss_function"].get<std::string>(), "hs");
+  ExpectError(Deepdist({"word2vec", "train", "--output", output.string(), "--resume", dir.string(),
+                        "--loss", "ns"}),
+              2, "--loss: conflicts with the checkpoint's \"hs\"");
+
+  const fs::path refused = dir_ / "refused.txt";
+  ExpectTrainError(Train(corpus_.string(), refused.string(), {"--loss", "hs", "--negative", "5"}),
+                   2, "--negative: --loss hs draws no negatives", refused);
+  ExpectTrainError(
+      Train(corpus_.string(), refused.string(), {"--loss", "hs", "--kernel", "batched"}), 2,
+      "--kernel: batched shares negatives", refused);
+  r = Train(corpus_.string(), refused.string(), {"--loss", "hs", "--kernel", "pair", "--quiet"});
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 // An empty --output cannot be named by its path, so the message names the flag.

@@ -65,9 +65,12 @@ epochs=2
 common=(word2vec train --input "$dir/parts" --dim 16 --min-count 1 --epochs $epochs --threads 1
   --quiet --json)
 case "$case_name" in
-  train | fp32 | sync | adagrad)
+  train | fp32 | sync | adagrad | hs)
     extra=()
     [[ $case_name == fp32 ]] && extra=(--wire fp32)
+    # Hierarchical softmax: "out" holds the Huffman tree's nodes, sharded
+    # by row as the words are.
+    [[ $case_name == hs ]] && extra=(--loss hs)
     [[ $case_name == sync ]] && extra=(--mode sync)
     [[ $case_name == adagrad ]] && extra=(--optimizer adagrad --alpha 0.1)
     run 120 "${mpiexec[@]}" "$bin" "${common[@]}" --output "$dir/v.txt" "${extra[@]}"

@@ -376,16 +376,26 @@ double MaxRoundings(const Table& want, const Table& got, const Table& initial) {
   return most;
 }
 
+// Skip-gram and CBOW, each with negative sampling and hierarchical softmax.
+std::vector<std::pair<Architecture, bool>> ModelsAndLosses() {
+  return {{Architecture::kSkipGram, false},
+          {Architecture::kCbow, false},
+          {Architecture::kSkipGram, true},
+          {Architecture::kCbow, true}};
+}
+
 TEST_F(TrainerTest, OneWorkerOnTheReplicaPathGivesTheHogwildVectors) {
   // With one worker nobody else changes the master, so training on a
   // replica must give the Hogwild path's vectors: the same kernel at the
   // same rates on the same values. The one difference is that the master
   // receives old + (new - old) instead of new, which may round to the next
   // float. Pushing only at the end leaves exactly that one rounding.
-  for (const Architecture arch : {Architecture::kSkipGram, Architecture::kCbow}) {
-    SCOPED_TRACE(arch == Architecture::kCbow ? "cbow" : "skip-gram");
+  for (const auto& [arch, hs] : ModelsAndLosses()) {
+    SCOPED_TRACE(std::string(arch == Architecture::kCbow ? "cbow" : "skip-gram") +
+                 (hs ? " hs" : " ns"));
     TrainerOptions o = Options();
     o.model = arch;
+    o.hierarchical_softmax = hs;
     const Run hogwild = Train(o, MakeSgd());
     EXPECT_EQ(hogwild.pushed, 0u);
     TrainerOptions r = o;
@@ -426,10 +436,12 @@ TEST_F(TrainerTest, OneWorkerOnAFullReplicaTrainsTheHogwildValues) {
   // trains exactly the Hogwild path's values (the same loss, bit for bit)
   // however often it pushes. The master receives the changes in steps, each
   // one rounding of old + (new - old).
-  for (const Architecture arch : {Architecture::kSkipGram, Architecture::kCbow}) {
-    SCOPED_TRACE(arch == Architecture::kCbow ? "cbow" : "skip-gram");
+  for (const auto& [arch, hs] : ModelsAndLosses()) {
+    SCOPED_TRACE(std::string(arch == Architecture::kCbow ? "cbow" : "skip-gram") +
+                 (hs ? " hs" : " ns"));
     TrainerOptions o = Options();
     o.model = arch;
+    o.hierarchical_softmax = hs;
     const Run hogwild = Train(o, MakeSgd());
     TrainerOptions r = o;
     r.force_store_path = true;
@@ -541,9 +553,12 @@ TEST_F(TrainerTest, SyncModeTrainsThroughTheStoreInRounds) {
 }
 
 TEST_F(TrainerTest, WordsOfOneTopicEndUpCloser) {
-  for (const Architecture arch : {Architecture::kSkipGram, Architecture::kCbow}) {
+  for (const auto& [arch, hs] : ModelsAndLosses()) {
+    SCOPED_TRACE(std::string(arch == Architecture::kCbow ? "cbow" : "skip-gram") +
+                 (hs ? " hs" : " ns"));
     TrainerOptions o = Options();
     o.model = arch;
+    o.hierarchical_softmax = hs;
     o.threads = 2;
     const Run run = Train(o, MakeSgd());
     double within = 0, across = 0;

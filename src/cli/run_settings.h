@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <optional>
 #include <vector>
 
 #include "deepdist/partition.h"
@@ -30,6 +31,9 @@ struct Setting {
   std::function<std::string(const Flags&)> get;
   std::function<bool(Flags&, const std::string&)> set;
   bool may_change = false;
+  // The value a checkpoint saved before this setting existed stands for
+  // (the flag's default then); unset: such a checkpoint is refused.
+  std::optional<std::string> absent;
 };
 
 // A setting bound to the field `field(flags)` returns: numbers as text
@@ -76,6 +80,13 @@ Setting<Flags> Bind(std::string name, Field field, bool may_change = false) {
   return s;
 }
 
+// `s`, taking `absent` where a checkpoint predates it.
+template <typename Flags>
+Setting<Flags> WithAbsent(Setting<Flags> s, std::string absent) {
+  s.absent = std::move(absent);
+  return s;
+}
+
 // The names of `settings` given on `cmd`'s command line.
 template <typename Flags>
 std::set<std::string> GivenSettings(const CLI::App& cmd,
@@ -104,10 +115,14 @@ std::string ApplySettings(const std::vector<Setting<Flags>>& settings, const std
   if (!j.is_object()) return "--resume: " + source + ": the saved settings are damaged";
   for (const Setting<Flags>& s : settings) {
     auto it = j.find(s.name);
-    if (it == j.end() || !it->is_string()) {
+    std::string value;
+    if (it != j.end() && it->is_string()) {
+      value = it->template get<std::string>();
+    } else if (it == j.end() && s.absent) {
+      value = *s.absent;
+    } else {
       return "--resume: " + source + ": no saved setting " + s.name;
     }
-    const std::string value = it->template get<std::string>();
     if (given.count(s.name) > 0) {
       if (!s.may_change && s.get(*f) != value) {
         std::string shown = value;

@@ -58,6 +58,7 @@ struct TrainFlags {
   double momentum = 0;
   std::string mode = "async";
   std::string kernel = "batched";
+  std::string loss = "ns";
   unsigned long long seed = 1;
   std::string save_vocab;
   std::string init_vectors;
@@ -116,6 +117,13 @@ std::string Validate(const TrainFlags& f) {
     return "--mode: must be async or sync, not \"" + f.mode + "\"";
   if (f.kernel != "pair" && f.kernel != "batched")
     return "--kernel: must be pair or batched, not \"" + f.kernel + "\"";
+  if (f.loss != "ns" && f.loss != "hs")
+    return "--loss: must be ns or hs, not \"" + f.loss + "\"";
+  // Hierarchical softmax draws no negatives and trains pair by pair.
+  if (f.loss == "hs" && f.given.count("negative") > 0)
+    return "--negative: --loss hs draws no negatives (hierarchical softmax)";
+  if (f.loss == "hs" && f.given.count("kernel") > 0 && f.kernel == "batched")
+    return "--kernel: batched shares negatives; --loss hs trains pair by pair";
   if (f.push_every != kUnset && (f.push_every < 1 || f.push_every > (1ll << 40)))
     return "--push-every: must be between 1 and 2^40 words";
   if (f.fetch_every != kUnset && (f.fetch_every < 1 || f.fetch_every > (1ll << 40)))
@@ -190,6 +198,10 @@ const std::vector<Setting<TrainFlags>>& Settings() {
           "mode", [](F & f) -> auto& { return f.mode; }),
       Bind<F>(
           "kernel", [](F & f) -> auto& { return f.kernel; }),
+      // Checkpoints from before --loss trained negative sampling.
+      WithAbsent(Bind<F>(
+                     "loss", [](F & f) -> auto& { return f.loss; }),
+                 "ns"),
       Bind<F>(
           "seed", [](F & f) -> auto& { return f.seed; }),
       Bind<F>(
@@ -391,7 +403,8 @@ int RunTrain(const TrainFlags& flags) {
   options.seed = f.seed;
   options.sync = f.mode == "sync";
   options.interrupt = Interrupts::flag();
-  options.shared_negatives = f.kernel == "batched";
+  options.hierarchical_softmax = f.loss == "hs";
+  options.shared_negatives = f.kernel == "batched" && !options.hierarchical_softmax;
   // Fail before any work when an output cannot be written (rank 0 writes)
   // or the questions cannot be read (rank 0 evaluates).
   Status writable;
@@ -703,6 +716,7 @@ int RunTrain(const TrainFlags& flags) {
       j["resumed_words"] = resumed_words;
     }
     j["loss"] = loss;
+    j["loss_function"] = f.loss;  // ns or hs: what `loss` is the mean of.
     j["epoch_loss"] = epoch_loss;
     j["train_seconds"] = stats->seconds;
     j["threads"] = options.threads;
@@ -721,7 +735,8 @@ int RunTrain(const TrainFlags& flags) {
     std::printf(
         "trained %s on %llu words in %.1f s (%.0f words/s), %zu words in the vocabulary, "
         "final loss %.4f; vectors in %s\n",
-        f.model.c_str(), static_cast<unsigned long long>(words), seconds, wps, vocab->size(), loss,
+        (f.model + (f.loss == "hs" ? " with hierarchical softmax" : "")).c_str(),
+        static_cast<unsigned long long>(words), seconds, wps, vocab->size(), loss,
         f.output.c_str());
   }
   return 0;
@@ -771,6 +786,11 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--kernel", flags->kernel,
                   "pair (word2vec.c's per-pair updates) or batched (each window scored as one "
                   "small matrix product; skip-gram shares its negatives across the window)")
+      ->capture_default_str();
+  cmd->add_option("--loss", flags->loss,
+                  "ns (negative sampling, --negative words per pair) or hs (hierarchical "
+                  "softmax over the vocabulary's Huffman tree, pair by pair; word2vec.c's -hs 1 "
+                  "-negative 0)")
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
   cmd->add_option("--save-vocab", flags->save_vocab,

@@ -14,6 +14,7 @@
 #define DEEPDIST_SGNS_TABLES_ONCE
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 namespace deepdist::word2vec {
 namespace {
@@ -367,6 +368,18 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
   auto in_state = [&](int32_t w) { return kAdaGrad ? r.InState(w) : nullptr; };
   auto train_targets = [&](const float* input, int32_t word) {
     Zero(error, n);
+    if (c.tree != nullptr) {
+      // Hierarchical softmax: the inner nodes on the word's path, each
+      // towards label 1 - code (word2vec.c's convention).
+      const std::span<const int32_t> points = c.tree->Points(word);
+      const std::span<const uint8_t> codes = c.tree->Codes(word);
+      for (size_t d = 0; d < points.size(); ++d) {
+        r.MarkOut(points[d]);
+        TrainTarget<kAdaGrad>(input, r.Out(points[d]), out_state(points[d]), error,
+                              1.0f - static_cast<float>(codes[d]), alpha, lr, n, stats);
+      }
+      return;
+    }
     for (int d = 0; d <= c.negative; ++d) {
       int32_t target = word;
       if (d > 0) {
@@ -660,15 +673,17 @@ void TrainSentenceImpl(const KernelConfig& c, const int32_t* words, size_t n, fl
   // moves the rows at rate alpha.
   const bool adagrad = rows.in_state != nullptr;
   DD_CHECK((rows.out_state != nullptr) == adagrad);
+  // Hierarchical softmax has no negatives to share: pair by pair.
+  const bool plain = !c.shared_negatives || c.tree != nullptr;
   if (adagrad) {
-    if (!c.shared_negatives) {
+    if (plain) {
       TrainPlain<true>(c, words, len, 1.0f, alpha, rng, r, scratch, stats);
     } else if (c.cbow) {
       TrainCbowShared<true>(c, words, len, 1.0f, alpha, rng, r, scratch, stats);
     } else {
       TrainSkipGramShared<true>(c, words, len, 1.0f, alpha, rng, r, scratch, stats);
     }
-  } else if (!c.shared_negatives) {
+  } else if (plain) {
     TrainPlain<false>(c, words, len, alpha, 0.0f, rng, r, scratch, stats);
   } else if (c.cbow) {
     TrainCbowShared<false>(c, words, len, alpha, 0.0f, rng, r, scratch, stats);
@@ -695,6 +710,15 @@ void PlanSentence(const KernelConfig& c, const int32_t* words, size_t n, uint64_
                   std::vector<int32_t>* touched) {
   const int64_t len = static_cast<int64_t>(n);
   touched->insert(touched->end(), words, words + n);
+  if (c.tree != nullptr) {
+    // Every word's path (a word whose window turns out empty trains none:
+    // a few rows more than needed, and no random draw to repeat).
+    for (size_t i = 0; i < n; ++i) {
+      const std::span<const int32_t> points = c.tree->Points(words[i]);
+      touched->insert(touched->end(), points.begin(), points.end());
+    }
+    return;
+  }
   const int cbow_batch = std::clamp(c.cbow_batch, 1, kMaxCbowBatch);
   int batched = 0;
   auto draw_batch = [&]() {

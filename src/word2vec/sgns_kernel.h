@@ -1,5 +1,5 @@
-// The word2vec training kernel: skip-gram and CBOW with negative sampling,
-// one sentence at a time, with word2vec.c's reduced random windows. Two
+// The word2vec training kernel: skip-gram and CBOW with negative sampling
+// (or hierarchical softmax, KernelConfig::tree), one sentence at a time, with word2vec.c's reduced random windows. Two
 // families: word2vec.c's per-pair updates (shared_negatives = false, the
 // reference), and the batched kernels (shared_negatives = true, the default
 // of the trainer), which score each window as one small matrix product in
@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "src/word2vec/huffman.h"
 #include "src/word2vec/negative_table.h"
 
 namespace deepdist::word2vec {
@@ -43,6 +44,11 @@ struct KernelConfig {
   // its own centre word and the shared negatives. More than 1 costs accuracy
   // (docs/BENCHMARKS.md), so the trainer keeps 1.
   int cbow_batch = 1;
+  // Hierarchical softmax instead of negative sampling, when set: each
+  // (input, word) pair trains the inner nodes on the word's path, whose
+  // output rows are the tree's node rows (HuffmanTree). Always pair by pair,
+  // as word2vec.c: `negative`, `negatives` and `shared_negatives` are unused.
+  const HuffmanTree* tree = nullptr;
 };
 
 inline constexpr int kMaxCbowBatch = 16;

@@ -412,6 +412,11 @@ Result<TrainStats> Trainer::Run(const std::vector<PartitionSpec>& partitions, De
   shared.config.stride = stride;
   shared.config.negatives = &negatives;
   shared.config.shared_negatives = o.shared_negatives;
+  std::optional<HuffmanTree> tree;
+  if (o.hierarchical_softmax) {
+    tree.emplace(vocab_.counts());
+    shared.config.tree = &*tree;
+  }
   shared.vocab = &vocab_;
   shared.keep = &keep;
   shared.schedule = Schedule();

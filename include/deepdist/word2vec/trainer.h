@@ -1,8 +1,9 @@
-// Trainer: word2vec (skip-gram or CBOW, negative sampling) on a ParamStore.
+// Trainer: word2vec (skip-gram or CBOW, negative sampling or hierarchical
+// softmax) on a ParamStore.
 //
 // The model has two tables, "in" (the word vectors, initialised uniformly in
-// +-1/dim as gensim does) and "out" (the negative-sampling weights,
-// zero). Worker threads take (epoch, partition) tasks from the store's task
+// +-1/dim as gensim does) and "out" (the negative-sampling weights, or the
+// hierarchical softmax's tree nodes; zero). Worker threads take (epoch, partition) tasks from the store's task
 // source (under MPI, each rank its share), stream their partition, look
 // words up, subsample, and train sentence by sentence on their Replica:
 //  - when the store hands out its master tables (SGD in the embedded store),
@@ -84,6 +85,11 @@ struct TrainerOptions {
   // negatives shared across each window (the window's inputs and targets
   // updated together as small matrix products). CBOW is the same either way.
   bool shared_negatives = true;
+  // Hierarchical softmax (word2vec.c's -hs 1 -negative 0) instead of
+  // negative sampling: "out" holds the inner nodes of the vocabulary's
+  // Huffman tree, and each pair trains the nodes on its word's path, pair by
+  // pair (negative and shared_negatives are then unused).
+  bool hierarchical_softmax = false;
   // Every snapshot_every seconds of training (0: never), the master "in"
   // rows (the word vectors, as a one-table Model) go to on_snapshot, pulled
   // while the workers go on (Options::snapshot_every). For the Train that
