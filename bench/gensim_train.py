@@ -41,6 +41,8 @@ def main(argv):
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--hs", type=int, choices=[0, 1], default=0,
+                        help="1: hierarchical softmax (use with --negative 0)")
     parser.add_argument("--sample", type=float, default=1e-4)
     parser.add_argument("--min-count", "--min_count", dest="min_count", type=int, default=5)
     parser.add_argument("--alpha", type=float, default=0.025)
@@ -55,7 +57,7 @@ def main(argv):
         return 1
 
     model = Word2Vec(sg=args.sg, vector_size=args.dim, window=args.window,
-                     negative=args.negative, hs=0, sample=args.sample,
+                     negative=args.negative, hs=args.hs, sample=args.sample,
                      min_count=args.min_count, alpha=args.alpha, epochs=args.epochs,
                      workers=args.threads, seed=args.seed)
     start = time.perf_counter()

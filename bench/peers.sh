@@ -5,7 +5,7 @@
 # Usage:
 #   bench/peers.sh [--epochs N] [--runs R] [--models sg,cbow] [--corpus PATH]
 #                  [--questions PATH] [--only deepdist,gensim,fasttext] [--threads T]
-#                  [--deepdist PATH] [--deepdist-args "EXTRA TRAIN FLAGS"]
+#                  [--deepdist PATH] [--deepdist-args "EXTRA TRAIN FLAGS"] [--loss ns|hs]
 #
 # Defaults: 1 epoch, 1 run, skip-gram only, data/corpus.txt, data/questions-words.txt,
 # all three tools, 2 threads, build/deepdist. Missing data under data/ is fetched with
@@ -13,6 +13,8 @@
 #
 # Settings shared by every trainer: dim 100, window 5, negative 5, sample 1e-4,
 # min-count 5, alpha 0.025 (skip-gram) or 0.05 (CBOW), T threads, N epochs.
+# --loss hs trains hierarchical softmax instead of negative sampling, with no negatives:
+# deepdist --loss hs, gensim hs=1 negative=0, fastText -loss hs.
 #   deepdist  build/deepdist word2vec train ... --json on the corpus as it is;
 #   gensim    bench/gensim_train.py (Word2Vec, corpus_file mode) on a copy of the corpus
 #             split into 1000-word lines (cached next to the corpus as NAME-1000.txt),
@@ -65,9 +67,10 @@ only=deepdist,gensim,fasttext
 threads=2
 deepdist="$root/build/deepdist"
 deepdist_args=""
+loss=ns
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --epochs | --runs | --models | --corpus | --questions | --only | --threads | --deepdist | --deepdist-args)
+    --epochs | --runs | --models | --corpus | --questions | --only | --threads | --deepdist | --deepdist-args | --loss)
       [[ $# -ge 2 ]] || die "$1 needs a value"
       ;;&
     --epochs) epochs=$2; shift 2 ;;
@@ -79,6 +82,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --deepdist) deepdist=$2; shift 2 ;;
     --deepdist-args) deepdist_args=$2; shift 2 ;;
+    --loss) loss=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -86,6 +90,18 @@ done
 [[ $epochs =~ ^[1-9][0-9]*$ ]] || die "--epochs must be a positive integer, not '$epochs'"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer, not '$runs'"
 [[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer, not '$threads'"
+[[ $loss == ns || $loss == hs ]] || die "--loss takes ns or hs, not '$loss'"
+# Each tool's flags for the loss: negative sampling with NEGATIVE words, or
+# hierarchical softmax with none.
+if [[ $loss == ns ]]; then
+  deepdist_loss=(--negative "$NEGATIVE")
+  gensim_loss=(--negative "$NEGATIVE" --hs 0)
+  fasttext_loss=(-neg "$NEGATIVE" -loss ns)
+else
+  deepdist_loss=(--loss hs)
+  gensim_loss=(--negative 0 --hs 1)
+  fasttext_loss=(-loss hs)
+fi
 
 IFS=, read -r -a model_list <<<"$models"
 for m in "${model_list[@]}"; do
@@ -303,7 +319,7 @@ run_deepdist() {  # MODEL ALPHA RUN
   local model=$1 alpha=$2 run=$3 p="$work/deepdist-$1-$3"
   local vec="$p.bin" ok=1
   if ! timed "$p" "$deepdist" word2vec train --input "$corpus" --output "$vec" --model "$model" \
-    --dim "$DIM" --window "$WINDOW" --negative "$NEGATIVE" --sample "$SAMPLE" \
+    --dim "$DIM" --window "$WINDOW" "${deepdist_loss[@]}" --sample "$SAMPLE" \
     --min-count "$MIN_COUNT" --alpha "$alpha" --epochs "$epochs" --threads "$threads" \
     $deepdist_args --json; then
     fail_note "$p" "deepdist word2vec train"
@@ -336,7 +352,7 @@ run_gensim() {  # MODEL ALPHA RUN
   [[ $model == sg ]] || sg=0
   # One BLAS thread: gensim's own worker threads are the --threads cores it may use.
   if ! OPENBLAS_NUM_THREADS=1 timed "$p" "$PY" "$root/bench/gensim_train.py" --corpus-file "$lines_corpus" \
-    --output "$vec" --sg "$sg" --dim "$DIM" --window "$WINDOW" --negative "$NEGATIVE" \
+    --output "$vec" --sg "$sg" --dim "$DIM" --window "$WINDOW" "${gensim_loss[@]}" \
     --sample "$SAMPLE" --min-count "$MIN_COUNT" --alpha "$alpha" --epochs "$epochs" --threads "$threads"; then
     fail_note "$p" "gensim_train.py"
     return 1
@@ -354,7 +370,7 @@ run_fasttext() {  # MODEL ALPHA RUN
   local command=skipgram ok=1
   [[ $model == sg ]] || command=cbow
   if ! timed "$p" fasttext "$command" -input "$corpus" -output "$p" -dim "$DIM" -ws "$WINDOW" \
-    -neg "$NEGATIVE" -t "$SAMPLE" -minCount "$MIN_COUNT" -lr "$alpha" -epoch "$epochs" \
+    "${fasttext_loss[@]}" -t "$SAMPLE" -minCount "$MIN_COUNT" -lr "$alpha" -epoch "$epochs" \
     -thread "$threads" -minn 0 -maxn 0 -verbose 0; then
     fail_note "$p" "fasttext $command"
     return 1
@@ -408,7 +424,7 @@ REPORT_DATE=$(date '+%Y-%m-%d %H:%M %Z') \
 REPORT_MACHINE="${cpu:-unknown CPU}, nproc $(nproc)" \
 REPORT_CORPUS="${corpus#"$root"/}$corpus_source, $tokens tokens" \
 REPORT_QUESTIONS="${questions#"$root"/}" \
-REPORT_SETTINGS="dim $DIM, window $WINDOW, negative $NEGATIVE, sample $SAMPLE, min-count $MIN_COUNT, alpha 0.025 (sg) / 0.05 (cbow), threads $threads, epochs $epochs, runs $runs, analogy over the $RESTRICT most frequent words" \
+REPORT_SETTINGS="dim $DIM, window $WINDOW, $([[ $loss == ns ]] && echo "negative $NEGATIVE" || echo "hierarchical softmax (no negatives)"), sample $SAMPLE, min-count $MIN_COUNT, alpha 0.025 (sg) / 0.05 (cbow), threads $threads, epochs $epochs, runs $runs, analogy over the $RESTRICT most frequent words" \
 REPORT_VERSIONS="deepdist $commit${deepdist_args:+ ($deepdist_args)}, gensim $gensim_version, fastText $fasttext_version" \
   "$PY" - "$rows" >"$report" <<'PY' || check_status=$?
 import csv, os, statistics, sys

@@ -22,6 +22,8 @@ namespace {
 // word2vec.c's sigmoid table: scores beyond +-kMaxExp saturate.
 constexpr float kMaxExp = 6.0f;
 constexpr int kTableSize = 1024;
+// Hierarchical softmax scores this many nodes of a path at once.
+constexpr size_t kHsBlock = 64;
 
 struct SigmoidTables {
   float sigmoid[kTableSize + 1];
@@ -366,17 +368,36 @@ void TrainPlain(const KernelConfig& c, const int32_t* words, int64_t len, float 
   // leaves the input's accumulated change in `error`.
   auto out_state = [&](int32_t w) { return kAdaGrad ? r.OutState(w) : nullptr; };
   auto in_state = [&](int32_t w) { return kAdaGrad ? r.InState(w) : nullptr; };
+  float** nodes = c.tree != nullptr ? carve.Take<float*>(kHsBlock) : nullptr;
+  float* node_grad = c.tree != nullptr ? carve.Take<float>(kHsBlock) : nullptr;
   auto train_targets = [&](const float* input, int32_t word) {
     Zero(error, n);
     if (c.tree != nullptr) {
       // Hierarchical softmax: the inner nodes on the word's path, each
-      // towards label 1 - code (word2vec.c's convention).
+      // towards label 1 - code (word2vec.c's convention). A path's nodes
+      // are distinct rows and the input does not move until the path is
+      // done, so word2vec.c's node-by-node loop equals scoring the nodes
+      // together, then gathering the input's change from the old node rows
+      // and moving the nodes: one pass over the input for up to kHsBlock
+      // scores, and one over error for their sum.
       const std::span<const int32_t> points = c.tree->Points(word);
       const std::span<const uint8_t> codes = c.tree->Codes(word);
-      for (size_t d = 0; d < points.size(); ++d) {
-        r.MarkOut(points[d]);
-        TrainTarget<kAdaGrad>(input, r.Out(points[d]), out_state(points[d]), error,
-                              1.0f - static_cast<float>(codes[d]), alpha, lr, n, stats);
+      for (size_t first = 0; first < points.size(); first += kHsBlock) {
+        const int count = static_cast<int>(std::min(kHsBlock, points.size() - first));
+        for (int d = 0; d < count; ++d) {
+          r.MarkOut(points[first + d]);
+          nodes[d] = r.Out(points[first + d]);
+        }
+        DotMany(input, nodes, count, n, node_grad);
+        for (int d = 0; d < count; ++d) {
+          node_grad[d] = PairGradient(node_grad[d], codes[first + d] == 0, alpha, stats);
+        }
+        Combine(node_grad, 1, nodes, count, n, /*accumulate=*/first > 0, error);
+        for (int d = 0; d < count; ++d) {
+          if (node_grad[d] != 0.0f) {
+            Move<kAdaGrad>(node_grad[d], input, nodes[d], out_state(points[first + d]), lr, n);
+          }
+        }
       }
       return;
     }
@@ -757,7 +778,8 @@ size_t ScratchFloats(const KernelConfig& c) {
   const size_t targets = static_cast<size_t>(c.negative) + 1;
   const size_t negs = static_cast<size_t>(c.negative);
   const size_t batch = static_cast<size_t>(std::clamp(c.cbow_batch, 1, kMaxCbowBatch));
-  const size_t plain = 2 * (c.stride + slack);
+  // Hierarchical softmax adds a block of node pointers and gradients.
+  const size_t plain = 2 * (c.stride + slack) + (kHsBlock * (ptr + 1) + 2 * slack);
   // AdaGrad adds the rows' state pointers.
   const size_t skip_gram = 2 * (inputs + targets) * ptr + inputs * targets + targets * c.stride +
                            2 * targets + 8 * slack;
