@@ -144,50 +144,18 @@ else
 fi
 
 # Reads the JSON summary line on stdin; prints the fields named, "-" for one missing.
-json_fields() {
-  /usr/bin/python3 -c '
-import json, sys
-d = json.loads(sys.stdin.read().strip().splitlines()[-1])
-print(" ".join(str(d.get(k, "-")).lower() for k in sys.argv[1:]))' "$@"
-}
+json_fields() { /usr/bin/python3 "$root/bench/faults_check.py" json "$@"; }
 
-# Checks a checkpoint file as deepdist's loader would, without deepdist: the header,
-# the CRC-32 of all before its last 4 bytes, the sections' lengths, the training
-# state's. Prints "WORDS MTIME" (the words trained when it was taken, its mtime in
-# seconds since the epoch), or one line of why it is not whole, with exit 1.
+# Checks the checkpoint in a folder as deepdist's loader would, without deepdist
+# (bench/faults_check.py). Prints "WORDS MTIME" (the words trained when it was taken,
+# its mtime in seconds since the epoch), or one line of why it is not whole, with exit 1.
 check_checkpoint() {
-  /usr/bin/python3 - "$1" <<'EOF'
-import os, struct, sys, zlib
-path = sys.argv[1]
-data = open(path, "rb").read()
-def bad(why):
-    print("%s: not whole: %s" % (path, why))
-    sys.exit(1)
-if len(data) < 16 or data[:8] != b"DDCKPT01":
-    bad("no header")
-if zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
-    bad("checksum mismatch")
-(count,) = struct.unpack_from("<I", data, 8)
-at, sections = 12, {}
-for _ in range(count):
-    if at + 4 > len(data) - 4: bad("truncated section header")
-    (n,) = struct.unpack_from("<I", data, at)
-    name = data[at + 4:at + 4 + n].decode("utf-8", "replace")
-    at += 4 + n
-    if at + 8 > len(data) - 4: bad("truncated section header")
-    (size,) = struct.unpack_from("<Q", data, at)
-    at += 8
-    sections[name] = (at, size)
-    at += size
-if at != len(data) - 4:
-    bad("sections of %d bytes in %d" % (at, len(data) - 4))
-for name in ("settings", "vocab", "partitions", "train", "table/0", "table/1"):
-    if name not in sections: bad("no section " + name)
-start, size = sections["train"]
-if size < 24: bad("training state too short")
-tasks, words = struct.unpack_from("<QQ", data, start)
-print(words, "%.3f" % os.stat(path).st_mtime)
-EOF
+  local checked
+  checked=$(/usr/bin/python3 "$root/bench/faults_check.py" checkpoint "$1") || {
+    echo "$checked"
+    return 1
+  }
+  cut -d' ' -f3,4 <<<"$checked"
 }
 
 train_args=(word2vec train --input "$corpus" --epochs "$epochs" --threads "$threads"
@@ -298,7 +266,7 @@ while (( starts < max_starts )); do
   note=
   words=-1 mtime=''
   if [[ -f "$dir/checkpoint.ddc" ]]; then
-    if checked=$(check_checkpoint "$dir/checkpoint.ddc"); then
+    if checked=$(check_checkpoint "$dir"); then
       read -r words mtime <<<"$checked"
       note="checkpoint at $words words ($(( 100 * words / ref_words ))%)"
       (( words >= last_words )) ||

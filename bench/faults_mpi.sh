@@ -161,74 +161,12 @@ seconds() { printf '%d.%02d' $(( $1 / 1000000 )) $(( $1 % 1000000 / 10000 )); }
 to_us() { /usr/bin/python3 -c 'import sys; print(round(float(sys.argv[1]) * 1e6))' "$1"; }
 
 # Reads the JSON summary line on stdin; prints the fields named, "-" for one missing.
-json_fields() {
-  /usr/bin/python3 -c '
-import json, sys
-d = json.loads(sys.stdin.read().strip().splitlines()[-1])
-print(" ".join(str(d.get(k, "-")).lower() for k in sys.argv[1:]))' "$@"
-}
+json_fields() { /usr/bin/python3 "$root/bench/faults_check.py" json "$@"; }
 
-# Checks the checkpoint in a folder as deepdist's loader would, without deepdist:
-# checkpoint.ddc's header, the CRC-32 of all before its last 4 bytes, the sections'
-# lengths; for a distributed one (a "shards" section "R g") every shard file it
-# names, the same way, with its sections. Prints "R G WORDS MTIME SPREAD": the
-# ranks and generation (1 0 for an embedded checkpoint), the words trained when it
-# was taken (rank 0's shard's), checkpoint.ddc's mtime in seconds since the epoch,
-# and how far the shards' word counts differ; or one line of why it is not whole,
-# with exit 1.
-check_checkpoint() {
-  /usr/bin/python3 - "$1" <<'EOF'
-import os, re, struct, sys, zlib
-folder = sys.argv[1]
-def bad(path, why):
-    print("%s: not whole: %s" % (os.path.basename(path), why))
-    sys.exit(1)
-def sections(path, needed):
-    try:
-        data = open(path, "rb").read()
-    except FileNotFoundError:
-        bad(path, "missing (named by checkpoint.ddc)")
-    if len(data) < 16 or data[:8] != b"DDCKPT01":
-        bad(path, "no header")
-    if zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
-        bad(path, "checksum mismatch")
-    (count,) = struct.unpack_from("<I", data, 8)
-    at, found = 12, {}
-    for _ in range(count):
-        if at + 4 > len(data) - 4: bad(path, "truncated section header")
-        (n,) = struct.unpack_from("<I", data, at)
-        name = data[at + 4:at + 4 + n].decode("utf-8", "replace")
-        at += 4 + n
-        if at + 8 > len(data) - 4: bad(path, "truncated section header")
-        (size,) = struct.unpack_from("<Q", data, at)
-        at += 8
-        found[name] = data[at:at + size]
-        at += size
-    if at != len(data) - 4:
-        bad(path, "sections of %d bytes in %d" % (at, len(data) - 4))
-    for name in needed:
-        if name not in found: bad(path, "no section " + name)
-    if "train" in needed and len(found["train"]) < 16:
-        bad(path, "training state too short")
-    return found
-main = os.path.join(folder, "checkpoint.ddc")
-head = sections(main, ("settings", "vocab", "partitions"))
-if "shards" in head:
-    m = re.fullmatch(r"([0-9]+) ([0-9]+)", head["shards"].decode("ascii", "replace"))
-    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        bad(main, "shards: %r is not \"ranks generation\"" % head["shards"])
-    ranks, generation = int(m.group(1)), int(m.group(2))
-    words = []
-    for r in range(ranks):
-        shard = sections(os.path.join(folder, "shard-%d-of-%d.%d.ddc" % (r, ranks, generation)),
-                         ("shard", "rule", "table/0", "table/1", "train"))
-        words.append(struct.unpack_from("<QQ", shard["train"], 0)[1])
-else:
-    ranks, generation = 1, 0
-    words = [struct.unpack_from("<QQ", sections(main, ("train", "table/0", "table/1"))["train"], 0)[1]]
-print(ranks, generation, words[0], "%.3f" % os.stat(main).st_mtime, max(words) - min(words))
-EOF
-}
+# Checks the checkpoint in a folder as deepdist's loader would, without deepdist
+# (bench/faults_check.py): prints "R G WORDS MTIME SPREAD", or one line of why it is
+# not whole, with exit 1.
+check_checkpoint() { /usr/bin/python3 "$root/bench/faults_check.py" checkpoint "$1"; }
 
 # The rank processes of a start of $2 ranks whose timeout process is $1, as "RANK PID"
 # lines: under mpirun the launcher's children that carry OMPI_COMM_WORLD_RANK;
