@@ -796,7 +796,10 @@ TEST_F(CliTest, MinAlphaAboveAlphaIsRefused) {
 TEST_F(CliTest, UnknownFlag) {
   const fs::path output = dir_ / "out.bin";
   ExpectTrainError(Train(corpus_.string(), output.string(), {"--frobnicate", "3"}), 2,
-                   "--frobnicate", output);
+                   "--frobnicate: unknown flag", output);
+  // Without a value CLI11 words it in the singular; the same one line.
+  ExpectTrainError(Train(corpus_.string(), output.string(), {"--frobnicate"}), 2,
+                   "--frobnicate: unknown flag", output);
 }
 
 TEST_F(CliTest, MissingRequiredFlags) {

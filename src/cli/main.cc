@@ -56,7 +56,10 @@ std::string Describe(const CLI::ParseError& e) {
       return rest->substr(0, eq) + ": \"" + rest->substr(eq + 3) + "\" is not a valid value";
     }
   }
-  if (auto rest = after("The following arguments were not expected: ")) {
+  // CLI11 says "argument was" for one and "arguments were" for several.
+  auto unexpected = after("The following arguments were not expected: ");
+  if (!unexpected) unexpected = after("The following argument was not expected: ");
+  if (auto rest = unexpected) {
     std::istringstream words(*rest);
     std::string w, first;
     while (words >> w) {
