@@ -49,6 +49,7 @@ struct TrainFlags {
   double sample = 1e-4;
   long long min_count = 5;
   long long max_vocab = 0;
+  long long vocab_entries = 0;  // 0: no limit.
   std::string vocab_words;
   long long epochs = 5;
   long long threads = 0;
@@ -101,6 +102,7 @@ std::string Validate(const TrainFlags& f) {
   if (!(f.sample >= 0 && f.sample < 1)) return "--sample: must be in [0, 1)";
   if (f.min_count < 1) return "--min-count: must be at least 1, not " + std::to_string(f.min_count);
   if (f.max_vocab < 0) return "--max-vocab: must not be negative";
+  if (f.vocab_entries < 0) return "--vocab-entries: must not be negative";
   if (f.epochs < 1 || f.epochs > 100000)
     return "--epochs: must be at least 1, not " + std::to_string(f.epochs);
   if (f.threads < 0 || f.threads > 4096) return "--threads: must be between 1 and 4096";
@@ -176,6 +178,10 @@ const std::vector<Setting<TrainFlags>>& Settings() {
           "min-count", [](F & f) -> auto& { return f.min_count; }),
       Bind<F>(
           "max-vocab", [](F & f) -> auto& { return f.max_vocab; }),
+      // Checkpoints from before --vocab-entries counted without a bound.
+      WithAbsent(Bind<F>(
+                     "vocab-entries", [](F & f) -> auto& { return f.vocab_entries; }),
+                 "0"),
       Bind<F>(
           "vocab-words", [](F & f) -> auto& { return f.vocab_words; }),
       Bind<F>(
@@ -463,6 +469,7 @@ int RunTrain(const TrainFlags& flags) {
   word2vec::VocabularyOptions vopts;
   vopts.min_count = static_cast<uint64_t>(f.min_count);
   vopts.max_vocab = static_cast<size_t>(f.max_vocab);
+  vopts.max_entries = static_cast<size_t>(f.vocab_entries);
   vopts.threads = options.threads;
   Status vocab_status;
   if (!f.vocab_words.empty()) {
@@ -474,6 +481,7 @@ int RunTrain(const TrainFlags& flags) {
     }
   }
   if (int code = Agree(cluster, vocab_status)) return code;
+  nlohmann::json counting;  // What counting held and pruned, for --json; null if not counted.
   Result<word2vec::Vocabulary> vocab = Status::OK();
   if (saved) {
     // The checkpoint's vocabulary, as counted when the run began.
@@ -497,7 +505,8 @@ int RunTrain(const TrainFlags& flags) {
          p += static_cast<size_t>(ranks)) {
       mine.push_back((*parts)[p]);
     }
-    Result<word2vec::WordCounts> counts = word2vec::Vocabulary::CountWords(mine, options.threads);
+    Result<word2vec::WordCounts> counts =
+        word2vec::Vocabulary::CountWords(mine, options.threads, vopts.max_entries);
     if (int code = Agree(cluster, counts.status())) return code;
     if (ranks > 1) {
       // The seed's reduceByKey: every rank merges every rank's counts, so
@@ -508,10 +517,17 @@ int RunTrain(const TrainFlags& flags) {
       for (const std::string& text : *all) {
         Result<word2vec::WordCounts> one = word2vec::WordCounts::Parse(text);
         if (!one.ok()) Fail(cluster, one.status());
-        merged.Merge(*one);
+        merged.Merge(*one, vopts.max_entries);
       }
+      // This rank's own counting, for the summary: only after the merge,
+      // whose pruning every rank must do alike.
+      merged.peak_entries = counts->peak_entries;
+      merged.prune_threshold = std::max(merged.prune_threshold, counts->prune_threshold);
       counts = std::move(merged);
     }
+    counting = {{"vocab_counted", counts->words.size()},
+                {"vocab_peak_entries", counts->peak_entries},
+                {"vocab_prune_threshold", counts->prune_threshold}};
     vocab = word2vec::Vocabulary::FromCounts(counts->words, counts->tokens, vopts);
   }
   if (vocab->size() == 0) {
@@ -709,6 +725,7 @@ int RunTrain(const TrainFlags& flags) {
     j["seconds"] = seconds;
     j["words_per_second"] = wps;
     j["vocab_size"] = vocab->size();
+    if (!counting.is_null()) j.update(counting);
     if (!f.init_vectors.empty()) j["init_words"] = init_words;
     if (!checkpoint_dir.empty()) {
       j["checkpoints"] = checkpoints ? checkpoints->taken() : 0;
@@ -762,6 +779,11 @@ void RegisterWord2VecTrain(CLI::App& word2vec, Action& run) {
   cmd->add_option("--min-count", flags->min_count, "Drop words seen fewer times")
       ->capture_default_str();
   cmd->add_option("--max-vocab", flags->max_vocab, "Keep at most this many words (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--vocab-entries", flags->vocab_entries,
+                  "Most distinct words held while counting, all threads together (0: no limit); "
+                  "past it the rarest are pruned as word2vec.c's ReduceVocab does, which makes "
+                  "counts near the pruning threshold approximate")
       ->capture_default_str();
   cmd->add_option("--vocab-words", flags->vocab_words,
                   "Keep only the words listed in FILE (an analogy questions file works)");

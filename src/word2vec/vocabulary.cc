@@ -1,6 +1,7 @@
 #include "deepdist/word2vec/vocabulary.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -16,6 +17,63 @@
 #include "src/word2vec/word_table.h"
 
 namespace deepdist::word2vec {
+
+namespace {
+
+// The threshold of the next pruning by word2vec.c's ReduceVocab rule: one
+// more than the last one's (`threshold`, 0 before any). Rounds that would
+// drop nothing (every count above their r) still count as prunings, as in
+// word2vec.c, where each takes one new word; here they are passed over in
+// one step to the smallest count, since a small table of frequent words
+// would otherwise take one round per unit of their counts.
+uint64_t NextThreshold(uint64_t smallest, uint64_t* prunes, uint64_t* threshold) {
+  uint64_t r = *threshold + 1;
+  if (smallest > r) {
+    *prunes += smallest - r;
+    r = smallest;
+  }
+  ++*prunes;
+  *threshold = r;
+  return r;
+}
+
+// One table of counts: a counting thread's, or the merged one. Never holds
+// more than `bound` words (0: no limit): a new word that would not fit
+// first prunes the table until it does.
+struct Tally {
+  WordTable table;
+  std::vector<uint64_t> counts;  // By word id.
+  uint64_t tokens = 0;
+  size_t bound = 0;
+  uint64_t prunes = 0;
+  uint64_t prune_threshold = 0;  // The last pruning's r; 0: none.
+  size_t peak = 0;               // The most words held.
+
+  void Add(std::string_view w, uint64_t n) {
+    int32_t id = table.Find(w);
+    if (id < 0) {
+      if (bound > 0 && table.size() >= bound) MakeRoom();
+      id = table.Insert(w);
+      counts.push_back(0);
+      peak = std::max(peak, table.size());
+    }
+    counts[id] += n;
+  }
+
+  // word2vec.c's ReduceVocab, repeated with the next r until one more word
+  // fits; in place, so that pruning needs no memory beyond the table's.
+  void MakeRoom() {
+    while (table.size() >= bound) {
+      const uint64_t r =
+          NextThreshold(*std::min_element(counts.begin(), counts.end()), &prunes, &prune_threshold);
+      table.Retain([&](int32_t id) { return counts[id] > r; });
+      counts.erase(std::remove_if(counts.begin(), counts.end(), [r](uint64_t c) { return c <= r; }),
+                   counts.end());
+    }
+  }
+};
+
+}  // namespace
 
 Vocabulary::Vocabulary() : table_(std::make_unique<WordTable>()) {}
 Vocabulary::~Vocabulary() = default;
@@ -49,7 +107,7 @@ Vocabulary Vocabulary::FromCounts(const std::vector<std::pair<std::string, uint6
   return v;
 }
 
-void WordCounts::Merge(const WordCounts& other) {
+void WordCounts::Merge(const WordCounts& other, size_t max_entries) {
   std::unordered_map<std::string_view, size_t> index;
   index.reserve(words.size() + other.words.size());
   for (size_t i = 0; i < words.size(); ++i) index.emplace(words[i].first, i);
@@ -65,6 +123,27 @@ void WordCounts::Merge(const WordCounts& other) {
   // Appended after the lookups: growing `words` would move the keys' strings.
   for (auto& wc : added) words.push_back(std::move(wc));
   tokens += other.tokens;
+  prunes += other.prunes;
+  prune_threshold = std::max(prune_threshold, other.prune_threshold);
+  // Each side's peak was held by its own tables (another rank's, under
+  // MPI), not together with this one's.
+  peak_entries = std::max(peak_entries, other.peak_entries);
+  // Pruned once merged, not while: both sides are in memory already, and
+  // the same rule as counting's keeps the result independent of anything
+  // but the counts and their order.
+  Prune(max_entries);
+}
+
+void WordCounts::Prune(size_t max_entries) {
+  if (max_entries == 0) return;
+  while (words.size() > max_entries) {
+    uint64_t smallest = words.front().second;
+    for (const auto& wc : words) smallest = std::min(smallest, wc.second);
+    const uint64_t r = NextThreshold(smallest, &prunes, &prune_threshold);
+    words.erase(
+        std::remove_if(words.begin(), words.end(), [r](const auto& wc) { return wc.second <= r; }),
+        words.end());
+  }
 }
 
 std::string WordCounts::Serialize() const {
@@ -111,24 +190,24 @@ Result<WordCounts> WordCounts::Parse(std::string_view text) {
 
 Result<Vocabulary> Vocabulary::Count(const std::vector<PartitionSpec>& partitions,
                                      const VocabularyOptions& options) {
-  Result<WordCounts> counts = CountWords(partitions, options.threads);
+  Result<WordCounts> counts = CountWords(partitions, options.threads, options.max_entries);
   if (!counts.ok()) return counts.status();
   return FromCounts(counts->words, counts->tokens, options);
 }
 
 Result<WordCounts> Vocabulary::CountWords(const std::vector<PartitionSpec>& partitions,
-                                          size_t threads_wanted) {
-  struct Local {
-    WordTable table;
-    std::vector<uint64_t> counts;
-    uint64_t tokens = 0;
-  };
+                                          size_t threads_wanted, size_t max_entries) {
   const size_t threads = std::max<size_t>(1, std::min(threads_wanted, partitions.size()));
-  std::vector<Local> locals(threads);
+  std::vector<Tally> tallies(threads);
+  // The bound is shared out, so that it holds for all threads together (as
+  // `corpus phrases --max-entries` does): it is a bound on memory.
+  if (max_entries > 0) {
+    for (Tally& t : tallies) t.bound = std::max<size_t>(1, max_entries / threads);
+  }
   std::mutex error_mu;
   Status error;
   std::atomic<size_t> next{0};
-  auto work = [&](Local& local) {
+  auto work = [&](Tally& tally) {
     for (;;) {
       const size_t p = next.fetch_add(1);
       if (p >= partitions.size()) return;
@@ -137,10 +216,8 @@ Result<WordCounts> Vocabulary::CountWords(const std::vector<PartitionSpec>& part
         Tokenize(
             chunk,
             [&](std::string_view w) {
-              const int32_t id = local.table.Insert(w);
-              if (static_cast<size_t>(id) == local.counts.size()) local.counts.push_back(0);
-              ++local.counts[id];
-              ++local.tokens;
+              tally.Add(w, 1);
+              ++tally.tokens;
             },
             [] {});
       })
@@ -153,25 +230,32 @@ Result<WordCounts> Vocabulary::CountWords(const std::vector<PartitionSpec>& part
     }
   };
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(locals[t]));
-  work(locals[0]);
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, std::ref(tallies[t]));
+  work(tallies[0]);
   for (std::thread& t : pool) t.join();
   if (!error.ok()) return error;
 
-  // Merge: reduce by key into the first table.
-  Local& total = locals[0];
+  // Merge: reduce by key into the first table, under the whole bound. Its
+  // prunings go on from the highest r any thread used.
+  Tally& total = tallies[0];
+  size_t peak = total.peak;
+  total.bound = max_entries;
   for (size_t t = 1; t < threads; ++t) {
-    Local& other = locals[t];
+    Tally& other = tallies[t];
+    peak += other.peak;
+    total.prunes += other.prunes;
+    total.prune_threshold = std::max(total.prune_threshold, other.prune_threshold);
     for (int32_t id = 0; id < static_cast<int32_t>(other.table.size()); ++id) {
-      const int32_t into = total.table.Insert(other.table.word(id));
-      if (static_cast<size_t>(into) == total.counts.size()) total.counts.push_back(0);
-      total.counts[into] += other.counts[id];
+      total.Add(other.table.word(id), other.counts[id]);
     }
     total.tokens += other.tokens;
-    other = Local();
+    other = Tally();
   }
   WordCounts counts;
   counts.tokens = total.tokens;
+  counts.prunes = total.prunes;
+  counts.prune_threshold = total.prune_threshold;
+  counts.peak_entries = std::max(peak, total.peak);
   counts.words.reserve(total.table.size());
   for (int32_t id = 0; id < static_cast<int32_t>(total.table.size()); ++id) {
     counts.words.emplace_back(std::move(total.table.words()[id]), total.counts[id]);

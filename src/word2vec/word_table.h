@@ -7,6 +7,7 @@
 #ifndef DEEPDIST_SRC_WORD2VEC_WORD_TABLE_H_
 #define DEEPDIST_SRC_WORD2VEC_WORD_TABLE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -51,14 +52,35 @@ class WordTable {
     }
   }
 
+  // Keeps only the words for which keep(id) is true, renumbered 0..n-1 in
+  // their old order; keep is called once per id, in increasing order. The
+  // strings are moved, not copied, and the slots keep their size, so a
+  // pruning (word2vec.c's ReduceVocab) needs no memory beyond the table's.
+  template <typename Keep>
+  void Retain(Keep keep) {
+    size_t kept = 0;
+    for (size_t id = 0; id < words_.size(); ++id) {
+      if (!keep(static_cast<int32_t>(id))) continue;
+      if (kept != id) words_[kept] = std::move(words_[id]);
+      ++kept;
+    }
+    words_.resize(kept);
+    Rehash();
+  }
+
   size_t size() const { return words_.size(); }
   const std::string& word(int32_t id) const { return words_[id]; }
   std::vector<std::string>& words() { return words_; }
 
  private:
   void Grow() {
-    std::vector<int32_t> old(slots_.size() * 2, -1);
-    old.swap(slots_);
+    slots_.assign(slots_.size() * 2, -1);
+    Rehash();
+  }
+
+  // Fills the slots anew from words_.
+  void Rehash() {
+    std::fill(slots_.begin(), slots_.end(), -1);
     const uint64_t mask = slots_.size() - 1;
     for (int32_t id = 0; id < static_cast<int32_t>(words_.size()); ++id) {
       uint64_t i = Hash(words_[id]) & mask;
