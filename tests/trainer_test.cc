@@ -241,6 +241,14 @@ TEST_F(TrainerTest, ScheduleEndPointDependsOnModelAndEpochs) {
   EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.005f);
   o.min_alpha = 0.001f;
   EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.001f);
+  // Hierarchical softmax ends 2.5 times lower.
+  o.min_alpha = 0.0f;
+  o.hierarchical_softmax = true;
+  EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.002f);
+  o.model = Architecture::kSkipGram;
+  o.alpha = 0.025f;
+  o.epochs = 1;
+  EXPECT_FLOAT_EQ(Trainer(vocab_, o).Schedule().At(1.0), 0.0025f);
 }
 
 TEST_F(TrainerTest, NewModelShapeAndInitialisation) {

@@ -18,7 +18,9 @@
 // from alpha to min_alpha, by default alpha / (4 * epochs) for skip-gram and
 // alpha / (2 * epochs) for CBOW: a one-pass run still learns at a quarter
 // (half) of its rate at the end, a five-epoch run anneals to a twentieth
-// (tenth). docs/BENCHMARKS.md has the measurements behind the choice.
+// (tenth). Hierarchical softmax ends 2.5 times lower: alpha / (10 * epochs)
+// and alpha / (5 * epochs). docs/BENCHMARKS.md has the measurements behind
+// the choice.
 // Train blocks until all workers have joined; a worker's failure (a truncated
 // .gz, say) stops the others and is returned.
 #ifndef DEEPDIST_WORD2VEC_TRAINER_H_
@@ -52,7 +54,8 @@ struct TrainerOptions {
   size_t threads = 1;
   float alpha = 0.025f;  // Starting rate of the linear decay.
   // Rate at the end of the run; 0 or less means alpha / (4 * epochs) for
-  // skip-gram, alpha / (2 * epochs) for CBOW.
+  // skip-gram, alpha / (2 * epochs) for CBOW, 2.5 times lower with
+  // hierarchical softmax.
   float min_alpha = 0.0f;
   uint64_t seed = 1;
   // Words per planned batch on the replica path: the rows a batch touches
