@@ -467,8 +467,13 @@ TEST_F(TrainerTest, OneWorkerOnAFullReplicaTrainsTheHogwildValues) {
       const double roundings = interval > 1000 ? 1.0 : 64.0;
       EXPECT_LE(MaxRoundings(hogwild.model.table(0), full.model.table(0), initial.table(0)),
                 roundings);
+      // Hierarchical softmax's nodes near the root are in every push and
+      // swing far wider on the way than where they end (they start at 0):
+      // each push's rounding, relative to the value then, counts for more
+      // against the final value (about 250 of them, measured).
+      const double node_roundings = hs && interval <= 1000 ? 1024.0 : roundings;
       EXPECT_LE(MaxRoundings(hogwild.model.table(1), full.model.table(1), initial.table(1)),
-                roundings);
+                node_roundings);
     }
   }
 }

@@ -23,8 +23,22 @@ AtomicFile::~AtomicFile() {
 
 Status AtomicFile::Open() {
   struct stat st;
-  if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return Status::IOError(path_ + ": is a directory");
+  if (::stat(path_.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::IOError(path_ + ": is a directory");
+    if (S_ISCHR(st.st_mode)) {
+      // A character device (/dev/null, /dev/stdout, /dev/full) is written
+      // as it is: renaming a file over it would replace the device itself
+      // (as root, for everyone), and there is no half-written state to hide.
+      file_ = std::fopen(path_.c_str(), "wb");
+      if (file_ == nullptr) {
+        return Status::IOError(path_ + ": cannot write: " + std::strerror(errno));
+      }
+      direct_ = true;
+      return Status::OK();
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Status::IOError(path_ + ": not a regular file or a character device");
+    }
   }
   std::string pattern = TempPattern(path_);
   std::vector<char> buf(pattern.begin(), pattern.end());
@@ -46,12 +60,19 @@ Status AtomicFile::Commit() {
   DD_CHECK(file_ != nullptr);
   // Flushed to the disk before the rename, so that a crash just after it
   // cannot leave the new name on a file whose bytes never landed.
-  const bool write_failed =
-      std::fflush(file_) != 0 || std::ferror(file_) != 0 || ::fsync(::fileno(file_)) != 0;
+  // (A device has nothing to sync, and may refuse the call.)
+  const bool write_failed = std::fflush(file_) != 0 || std::ferror(file_) != 0 ||
+                            (!direct_ && ::fsync(::fileno(file_)) != 0);
+  const int write_errno = errno;
   const bool close_failed = std::fclose(file_) != 0;
   file_ = nullptr;
   if (write_failed || close_failed) {
-    return Status::IOError(path_ + ": write failed: " + std::strerror(errno));
+    return Status::IOError(path_ + ": write failed: " +
+                           std::strerror(write_failed ? write_errno : errno));
+  }
+  if (direct_) {
+    committed_ = true;
+    return Status::OK();
   }
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     return Status::IOError(path_ + ": cannot rename into place: " + std::strerror(errno));

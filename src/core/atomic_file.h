@@ -1,5 +1,7 @@
 // AtomicFile: write a file under a temporary name, then rename it into place,
 // so that readers never see half a file and a failed write leaves nothing.
+// A character device named as the target (/dev/null) is written directly;
+// any other existing target that is not a regular file is refused.
 // Not thread-safe; one writer per object.
 #ifndef DEEPDIST_SRC_CORE_ATOMIC_FILE_H_
 #define DEEPDIST_SRC_CORE_ATOMIC_FILE_H_
@@ -32,6 +34,7 @@ class AtomicFile {
   std::string temp_path_;
   std::FILE* file_ = nullptr;
   bool committed_ = false;
+  bool direct_ = false;  // Writing a character device in place.
 };
 
 }  // namespace deepdist
