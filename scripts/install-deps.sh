@@ -13,6 +13,8 @@ build_pkgs=(
   libcli11-dev         # CLI11: command-line parsing
   nlohmann-json3-dev   # JSON output (--json)
   zlib1g-dev           # .gz input partitions
+  libexpat1-dev        # expat: corpus prepare parses MediaWiki XML dumps with it
+  libbz2-dev           # libbz2: corpus prepare decompresses .xml.bz2 dumps
   libcpp-httplib-dev   # cpp-httplib: the read-only status server (--status-port)
   chromium             # headless: the test of the status page drives it
   openmpi-bin libopenmpi-dev  # the MPI store (mpirun, MPI's C API)

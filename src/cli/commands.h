@@ -32,7 +32,7 @@ int UsageError(const std::string& message);
 int AgreeAcrossRanks(Cluster& cluster, const Status& status);
 // deepdist logreg train | predict.
 void RegisterLogreg(CLI::App& app, Action& run);
-// deepdist corpus phrases.
+// deepdist corpus prepare and deepdist corpus phrases.
 void RegisterCorpus(CLI::App& app, Action& run);
 
 }  // namespace deepdist::cli
