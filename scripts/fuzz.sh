@@ -29,7 +29,7 @@ done
 
 scripts/install-deps.sh --fuzz >&2
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DDEEPDIST_FUZZ=ON -DDEEPDIST_BUILD_TESTS=OFF -DDEEPDIST_BUILD_EXAMPLES=OFF >/dev/null
+  -DDEEPDIST_FUZZ=ON -DDEEPDIST_BUILD_TESTS=OFF -DDEEPDIST_BUILD_EXAMPLES=OFF -DDEEPDIST_PYTHON=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)" >/dev/null
 if [[ ${#targets[@]} -eq 0 ]]; then
   for f in build-fuzz/fuzz/*_fuzz; do targets+=("$(basename "$f")"); done

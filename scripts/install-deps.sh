@@ -22,6 +22,10 @@ build_pkgs=(
   python3-gensim       # tests load our vectors files in gensim
   libopenblas0-pthread # the BLAS that gensim's scipy uses
   python3-sklearn      # its handwritten digits (digits.csv.gz): the MLP's test data
+  pybind11-dev         # the Python module (python/): C++ bindings
+  python3-dev          # the Python module: Python's headers
+  python3-numpy        # the Python module: tables and vectors as numpy arrays
+  python3-pytest       # the Python module's tests (tests/python/, ctest label python)
   time
 )
 peer_pkgs=(

@@ -9,7 +9,7 @@ cd "$root"
 
 scripts/install-deps.sh
 scripts/get-data.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEEPDIST_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEEPDIST_BUILD_TESTS=OFF -DDEEPDIST_PYTHON=OFF >/dev/null
 cmake --build build -j "$(nproc)"
 
 build/deepdist word2vec train --input data/corpus.txt --output data/vectors.bin "$@"

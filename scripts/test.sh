@@ -3,9 +3,11 @@
 # its tests. Each configuration is a separate build folder:
 #   build-release  Release (-O3): all tests, the end-to-end training test and the
 #                  MPI tests (label "mpi", run under mpiexec with 2 and 3 ranks) included;
+#                  the Python module's pytest suite (label "python") included;
 #                  then installed (build-release/installed), and the examples built
 #                  against the installed package (build-examples/) and run
 #   build-asan     Debug with AddressSanitizer and UBSan: the unit and MPI tests
+#                  (no Python module: an instrumented library cannot load into python3)
 #   build-tsan     Debug with ThreadSanitizer, without MPI (Open MPI is not
 #                  instrumented): the store, replica, engine and trainer tests,
 #                  whose workers run on threads; the races Hogwild intends are
@@ -47,13 +49,15 @@ for config in "${configs[@]}"; do
       ;;
     asan)
       cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPDIST_BUILD_TESTS=ON \
+        -DDEEPDIST_PYTHON=OFF \
         -DCMAKE_CXX_FLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" >/dev/null
       cmake --build build-asan -j "$jobs"
       (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 600 -LE slow)
       ;;
     tsan)
       cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPDIST_BUILD_TESTS=ON \
-        -DDEEPDIST_MPI=OFF -DCMAKE_CXX_FLAGS="-O1 -fsanitize=thread -fno-omit-frame-pointer" >/dev/null
+        -DDEEPDIST_MPI=OFF -DDEEPDIST_PYTHON=OFF \
+        -DCMAKE_CXX_FLAGS="-O1 -fsanitize=thread -fno-omit-frame-pointer" >/dev/null
       cmake --build build-tsan -j "$jobs" \
         --target local_store_test replica_test deepdist_test trainer_test
       (cd build-tsan &&
