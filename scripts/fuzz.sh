@@ -51,6 +51,15 @@ write tabular_fuzz '+1 3:0.5 17:1 1000000:2.5' libsvm
 write corpus_fuzz 'anarchism originated as a term\nof abuse  first used\n' text
 mkdir -p "$seeds/corpus_fuzz"
 printf 'anarchism originated as a term\nof abuse\n' | gzip -c >"$seeds/corpus_fuzz/gzip"
+# Dumps for corpus prepare (an odd first byte: the whole pipeline; even: the
+# markup stripper alone), plain and in two bz2 streams.
+dump='<mediawiki><siteinfo><namespaces><namespace key="0" /></namespaces></siteinfo><page><title>A</title><ns>0</ns><revision><text>{{Infobox|x={{y}}}} The [[cat|Cat]] sat &amp;nbsp; 1984.<ref>r</ref>\n{| class=t\n|a\n|}</text></revision></page><page><title>R</title><ns>0</ns><redirect title="A" /><revision><text>#REDIRECT [[A]]</text></revision></page></mediawiki>'
+mkdir -p "$seeds/wiki_dump_fuzz"
+printf '\x01%s' "$dump" >"$seeds/wiki_dump_fuzz/xml"
+{ printf '\x03'; printf '%s' "${dump:0:150}" | bzip2 -c; printf '%s' "${dump:150}" | bzip2 -c; } \
+  >"$seeds/wiki_dump_fuzz/bz2"
+printf '\x00%s' "'''Bold''' [[File:x.png|thumb|a [[b]]]] {{a|{{b}}}} <!-- c --> [http://x y] == H ==" \
+  >"$seeds/wiki_dump_fuzz/markup"
 
 # Integers as printf escapes, little-endian: le BYTES VALUE.
 le() {
