@@ -63,7 +63,7 @@ TEST(HuffmanTreeTest, OneWordHasNoPathAndTwoWordsOneNode) {
 // the weights of every merge, from a plain priority queue.
 uint64_t ReferenceHuffmanCost(const std::vector<uint64_t>& counts) {
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> queue(counts.begin(),
-                                                                            counts.end());
+                                                                             counts.end());
   uint64_t cost = 0;
   while (queue.size() > 1) {
     const uint64_t a = queue.top();
@@ -87,7 +87,8 @@ TEST(HuffmanTreeTest, AnOptimalPrefixCodeWithConsistentNodes) {
     std::sort(counts.rbegin(), counts.rend());
     for (const bool shuffled : {false, true}) {
       if (shuffled) {
-        for (size_t i = v - 1; i > 0; --i) std::swap(counts[i], counts[NextRandom(&seed) % (i + 1)]);
+        for (size_t i = v - 1; i > 0; --i)
+          std::swap(counts[i], counts[NextRandom(&seed) % (i + 1)]);
       }
       const HuffmanTree tree(counts);
       ASSERT_EQ(tree.words(), v);
@@ -164,8 +165,11 @@ struct Problem {
 };
 
 Problem MakeProblem(size_t vocab, size_t dim, uint64_t seed, size_t sentence) {
-  Problem p{Table("in", vocab, dim), Table("out", vocab, dim),
-            RefRows(vocab, std::vector<float>(dim)), RefRows(vocab, std::vector<float>(dim)), {}};
+  Problem p{Table("in", vocab, dim),
+            Table("out", vocab, dim),
+            RefRows(vocab, std::vector<float>(dim)),
+            RefRows(vocab, std::vector<float>(dim)),
+            {}};
   for (size_t r = 0; r < vocab; ++r) {
     for (size_t k = 0; k < dim; ++k) {
       p.ref_in[r][k] = p.in.row(r)[k] = static_cast<float>(NextRandom(&seed) % 1000) / 1000 - 0.5f;

@@ -18,9 +18,12 @@ struct Flags {
 };
 
 std::vector<Setting<Flags>> Settings(bool loss_has_absent) {
-  Setting<Flags> loss = Bind<Flags>("loss", [](Flags& f) -> auto& { return f.loss; });
+  Setting<Flags> loss = Bind<Flags>(
+      "loss", [](Flags & f) -> auto& { return f.loss; });
   if (loss_has_absent) loss = WithAbsent(loss, "ns");
-  return {Bind<Flags>("dim", [](Flags& f) -> auto& { return f.dim; }), loss};
+  return {Bind<Flags>(
+              "dim", [](Flags & f) -> auto& { return f.dim; }),
+          loss};
 }
 
 TEST(RunSettingsTest, TakesSavedValuesAndRefusesConflicts) {

@@ -67,8 +67,8 @@ Status AtomicFile::Commit() {
   const bool close_failed = std::fclose(file_) != 0;
   file_ = nullptr;
   if (write_failed || close_failed) {
-    return Status::IOError(path_ + ": write failed: " +
-                           std::strerror(write_failed ? write_errno : errno));
+    return Status::IOError(path_ +
+                           ": write failed: " + std::strerror(write_failed ? write_errno : errno));
   }
   if (direct_) {
     committed_ = true;
