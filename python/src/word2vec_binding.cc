@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -257,37 +256,14 @@ py::tuple TrainWord2Vec(const Word2VecSettings& s) {
   ThrowIfError(status);
 
   // Totals over the ranks, as the CLI's summary has them.
-  uint64_t words = stats->words;
-  std::vector<double> epoch_loss = stats->epoch_loss;
-  if (ranks > 1) {
-    std::string mine = std::to_string(stats->words);
-    for (size_t e = 0; e < stats->epoch_pairs.size(); ++e) {
-      mine += " " + std::to_string(stats->epoch_pairs[e]) + " " +
-              std::to_string(stats->epoch_loss_sum[e]);
-    }
-    Result<std::vector<std::string>> all = Status::OK();
-    {
-      py::gil_scoped_release release;
-      all = cluster.AllGather(mine);
-    }
-    ThrowIfError(all.status());
-    words = 0;
-    std::vector<double> sums(options.epochs, 0.0), pairs(options.epochs, 0.0);
-    for (const std::string& text : *all) {
-      std::istringstream in(text);
-      uint64_t w = 0;
-      in >> w;
-      words += w;
-      for (size_t e = 0; e < options.epochs; ++e) {
-        double p = 0, l = 0;
-        in >> p >> l;
-        pairs[e] += p;
-        sums[e] += l;
-      }
-    }
-    for (size_t e = 0; e < options.epochs; ++e)
-      epoch_loss[e] = pairs[e] > 0 ? sums[e] / pairs[e] : 0.0;
+  Result<word2vec::TrainStats> totals = Status::OK();
+  {
+    py::gil_scoped_release release;
+    totals = word2vec::CombineRanks(cluster, *stats);
   }
+  ThrowIfError(totals.status());
+  const uint64_t words = totals->words;
+  const std::vector<double>& epoch_loss = totals->epoch_loss;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

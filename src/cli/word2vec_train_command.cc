@@ -11,7 +11,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "deepdist/checkpoint.h"
@@ -119,8 +118,7 @@ std::string Validate(const TrainFlags& f) {
     return "--mode: must be async or sync, not \"" + f.mode + "\"";
   if (f.kernel != "pair" && f.kernel != "batched")
     return "--kernel: must be pair or batched, not \"" + f.kernel + "\"";
-  if (f.loss != "ns" && f.loss != "hs")
-    return "--loss: must be ns or hs, not \"" + f.loss + "\"";
+  if (f.loss != "ns" && f.loss != "hs") return "--loss: must be ns or hs, not \"" + f.loss + "\"";
   // Hierarchical softmax draws no negatives and trains pair by pair.
   if (f.loss == "hs" && f.given.count("negative") > 0)
     return "--negative: --loss hs draws no negatives (hierarchical softmax)";
@@ -641,36 +639,12 @@ int RunTrain(const TrainFlags& flags) {
   Result<Model> model = store->TakeModel();
   if (!model.ok()) Fail(cluster, model.status());
   // Totals over the ranks: words read, loss, bytes.
-  uint64_t words = stats->words;
-  double loss = stats->loss;
-  std::vector<double> epoch_loss = stats->epoch_loss;
+  Result<word2vec::TrainStats> totals = word2vec::CombineRanks(cluster, *stats);
+  if (!totals.ok()) Fail(cluster, totals.status());
+  const uint64_t words = totals->words;
+  const double loss = totals->loss;
+  const std::vector<double>& epoch_loss = totals->epoch_loss;
   uint64_t bytes_sent = 0;
-  if (ranks > 1) {
-    std::string mine = std::to_string(stats->words);
-    for (size_t e = 0; e < stats->epoch_pairs.size(); ++e) {
-      mine += " " + std::to_string(stats->epoch_pairs[e]) + " " +
-              std::to_string(stats->epoch_loss_sum[e]);
-    }
-    Result<std::vector<std::string>> all = cluster.AllGather(mine);
-    if (!all.ok()) Fail(cluster, all.status());
-    words = 0;
-    std::vector<double> sums(options.epochs, 0.0), pairs(options.epochs, 0.0);
-    for (const std::string& text : *all) {
-      std::istringstream in(text);
-      uint64_t w = 0;
-      in >> w;
-      words += w;
-      for (size_t e = 0; e < options.epochs; ++e) {
-        double p = 0, l = 0;
-        in >> p >> l;
-        pairs[e] += p;
-        sums[e] += l;
-      }
-    }
-    for (size_t e = 0; e < options.epochs; ++e)
-      epoch_loss[e] = pairs[e] > 0 ? sums[e] / pairs[e] : 0.0;
-    loss = epoch_loss.back();
-  }
 
   Status written;
   if (lead) {

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "deepdist/deepdist.h"
@@ -371,6 +373,51 @@ LearningRate Trainer::Schedule() const {
       o.min_alpha > 0 ? o.min_alpha
                       : o.alpha / (per_epoch * static_cast<float>(std::max<size_t>(1, o.epochs)));
   return LearningRate{o.alpha, true, std::min(1.0f, min_alpha / o.alpha)};
+}
+
+Result<TrainStats> CombineRanks(Cluster& cluster, const TrainStats& stats) {
+  if (cluster.ranks() == 1) return stats;
+  const size_t epochs = stats.epoch_pairs.size();
+  std::ostringstream mine;
+  mine.precision(17);
+  mine << stats.words << ' ' << epochs;
+  for (size_t e = 0; e < epochs; ++e)
+    mine << ' ' << stats.epoch_pairs[e] << ' ' << stats.epoch_loss_sum[e];
+  Result<std::vector<std::string>> all = cluster.AllGather(mine.str());
+  if (!all.ok()) return all.status();
+  TrainStats total = stats;
+  total.words = 0;
+  total.epoch_pairs.assign(epochs, 0);
+  total.epoch_loss_sum.assign(epochs, 0.0);
+  for (size_t r = 0; r < all->size(); ++r) {
+    std::istringstream in((*all)[r]);
+    uint64_t words = 0;
+    size_t their_epochs = 0;
+    in >> words >> their_epochs;
+    if (!in || their_epochs != epochs)
+      return Status::Internal("rank " + std::to_string(r) +
+                              ": its training counts do not match rank " +
+                              std::to_string(cluster.rank()) + "'s");
+    total.words += words;
+    for (size_t e = 0; e < epochs; ++e) {
+      uint64_t pairs = 0;
+      double loss_sum = 0;
+      in >> pairs >> loss_sum;
+      total.epoch_pairs[e] += pairs;
+      total.epoch_loss_sum[e] += loss_sum;
+    }
+    if (!in)
+      return Status::Internal("rank " + std::to_string(r) + ": its training counts are truncated");
+  }
+  total.epoch_loss.assign(epochs, 0.0);
+  for (size_t e = 0; e < epochs; ++e)
+    if (total.epoch_pairs[e] > 0)
+      total.epoch_loss[e] = total.epoch_loss_sum[e] / static_cast<double>(total.epoch_pairs[e]);
+  if (epochs > 0) {
+    total.loss = total.epoch_loss.back();
+    total.first_epoch_loss = total.epoch_loss.front();
+  }
+  return total;
 }
 
 Result<TrainStats> Trainer::Train(const std::vector<PartitionSpec>& partitions, ParamStore& store,

@@ -3,9 +3,9 @@
 //
 // The model has two tables, "in" (the word vectors, initialised uniformly in
 // +-1/dim as gensim does) and "out" (the negative-sampling weights, or the
-// hierarchical softmax's tree nodes; zero). Worker threads take (epoch, partition) tasks from the store's task
-// source (under MPI, each rank its share), stream their partition, look
-// words up, subsample, and train sentence by sentence on their Replica:
+// hierarchical softmax's tree nodes; zero). Worker threads take (epoch, partition) tasks from the
+// store's task source (under MPI, each rank its share), stream their partition, look words up,
+// subsample, and train sentence by sentence on their Replica:
 //  - when the store hands out its master tables (SGD in the embedded store),
 //    the replica is the master itself and workers update it in place
 //    (Hogwild);
@@ -31,6 +31,7 @@
 #include <functional>
 #include <vector>
 
+#include "deepdist/cluster.h"
 #include "deepdist/deepdist.h"
 #include "deepdist/descent.h"
 #include "deepdist/model.h"
@@ -135,6 +136,11 @@ struct TrainStats {
   std::vector<double> epoch_loss_sum;
   std::vector<uint64_t> epoch_pairs;
 };
+
+// The job's stats from every rank's: words summed, and each epoch's loss the
+// mean over every rank's pairs (`loss` the last epoch's). A collective: every
+// rank calls it with its own stats. A cluster of one returns `stats` as given.
+[[nodiscard]] Result<TrainStats> CombineRanks(Cluster& cluster, const TrainStats& stats);
 
 class Trainer {
  public:
