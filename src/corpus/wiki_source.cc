@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -16,13 +17,18 @@ namespace {
 // A plain XML file, read in pieces.
 class XmlFileSource : public DumpSource {
  public:
-  XmlFileSource(std::FILE* file, std::string path) : file_(file), path_(std::move(path)) {}
+  XmlFileSource(std::FILE* file, std::string path, uint64_t size)
+      : file_(file), path_(std::move(path)), size_(size) {}
   ~XmlFileSource() override { std::fclose(file_); }
   XmlFileSource(const XmlFileSource&) = delete;
   XmlFileSource& operator=(const XmlFileSource&) = delete;
 
+  // Pieces are sized to what is left of the file (so that a small dump does
+  // not zero a whole piece per read), at least a page so that a file that
+  // grew since it was measured is still read to its end.
   Status Next(std::string* piece) override {
-    piece->resize(kDumpPieceBytes);
+    const uint64_t left = size_ > offset_ ? size_ - offset_ : 0;
+    piece->resize(static_cast<size_t>(std::clamp<uint64_t>(left, 4096, kDumpPieceBytes)));
     const size_t got = std::fread(piece->data(), 1, piece->size(), file_);
     if (got < piece->size() && std::ferror(file_) != 0) {
       return Status::IOError(path_ + ": read failed: " + std::strerror(errno));
@@ -37,6 +43,7 @@ class XmlFileSource : public DumpSource {
  private:
   std::FILE* file_;
   std::string path_;
+  uint64_t size_;
   uint64_t offset_ = 0;
 };
 
@@ -77,7 +84,7 @@ Result<std::unique_ptr<DumpSource>> OpenDumpSource(const DumpFile& file, int thr
   if (f == nullptr) {
     return Status::IOError(file.path + ": cannot open for reading: " + std::strerror(errno));
   }
-  return std::unique_ptr<DumpSource>(std::make_unique<XmlFileSource>(f, file.path));
+  return std::unique_ptr<DumpSource>(std::make_unique<XmlFileSource>(f, file.path, file.size));
 }
 
 }  // namespace deepdist::corpus
