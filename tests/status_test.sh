@@ -3,7 +3,8 @@
 # the figures of the run as it goes, /metrics in Prometheus's text format,
 # the page at / (shown by headless Chromium, with the run's figures and
 # curves in it), and nothing else: other paths 404, other methods 405. A
-# port already taken fails a second run before it trains.
+# port already taken fails a second run before it trains. The same for mlp
+# and logreg, whose unit is the partition.
 #   status_test.sh DEEPDIST
 set -uo pipefail
 bin=$1
@@ -104,7 +105,8 @@ def cell(name):
     assert m, name
     return m.group(1)
 assert re.fullmatch(r"\d+(\.\d)?%", cell("progress")), cell("progress")
-assert int(cell("words")) > 0 and float(cell("words_per_second")) > 0, page
+assert cell("unit_name") == "words" and cell("unit_rate") == "words/s", page
+assert int(cell("done_count")) > 0 and float(cell("per_second")) > 0, page
 assert 0 < float(cell("loss")) < 10 and float(cell("learning_rate")) > 0 and cell("ranks") == "1"
 for line in ["progress_line", "loss_line"]:
     m = re.search(r'id="%s"[^>]*points="([^"]*)"' % line, page)
@@ -126,4 +128,65 @@ wait "$pid"
 rc=$?
 pid=
 [[ $rc -eq 130 ]] || fail "exit $rc after SIGINT, want 130"
+
+# The gradient forms (mlp, logreg) count partitions, with the loss their
+# gradients reported. Data: two classes split by x0 + x1 > 1.
+awk 'BEGIN { s = 11
+  for (i = 0; i < 2000; i++) {
+    line = ""; sum = 0
+    for (k = 0; k < 4; k++) { s = (s * 1103515245 + 12345) % 2147483648; x = s / 2147483648
+      if (k < 2) sum += x; line = line sprintf("%.4f,", x) }
+    print line (sum > 1 ? 1 : 0)
+  } }' >"$dir/train.csv"
+awk -F, '{ printf "%s", $5; for (k = 1; k <= 4; k++) printf " %d:%s", k, $k; print "" }' \
+  "$dir/train.csv" >"$dir/train.svm"
+for model in mlp logreg; do
+  input=$dir/train.csv
+  [[ $model == logreg ]] && input=$dir/train.svm
+  "$bin" "$model" train --input "$input" --epochs 1000000 --threads 2 --quiet --status-port 0 \
+    2>"$dir/err" &
+  pid=$!
+  url=
+  for _ in $(seq 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$dir/err" 2>/dev/null | head -n 1)
+    [[ -n $url ]] && break
+    sleep 0.1
+  done
+  [[ -n $url ]] || fail "$model: no status address on stderr"
+  /usr/bin/python3 - "$url" <<'PY' || fail "$model: the status server"
+import json, sys, time, urllib.request
+url = sys.argv[1]
+def get(path):
+    with urllib.request.urlopen(url + path, timeout=10) as r:
+        return r.read().decode()
+deadline = time.time() + 20
+while True:
+    s = json.loads(get("status"))
+    if s["partitions"] > 0 and len(s["history"]) >= 2 and s["loss"] > 0:
+        break
+    assert time.time() < deadline, s
+    time.sleep(0.2)
+assert s["unit"] == "partitions" and "words" not in s, s
+assert s["partitions_per_second"] > 0 and 0 < s["progress"] < 1, s
+# One update per partition.
+assert s["updates"] > 0 and len(s["staleness"]) == 2 and s["learning_rate"] > 0, s
+assert 0 < s["loss"] < 10 and s["ranks"] == 1, s
+names = {line.split()[0] for line in get("metrics").splitlines() if line and line[0] != "#"}
+for name in ["deepdist_partitions_total", "deepdist_partitions_per_second", "deepdist_loss",
+             "deepdist_updates_total", "deepdist_progress"]:
+    assert name in names, (name, names)
+PY
+  port=${url##*:}
+  port=${port%/}
+  "$bin" "$model" train --input "$input" --epochs 1 --quiet --status-port "$port" 2>"$dir/err2"
+  rc=$?
+  [[ $rc -eq 2 ]] || fail "$model: a taken port: exit $rc, want 2"
+  grep -q -- "--status-port: cannot listen on 127.0.0.1:$port" "$dir/err2" ||
+    fail "$model: $(cat "$dir/err2")"
+  kill -INT "$pid"
+  wait "$pid"
+  rc=$?
+  pid=
+  [[ $rc -eq 130 ]] || fail "$model: exit $rc after SIGINT, want 130"
+done
 echo PASS

@@ -174,7 +174,12 @@ int RunTrain(const LogregTrainFlags& flags) {
       {{"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}},
       saved, &checkpoints);
   if (saved) scope.resume = saved->parts();
+  // The status server, rank 0's: a port that cannot be had fails the run
+  // before it trains.
+  ScopeStatus status;
+  if (int code = AgreeAcrossRanks(cluster, status.Start(f.scope, cluster, &scope))) return code;
   DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial), scope);
+  status.Watch(&dd);
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);
   const float alpha = rule->schedule().alpha;
@@ -198,12 +203,13 @@ int RunTrain(const LogregTrainFlags& flags) {
         if (Status s = replica.Require(0, rows); !s.ok()) throw std::runtime_error(s.message());
         rows_pulled.fetch_add(rows.size(), std::memory_order_relaxed);
         std::vector<float> gradient;
-        logreg::LossAndGradient(
+        const double loss = logreg::LossAndGradient(
             examples, rows,
             [&](uint64_t j) {
               return static_cast<double>(replica.Row(0, logreg::RowOf(j))[logreg::ColumnOf(j)]);
             },
             &gradient);
+        status.RecordLoss(loss, examples.size());
         for (size_t i = 0; i < rows.size(); ++i) {
           update.Add(0, logreg::kWeightsPerRow, rows[i], &gradient[i * logreg::kWeightsPerRow]);
         }

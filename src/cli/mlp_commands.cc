@@ -147,6 +147,10 @@ int RunTrain(const MlpTrainFlags& flags) {
       {{"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}},
       saved, &checkpoints);
   if (saved) scope.resume = saved->parts();
+  // The status server, rank 0's: a port that cannot be had fails the run
+  // before it trains.
+  ScopeStatus status;
+  if (int code = AgreeAcrossRanks(cluster, status.Start(f.scope, cluster, &scope))) return code;
   // Every rank reads the model to start from, so that all start alike.
   Model initial;
   if (f.scope.init_model.empty()) {
@@ -163,6 +167,7 @@ int RunTrain(const MlpTrainFlags& flags) {
     initial = std::move(loaded->model);
   }
   DeepDist dd(std::move(initial), scope);
+  status.Watch(&dd);
   // Defaults: the best rates measured on the digits (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "adam" ? 0.001f : 0.01f);
   const float alpha = rule->schedule().alpha;
@@ -187,7 +192,9 @@ int RunTrain(const MlpTrainFlags& flags) {
         Update update;
         if (!read_status.ok() || ys.empty()) return update;
         std::vector<Table> gradient;
-        mlp::LossAndGradient(model, arch, xs.data(), ys.data(), ys.size(), &gradient);
+        status.RecordLoss(
+            mlp::LossAndGradient(model, arch, xs.data(), ys.data(), ys.size(), &gradient),
+            ys.size());
         for (size_t l = 0; l < gradient.size(); ++l) {
           for (RowId r = 0; r < gradient[l].rows(); ++r) {
             update.Add(l, gradient[l].dim(), r, gradient[l].row(r));

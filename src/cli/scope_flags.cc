@@ -1,5 +1,6 @@
 #include "src/cli/scope_flags.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 #include <utility>
@@ -37,6 +38,54 @@ void ScopeTrainFlags::SaveCheckpoints(Options* options, Cluster& cluster,
   options->checkpoint_every = checkpoint_every;
   CheckpointWriter* w = &**writer;
   options->on_checkpoint = [w](Checkpoint& c) { return w->Save(c); };
+}
+
+Status ScopeStatus::Start(const ScopeTrainFlags& f, const Cluster& cluster, Options* options) {
+  if (f.status_port < 0 || cluster.rank() != 0) return Status::OK();
+  Result<std::unique_ptr<StatusServer>> started = StatusServer::Start(
+      f.status_bind, static_cast<int>(f.status_port), cluster.ranks(),
+      {.name = "partitions",
+       .help = "Partitions trained so far, every rank's (one gradient and update each).",
+       .loss_help = "Mean loss per example of the partitions trained lately."});
+  if (!started.ok()) return started.status();
+  server_ = std::move(*started);
+  start_ = std::chrono::steady_clock::now();
+  std::fprintf(stderr, "status: http://%s:%d/\n", f.status_bind.c_str(), server_->port());
+  std::fflush(stderr);
+  options->on_tick = [this] { Tick(); };
+  return Status::OK();
+}
+
+void ScopeStatus::RecordLoss(double loss, size_t examples) {
+  if (server_ == nullptr || examples == 0) return;
+  std::lock_guard lock(mu_);
+  loss_sum_ += loss * static_cast<double>(examples);
+  loss_examples_ += examples;
+}
+
+void ScopeStatus::Tick() {
+  if (dd_ == nullptr) return;
+  ParamStore* store = dd_->store();
+  if (store == nullptr) return;
+  {
+    std::lock_guard lock(mu_);
+    if (loss_examples_ > 0) loss_ = loss_sum_ / static_cast<double>(loss_examples_);
+    loss_sum_ = 0;
+    loss_examples_ = 0;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const uint64_t done = store->progress();
+  const Activity activity = dd_->activity();
+  server_->Update({.seconds = seconds,
+                   .progress = store->progress_fraction(),
+                   .done = done,
+                   .per_second = seconds > 0 ? static_cast<double>(done) / seconds : 0.0,
+                   .learning_rate = store->learning_rate(),
+                   .loss = loss_,
+                   .bytes_sent = store->bytes_sent(),
+                   .updates = activity.updates,
+                   .staleness = activity.staleness});
 }
 
 Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster) {
@@ -99,6 +148,15 @@ void AddScopeTrainFlags(CLI::App& train, ScopeTrainFlags& f, const std::string& 
                    "Go on from the checkpoint in DIR (its settings; a flag given with another "
                    "value is an error; --threads and the number of ranks may change), saving "
                    "further checkpoints there; a DIR without one starts a fresh run");
+  train.add_option("--status-port", f.status_port,
+                   "Serve the run's status over HTTP on this port (0: any free port, printed on "
+                   "stderr): /status (JSON), /metrics (Prometheus) and a page at /; read-only; "
+                   "rank 0 only");
+  train
+      .add_option("--status-bind", f.status_bind,
+                  "The address --status-port listens on (another than 127.0.0.1 makes the "
+                  "status reachable from other machines)")
+      ->capture_default_str();
   train.add_flag("--json", f.json, "Print the summary as one JSON line");
   train.add_flag("--quiet", f.quiet, "No summary line");
 }
@@ -119,6 +177,7 @@ std::string ValidateScopeTrainFlags(const ScopeTrainFlags& f) {
   if (f.eval_every > 0 && !f.json) return "--eval-every: its series is in the --json summary";
   if (!(f.checkpoint_every > 0 && f.checkpoint_every <= 1e7))
     return "--checkpoint-every: must be more than 0 and at most 10^7 seconds";
+  if (f.status_port < -1 || f.status_port > 65535) return "--status-port: must be 0 to 65535";
   if (f.mode == "sync" && !f.CheckpointDir().empty())
     return "--checkpoint: --mode sync does not pause for checkpoints; use --mode async";
   return "";

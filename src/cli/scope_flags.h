@@ -5,9 +5,11 @@
 #define DEEPDIST_SRC_CLI_SCOPE_FLAGS_H_
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -20,6 +22,7 @@
 #include "src/cli/checkpoint_files.h"
 #include "src/cli/commands.h"
 #include "src/cli/run_settings.h"
+#include "src/monitor/status_server.h"
 
 namespace deepdist::cli {
 
@@ -39,7 +42,9 @@ struct ScopeTrainFlags {
   bool quiet = false;
   std::string checkpoint;  // DIR, or empty.
   double checkpoint_every = 300;
-  std::string resume;  // DIR, or empty.
+  std::string resume;          // DIR, or empty.
+  long long status_port = -1;  // -1: no status server.
+  std::string status_bind = "127.0.0.1";
   // The settings given on the command line (run_settings.h).
   std::set<std::string> given;
 
@@ -82,6 +87,33 @@ int ResumeSettings(const std::vector<Setting<Flags>>& settings, Flags* f,
                                   : ApplySettings(settings, *text, main.source(), scope.given, f);
   return problem.empty() ? 0 : UsageError(problem);
 }
+
+// The --status-port server of a gradient-form run, rank 0's: partitions
+// done and their rate, the mean loss the gradient reported over the
+// partitions since the last tick (RecordLoss), the store's rate, updates
+// and staleness; fed from the scope's on_tick.
+class ScopeStatus {
+ public:
+  // Starts the server when --status-port is given (rank 0 only) and sets
+  // options->on_tick to feed it from the scope Watch names. An error names
+  // the address that cannot be had; every rank should agree on it.
+  [[nodiscard]] Status Start(const ScopeTrainFlags& f, const Cluster& cluster, Options* options);
+  // The scope to read, once made (options are copied into it).
+  void Watch(DeepDist* dd) { dd_ = dd; }
+  // A partition's mean loss over its `examples`; any thread.
+  void RecordLoss(double loss, size_t examples);
+
+ private:
+  void Tick();
+
+  std::unique_ptr<StatusServer> server_;
+  DeepDist* dd_ = nullptr;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  double loss_sum_ = 0;  // Since the last tick, guarded by mu_.
+  uint64_t loss_examples_ = 0;
+  double loss_ = 0;  // The last tick's.
+};
 
 // Checks that checkpoints can be saved where the flags say (creating the
 // folder; rank 0 removes what saves cut short left there).

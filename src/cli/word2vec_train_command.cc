@@ -616,8 +616,8 @@ int RunTrain(const TrainFlags& flags) {
         if (status != nullptr) {
           status->Update({.seconds = p.seconds,
                           .progress = p.fraction,
-                          .words = words,
-                          .words_per_second = p.seconds > 0 ? fresh / p.seconds : 0.0,
+                          .done = words,
+                          .per_second = p.seconds > 0 ? fresh / p.seconds : 0.0,
                           .learning_rate = p.learning_rate,
                           .loss = p.loss,
                           .bytes_sent = store->bytes_sent(),

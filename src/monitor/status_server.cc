@@ -30,8 +30,8 @@ td { padding-right: 2em; }
 <div id="bar"><div id="done"></div></div>
 <table>
 <tr><td>progress</td><td id="progress">-</td></tr>
-<tr><td>words</td><td id="words">-</td></tr>
-<tr><td>words/s</td><td id="words_per_second">-</td></tr>
+<tr><td id="unit_name">words</td><td id="done_count">-</td></tr>
+<tr><td id="unit_rate">words/s</td><td id="per_second">-</td></tr>
 <tr><td>learning rate</td><td id="learning_rate">-</td></tr>
 <tr><td>loss</td><td id="loss">-</td></tr>
 <tr><td>ranks</td><td id="ranks">-</td></tr>
@@ -53,7 +53,11 @@ async function refresh() {
     const s = await (await fetch("/status")).json();
     document.getElementById("done").style.width = (100 * s.progress).toFixed(1) + "%";
     document.getElementById("progress").textContent = (100 * s.progress).toFixed(1) + "%";
-    for (const key of ["words", "words_per_second", "learning_rate", "loss", "ranks"]) {
+    document.getElementById("unit_name").textContent = s.unit;
+    document.getElementById("unit_rate").textContent = s.unit + "/s";
+    document.getElementById("done_count").textContent = s[s.unit];
+    document.getElementById("per_second").textContent = s[s.unit + "_per_second"];
+    for (const key of ["learning_rate", "loss", "ranks"]) {
       document.getElementById(key).textContent = s[key];
     }
     const top = Math.max(...s.history.map(p => p.loss), 1e-9);
@@ -72,12 +76,12 @@ setInterval(refresh, 1000);
 
 }  // namespace
 
-StatusServer::StatusServer(int ranks)
-    : ranks_(ranks), server_(std::make_unique<httplib::Server>()) {}
+StatusServer::StatusServer(int ranks, StatusUnit unit)
+    : ranks_(ranks), unit_(std::move(unit)), server_(std::make_unique<httplib::Server>()) {}
 
 Result<std::unique_ptr<StatusServer>> StatusServer::Start(const std::string& bind, int port,
-                                                          int ranks) {
-  std::unique_ptr<StatusServer> s(new StatusServer(ranks));
+                                                          int ranks, StatusUnit unit) {
+  std::unique_ptr<StatusServer> s(new StatusServer(ranks, std::move(unit)));
   httplib::Server& server = *s->server_;
   // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, under which
   // a second run could bind the same port and share its requests.
@@ -146,8 +150,9 @@ std::string StatusServer::StatusJson() const {
   std::lock_guard lock(mu_);
   nlohmann::json j;
   j["progress"] = last_.progress;
-  j["words"] = last_.words;
-  j["words_per_second"] = last_.words_per_second;
+  j["unit"] = unit_.name;
+  j[unit_.name] = last_.done;
+  j[unit_.name + "_per_second"] = last_.per_second;
   j["learning_rate"] = last_.learning_rate;
   j["loss"] = last_.loss;
   j["seconds"] = last_.seconds;
@@ -166,18 +171,18 @@ std::string StatusServer::StatusJson() const {
 std::string StatusServer::Metrics() const {
   std::lock_guard lock(mu_);
   std::ostringstream out;
-  auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+  auto metric = [&](const std::string& name, const char* type, const std::string& help,
+                    auto value) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
         << name << ' ' << value << '\n';
   };
-  metric("deepdist_words_total", "counter",
-         "Corpus words read so far (rank 0's count times the ranks).", last_.words);
-  metric("deepdist_words_per_second", "gauge", "Words read per second of training.",
-         last_.words_per_second);
-  metric("deepdist_progress", "gauge", "Fraction of the planned words done, 0 to 1.",
+  metric("deepdist_" + unit_.name + "_total", "counter", unit_.help, last_.done);
+  metric("deepdist_" + unit_.name + "_per_second", "gauge",
+         "The " + unit_.name + " done per second of training.", last_.per_second);
+  metric("deepdist_progress", "gauge", "Fraction of the planned " + unit_.name + " done, 0 to 1.",
          last_.progress);
   metric("deepdist_learning_rate", "gauge", "The learning rate now.", last_.learning_rate);
-  metric("deepdist_loss", "gauge", "Mean loss per pair lately.", last_.loss);
+  metric("deepdist_loss", "gauge", unit_.loss_help, last_.loss);
   metric("deepdist_bytes_sent_total", "counter", "Payload bytes rank 0 handed to MPI.",
          last_.bytes_sent);
   metric("deepdist_updates_total", "counter",
