@@ -18,6 +18,17 @@ fail() {
   exit 1
 }
 
+# The address a run prints on $dir/err, once it has (10 s at most).
+status_url() {
+  local url
+  for _ in $(seq 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$dir/err" 2>/dev/null | head -n 1)
+    [[ -n $url ]] && { echo "$url"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+
 awk 'BEGIN { s = 7
   for (i = 0; i < 2000; i++) {
     line = ""
@@ -29,13 +40,7 @@ awk 'BEGIN { s = 7
 "$bin" word2vec train --input "$dir/corpus.txt" --output "$dir/v.bin" --epochs 100000 --dim 16 \
   --min-count 1 --threads 2 --quiet --status-port 0 2>"$dir/err" &
 pid=$!
-url=
-for _ in $(seq 100); do
-  url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$dir/err" 2>/dev/null | head -n 1)
-  [[ -n $url ]] && break
-  sleep 0.1
-done
-[[ -n $url ]] || fail "no status address on stderr"
+url=$(status_url) || fail "no status address on stderr"
 
 /usr/bin/python3 - "$url" <<'PY' || fail "the status server"
 import json, sys, time, urllib.error, urllib.request
@@ -146,13 +151,7 @@ for model in mlp logreg; do
   "$bin" "$model" train --input "$input" --epochs 1000000 --threads 2 --quiet --status-port 0 \
     2>"$dir/err" &
   pid=$!
-  url=
-  for _ in $(seq 100); do
-    url=$(grep -o 'http://127.0.0.1:[0-9]*/' "$dir/err" 2>/dev/null | head -n 1)
-    [[ -n $url ]] && break
-    sleep 0.1
-  done
-  [[ -n $url ]] || fail "$model: no status address on stderr"
+  url=$(status_url) || fail "$model: no status address on stderr"
   /usr/bin/python3 - "$url" <<'PY' || fail "$model: the status server"
 import json, sys, time, urllib.request
 url = sys.argv[1]
