@@ -159,27 +159,20 @@ int RunTrain(const LogregTrainFlags& flags) {
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
   const size_t threads = f.scope.Threads();
-  Options scope{.threads = threads,
-                .mode = f.scope.ScopeMode(),
-                .epochs = static_cast<size_t>(f.scope.epochs),
-                .cluster = &cluster,
-                .interrupt = Interrupts::flag()};
-  std::vector<TrainSnapshot> snapshots;
-  f.scope.KeepSnapshots(&scope, &snapshots);
-  // Checkpoints: the engine's rows and state, with the settings and the
-  // partitions a resumed run needs.
-  std::optional<CheckpointWriter> checkpoints;
-  f.scope.SaveCheckpoints(
-      &scope, cluster,
-      {{"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}},
-      saved, &checkpoints);
-  if (saved) scope.resume = saved->parts();
-  // The status server, rank 0's: a port that cannot be had fails the run
-  // before it trains.
-  ScopeStatus status;
-  if (int code = AgreeAcrossRanks(cluster, status.Start(f.scope, cluster, &scope))) return code;
-  DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial), scope);
-  status.Watch(&dd);
+  // The scope's options, with the checkpoints (the engine's rows and state,
+  // with the settings and the partitions a resumed run needs) and the
+  // status server, rank 0's: a port that cannot be had fails the run before
+  // it trains.
+  ScopeRun run;
+  if (int code =
+          AgreeAcrossRanks(cluster, run.Prepare(f.scope, cluster,
+                                                {{"settings", SaveSettings(TrainSettings(), f)},
+                                                 {"partitions", SavePartitions(*parts)}},
+                                                saved)))
+    return code;
+  DeepDist dd(f.scope.init_model.empty() ? logreg::NewModel(features) : std::move(initial),
+              run.options);
+  run.status.Watch(&dd);
   // Defaults: the rates measured on generated data (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "sgd" ? 1.0f : 0.1f);
   const float alpha = rule->schedule().alpha;
@@ -209,7 +202,7 @@ int RunTrain(const LogregTrainFlags& flags) {
               return static_cast<double>(replica.Row(0, logreg::RowOf(j))[logreg::ColumnOf(j)]);
             },
             &gradient);
-        status.RecordLoss(loss, examples.size());
+        run.status.RecordLoss(loss, examples.size());
         for (size_t i = 0; i < rows.size(); ++i) {
           update.Add(0, logreg::kWeightsPerRow, rows[i], &gradient[i * logreg::kWeightsPerRow]);
         }
@@ -217,10 +210,7 @@ int RunTrain(const LogregTrainFlags& flags) {
       },
       *rule);
   if (!trained.ok()) {
-    if (const int code = Interrupts::Stop(
-            cluster, f.output, trained,
-            checkpoints && checkpoints->taken() > 0 ? checkpoints->path() : std::string()))
-      return code;
+    if (const int code = Interrupts::Stop(cluster, f.output, trained, run.SavedPath())) return code;
   }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =
@@ -262,12 +252,12 @@ int RunTrain(const LogregTrainFlags& flags) {
                         {"test_accuracy", test.accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
     if (!f.scope.CheckpointDir().empty()) {
-      j["checkpoints"] = checkpoints ? checkpoints->taken() : 0;
+      j["checkpoints"] = run.checkpoints ? run.checkpoints->taken() : 0;
       j["resumed"] = saved.has_value();
     }
     if (f.scope.eval_every > 0) {
       j["test_accuracy_series"] =
-          MeasureSeries(f.scope, snapshots, model, seconds, "test_accuracy",
+          MeasureSeries(f.scope, run.snapshots, model, seconds, "test_accuracy",
                         [&](const Model& m) { return Measure(m, test_set).accuracy; });
     }
     std::printf("%s\n", j.dump().c_str());

@@ -132,25 +132,17 @@ int RunTrain(const MlpTrainFlags& flags) {
   if (int code = AgreeAcrossRanks(cluster, parts.status())) return code;
 
   const size_t threads = f.scope.Threads();
-  Options scope{.threads = threads,
-                .mode = f.scope.ScopeMode(),
-                .epochs = static_cast<size_t>(f.scope.epochs),
-                .cluster = &cluster,
-                .interrupt = Interrupts::flag()};
-  std::vector<TrainSnapshot> snapshots;
-  f.scope.KeepSnapshots(&scope, &snapshots);
-  // Checkpoints: the engine's rows and state, with the settings and the
-  // partitions a resumed run needs.
-  std::optional<CheckpointWriter> checkpoints;
-  f.scope.SaveCheckpoints(
-      &scope, cluster,
-      {{"settings", SaveSettings(TrainSettings(), f)}, {"partitions", SavePartitions(*parts)}},
-      saved, &checkpoints);
-  if (saved) scope.resume = saved->parts();
-  // The status server, rank 0's: a port that cannot be had fails the run
-  // before it trains.
-  ScopeStatus status;
-  if (int code = AgreeAcrossRanks(cluster, status.Start(f.scope, cluster, &scope))) return code;
+  // The scope's options, with the checkpoints (the engine's rows and state,
+  // with the settings and the partitions a resumed run needs) and the
+  // status server, rank 0's: a port that cannot be had fails the run before
+  // it trains.
+  ScopeRun run;
+  if (int code =
+          AgreeAcrossRanks(cluster, run.Prepare(f.scope, cluster,
+                                                {{"settings", SaveSettings(TrainSettings(), f)},
+                                                 {"partitions", SavePartitions(*parts)}},
+                                                saved)))
+    return code;
   // Every rank reads the model to start from, so that all start alike.
   Model initial;
   if (f.scope.init_model.empty()) {
@@ -166,8 +158,8 @@ int RunTrain(const MlpTrainFlags& flags) {
     if (int code = AgreeAcrossRanks(cluster, usable)) return code;
     initial = std::move(loaded->model);
   }
-  DeepDist dd(std::move(initial), scope);
-  status.Watch(&dd);
+  DeepDist dd(std::move(initial), run.options);
+  run.status.Watch(&dd);
   // Defaults: the best rates measured on the digits (docs/BENCHMARKS.md).
   const std::unique_ptr<Descent> rule = f.scope.Rule(f.scope.optimizer == "adam" ? 0.001f : 0.01f);
   const float alpha = rule->schedule().alpha;
@@ -192,7 +184,7 @@ int RunTrain(const MlpTrainFlags& flags) {
         Update update;
         if (!read_status.ok() || ys.empty()) return update;
         std::vector<Table> gradient;
-        status.RecordLoss(
+        run.status.RecordLoss(
             mlp::LossAndGradient(model, arch, xs.data(), ys.data(), ys.size(), &gradient),
             ys.size());
         for (size_t l = 0; l < gradient.size(); ++l) {
@@ -204,10 +196,7 @@ int RunTrain(const MlpTrainFlags& flags) {
       },
       *rule);
   if (!trained.ok()) {
-    if (const int code = Interrupts::Stop(
-            cluster, f.output, trained,
-            checkpoints && checkpoints->taken() > 0 ? checkpoints->path() : std::string()))
-      return code;
+    if (const int code = Interrupts::Stop(cluster, f.output, trained, run.SavedPath())) return code;
   }
   if (int code = AgreeAcrossRanks(cluster, trained)) return code;
   const double seconds =
@@ -242,12 +231,12 @@ int RunTrain(const MlpTrainFlags& flags) {
                         {"test_accuracy", test_accuracy}};
     if (!f.output.empty()) j["output"] = f.output;
     if (!f.scope.CheckpointDir().empty()) {
-      j["checkpoints"] = checkpoints ? checkpoints->taken() : 0;
+      j["checkpoints"] = run.checkpoints ? run.checkpoints->taken() : 0;
       j["resumed"] = saved.has_value();
     }
     if (f.scope.eval_every > 0) {
       j["test_accuracy_series"] =
-          MeasureSeries(f.scope, snapshots, model, seconds, "test_accuracy",
+          MeasureSeries(f.scope, run.snapshots, model, seconds, "test_accuracy",
                         [&](const Model& m) { return mlp::Accuracy(m, arch, *test_set); });
     }
     std::printf("%s\n", j.dump().c_str());

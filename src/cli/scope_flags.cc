@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "src/cli/interrupt.h"
 #include "src/core/atomic_file.h"
 
 namespace deepdist::cli {
@@ -86,6 +87,20 @@ void ScopeStatus::Tick() {
                    .bytes_sent = store->bytes_sent(),
                    .updates = activity.updates,
                    .staleness = activity.staleness});
+}
+
+Status ScopeRun::Prepare(const ScopeTrainFlags& f, Cluster& cluster,
+                         std::map<std::string, std::string> extra,
+                         const std::optional<SavedCheckpoint>& saved) {
+  options = Options{.threads = f.Threads(),
+                    .mode = f.ScopeMode(),
+                    .epochs = static_cast<size_t>(f.epochs),
+                    .cluster = &cluster,
+                    .interrupt = Interrupts::flag()};
+  f.KeepSnapshots(&options, &snapshots);
+  f.SaveCheckpoints(&options, cluster, std::move(extra), saved, &checkpoints);
+  if (saved) options.resume = saved->parts();
+  return status.Start(f, cluster, &options);
 }
 
 Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster) {

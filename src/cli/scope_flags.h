@@ -115,6 +115,33 @@ class ScopeStatus {
   double loss_ = 0;  // The last tick's.
 };
 
+// What a gradient-form command sets up around its DeepDist scope from the
+// shared flags: the scope's options (threads, mode, epochs, the cluster, the
+// interrupt flag), --eval-every's snapshots, --checkpoint's writer (saving
+// the sections `extra` beside the engine's) and --resume's checkpoint
+// `saved`, and --status-port's server. The options' callbacks point into it:
+// it stays where it was made, and outlives the scope made from `options`.
+struct ScopeRun {
+  ScopeRun() = default;
+  ScopeRun(const ScopeRun&) = delete;
+  ScopeRun& operator=(const ScopeRun&) = delete;
+  // Every rank calls it; the error (a status port that cannot be had) is
+  // for every rank to agree on before training.
+  [[nodiscard]] Status Prepare(const ScopeTrainFlags& f, Cluster& cluster,
+                               std::map<std::string, std::string> extra,
+                               const std::optional<SavedCheckpoint>& saved);
+  // The checkpoint an interrupted run can resume from ("" when none was
+  // taken).
+  std::string SavedPath() const {
+    return checkpoints && checkpoints->taken() > 0 ? checkpoints->path() : std::string();
+  }
+
+  Options options;
+  std::vector<TrainSnapshot> snapshots;
+  std::optional<CheckpointWriter> checkpoints;
+  ScopeStatus status;
+};
+
 // Checks that checkpoints can be saved where the flags say (creating the
 // folder; rank 0 removes what saves cut short left there).
 [[nodiscard]] Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster);
