@@ -56,10 +56,10 @@ async function refresh() {
     document.getElementById("unit_name").textContent = s.unit;
     document.getElementById("unit_rate").textContent = s.unit + "/s";
     document.getElementById("done_count").textContent = s[s.unit];
-    document.getElementById("per_second").textContent = s[s.unit + "_per_second"];
-    for (const key of ["learning_rate", "loss", "ranks"]) {
-      document.getElementById(key).textContent = s[key];
-    }
+    document.getElementById("per_second").textContent = Math.round(s[s.unit + "_per_second"]);
+    document.getElementById("learning_rate").textContent = s.learning_rate.toPrecision(4);
+    document.getElementById("loss").textContent = s.loss.toPrecision(4);
+    document.getElementById("ranks").textContent = s.ranks;
     const top = Math.max(...s.history.map(p => p.loss), 1e-9);
     document.getElementById("progress_line").setAttribute("points", points(s.history, p => p.progress, 1));
     document.getElementById("loss_line").setAttribute("points", points(s.history, p => p.loss, top));
