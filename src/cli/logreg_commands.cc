@@ -80,18 +80,12 @@ Quality Measure(const Model& model, const std::vector<logreg::Example>& examples
 // The flags a checkpoint keeps (run_settings.h).
 const std::vector<Setting<LogregTrainFlags>>& TrainSettings() {
   using F = LogregTrainFlags;
-  static const std::vector<Setting<F>> settings = [] {
-    std::vector<Setting<F>> s = {
-        Bind<F>(
-            "input", [](F & f) -> auto& { return f.input; }),
-        Bind<F>(
-            "features", [](F & f) -> auto& { return f.features; }),
-    };
-    for (Setting<F>& more : ScopeSettings<F>([](F& f) -> ScopeTrainFlags& { return f.scope; })) {
-      s.push_back(std::move(more));
-    }
-    return s;
-  }();
+  static const std::vector<Setting<F>> settings = WithScopeSettings<F>({
+      Bind<F>(
+          "input", [](F & f) -> auto& { return f.input; }),
+      Bind<F>(
+          "features", [](F & f) -> auto& { return f.features; }),
+  });
   return settings;
 }
 

@@ -64,20 +64,14 @@ std::string Shape(const mlp::Architecture& arch) {
 // The flags a checkpoint keeps (run_settings.h).
 const std::vector<Setting<MlpTrainFlags>>& TrainSettings() {
   using F = MlpTrainFlags;
-  static const std::vector<Setting<F>> settings = [] {
-    std::vector<Setting<F>> s = {
-        Bind<F>(
-            "input", [](F & f) -> auto& { return f.input; }),
-        Bind<F>(
-            "label-column", [](F & f) -> auto& { return f.label_column; }),
-        Bind<F>(
-            "hidden", [](F & f) -> auto& { return f.hidden; }),
-    };
-    for (Setting<F>& more : ScopeSettings<F>([](F& f) -> ScopeTrainFlags& { return f.scope; })) {
-      s.push_back(std::move(more));
-    }
-    return s;
-  }();
+  static const std::vector<Setting<F>> settings = WithScopeSettings<F>({
+      Bind<F>(
+          "input", [](F & f) -> auto& { return f.input; }),
+      Bind<F>(
+          "label-column", [](F & f) -> auto& { return f.label_column; }),
+      Bind<F>(
+          "hidden", [](F & f) -> auto& { return f.hidden; }),
+  });
   return settings;
 }
 

@@ -146,32 +146,36 @@ struct ScopeRun {
 // folder; rank 0 removes what saves cut short left there).
 [[nodiscard]] Status CheckCheckpointDir(const ScopeTrainFlags& scope, const Cluster& cluster);
 
-// The settings every gradient-form command keeps (run_settings.h), for
-// flags structs that hold a ScopeTrainFlags at `scope(flags)`.
-template <typename Flags, typename Scope>
-std::vector<Setting<Flags>> ScopeSettings(Scope scope) {
-  return {
-      Bind<Flags>(
-          "test-fraction", [scope](Flags & f) -> auto& { return scope(f).test_fraction; }),
-      Bind<Flags>(
-          "seed", [scope](Flags & f) -> auto& { return scope(f).seed; }),
-      Bind<Flags>(
-          "epochs", [scope](Flags & f) -> auto& { return scope(f).epochs; }),
-      Bind<Flags>(
-          "batch", [scope](Flags & f) -> auto& { return scope(f).batch; }),
-      Bind<Flags>(
-          "threads", [scope](Flags & f) -> auto& { return scope(f).threads; }, true),
-      Bind<Flags>(
-          "mode", [scope](Flags & f) -> auto& { return scope(f).mode; }),
-      Bind<Flags>(
-          "optimizer", [scope](Flags & f) -> auto& { return scope(f).optimizer; }),
-      Bind<Flags>(
-          "alpha", [scope](Flags & f) -> auto& { return scope(f).alpha; }),
-      Bind<Flags>(
-          "momentum", [scope](Flags & f) -> auto& { return scope(f).momentum; }),
-      Bind<Flags>(
-          "init-model", [scope](Flags & f) -> auto& { return scope(f).init_model; }),
+// A gradient-form command's settings (run_settings.h): its own, `own`, then
+// the ones every such command keeps, for flags structs that hold their
+// ScopeTrainFlags as `scope`.
+template <typename Flags>
+std::vector<Setting<Flags>> WithScopeSettings(std::vector<Setting<Flags>> own) {
+  using F = Flags;
+  std::vector<Setting<F>> shared = {
+      Bind<F>(
+          "test-fraction", [](F & f) -> auto& { return f.scope.test_fraction; }),
+      Bind<F>(
+          "seed", [](F & f) -> auto& { return f.scope.seed; }),
+      Bind<F>(
+          "epochs", [](F & f) -> auto& { return f.scope.epochs; }),
+      Bind<F>(
+          "batch", [](F & f) -> auto& { return f.scope.batch; }),
+      Bind<F>(
+          "threads", [](F & f) -> auto& { return f.scope.threads; }, true),
+      Bind<F>(
+          "mode", [](F & f) -> auto& { return f.scope.mode; }),
+      Bind<F>(
+          "optimizer", [](F & f) -> auto& { return f.scope.optimizer; }),
+      Bind<F>(
+          "alpha", [](F & f) -> auto& { return f.scope.alpha; }),
+      Bind<F>(
+          "momentum", [](F & f) -> auto& { return f.scope.momentum; }),
+      Bind<F>(
+          "init-model", [](F & f) -> auto& { return f.scope.init_model; }),
   };
+  for (Setting<F>& setting : shared) own.push_back(std::move(setting));
+  return own;
 }
 
 // The "<name>_series" entries of a --json summary: each snapshot's seconds,
