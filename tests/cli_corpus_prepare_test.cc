@@ -50,18 +50,9 @@ class CorpusPrepareCliTest : public TempDirTest {
     return testing_support::RunDeepdist(std::move(args), dir_ + "/logs");
   }
 
-  // The error contract: exit `code`, one line on stderr starting with
-  // "deepdist: <names>: ", nothing on stdout, no output nor temporary file.
   void ExpectError(const CommandResult& r, int code, const std::string& names,
                    const std::string& output) const {
-    EXPECT_EQ(r.code, code) << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_EQ(r.err.rfind("deepdist: " + names + ": ", 0), 0u) << r.err;
-    EXPECT_TRUE(r.out.empty()) << r.out;
-    EXPECT_FALSE(fs::exists(output));
-    for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
-      EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
-    }
+    testing_support::ExpectOneLineError(r, code, names, output, dir_);
   }
 };
 

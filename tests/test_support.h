@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -123,6 +124,21 @@ inline CommandResult RunDeepdist(std::vector<std::string> args, const std::files
   const char* bin = std::getenv("DEEPDIST_BIN");
   args.insert(args.begin(), bin != nullptr ? bin : "deepdist");
   return RunCommand(args, logs);
+}
+
+// The CLI's error contract for a command writing `output` under `dir`: exit
+// `code`, one line on stderr starting with "deepdist: <names>: ", nothing on
+// stdout, nothing left at `output` nor any temporary file under `dir`.
+inline void ExpectOneLineError(const CommandResult& r, int code, const std::string& names,
+                               const std::string& output, const std::string& dir) {
+  EXPECT_EQ(r.code, code) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("deepdist: " + names + ": ", 0), 0u) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(output));
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
+  }
 }
 
 // Runs the deepdist binary with `args` in the background, sends it `signal`
